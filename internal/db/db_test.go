@@ -1,0 +1,83 @@
+package db_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+func TestCheckURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"sqlite:./x.db", ""},
+		{"postgres://u@h:5432/db", ""},
+		{"ftp://x", `unknown scheme "ftp"; use sqlite:PATH or postgres://...`},
+		{"sqlite:", "needs a file path"},
+		{"", `unknown scheme ""`},
+	} {
+		err := db.CheckURL(tc.in)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckURL(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestStore(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		t.Run("migrate is idempotent", func(t *testing.T) {
+			n, err := d.Migrate(ctx)
+			if err != nil || n != 0 {
+				t.Fatalf("second Migrate = %d, %v; want 0, nil", n, err)
+			}
+			if err := d.CheckSchema(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run("refuses newer schema", func(t *testing.T) {
+			known := d.KnownVersion()
+			if _, err := d.W.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', 0)", known+1); err != nil {
+				t.Fatal(err)
+			}
+			defer d.W.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = $1", known+1)
+			if err := d.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "newer than this sharehub knows") {
+				t.Fatalf("CheckSchema on newer schema = %v", err)
+			}
+			if _, err := d.Migrate(ctx); err == nil {
+				t.Fatal("Migrate on newer schema succeeded")
+			}
+		})
+		t.Run("errors are interpreted", func(t *testing.T) {
+			ins := "INSERT INTO departments (id, code, name, kind, created_at) VALUES ($1, $2, $3, 'city', 0)"
+			if _, err := d.W.ExecContext(ctx, ins, "d1", "c1", "n"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := d.W.ExecContext(ctx, ins, "d2", "c1", "n")
+			if got := errs.KindOf(db.Interpret(err, "department")); got != errs.KindConflict {
+				t.Fatalf("duplicate code: kind %s (%v)", got, err)
+			}
+			err = d.R.QueryRowContext(ctx, "SELECT name FROM departments WHERE id = $1", "nope").Scan(new(string))
+			if got := errs.KindOf(db.Interpret(err, "department")); got != errs.KindNotFound {
+				t.Fatalf("no rows: kind %s", got)
+			}
+		})
+		t.Run("try lock excludes", func(t *testing.T) {
+			unlock, ok, err := d.TryLock(ctx, 42)
+			if err != nil || !ok {
+				t.Fatalf("first TryLock = %v, %v", ok, err)
+			}
+			if _, ok2, err := d.TryLock(ctx, 42); err != nil || ok2 {
+				t.Fatalf("second TryLock = %v, %v; want false", ok2, err)
+			}
+			unlock()
+			unlock2, ok, err := d.TryLock(ctx, 42)
+			if err != nil || !ok {
+				t.Fatalf("TryLock after unlock = %v, %v", ok, err)
+			}
+			unlock2()
+		})
+	})
+}
