@@ -10,7 +10,9 @@ package keys
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -24,6 +26,7 @@ import (
 // MasterKey encrypts and decrypts private keys. Build it with LoadMaster.
 type MasterKey struct {
 	aead cipher.AEAD
+	raw  []byte
 }
 
 // NewMaster builds a master key from 32 raw bytes.
@@ -39,7 +42,7 @@ func NewMaster(raw []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: aead}, nil
+	return &MasterKey{aead: aead, raw: append([]byte(nil), raw...)}, nil
 }
 
 // ParseMaster reads a master key written as 64 hex digits or standard base64.
@@ -102,4 +105,15 @@ func (m *MasterKey) Open(ciphertext []byte, label string) ([]byte, error) {
 		return nil, errors.New("encrypted key does not open with this master key")
 	}
 	return pt, nil
+}
+
+// Derive returns a 32-byte secret for purpose, derived from the master key
+// with HKDF-SHA256, e.g. the HMAC key of local download links. The same
+// master key always gives the same secret, so replicas agree.
+func (m *MasterKey) Derive(purpose string) []byte {
+	out, err := hkdf.Key(sha256.New, m.raw, nil, "sharehub/"+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths over 255*32
+	}
+	return out
 }

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// Problem is an RFC 9457 problem details document.
+type Problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Instance  string            `json:"instance,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    []errs.FieldError `json:"errors,omitempty"`
+}
+
+// statusOf is the one table from the error vocabulary to HTTP.
+var statusOf = map[errs.Kind]int{
+	errs.KindInvalid:         http.StatusBadRequest,
+	errs.KindUnauthenticated: http.StatusUnauthorized,
+	errs.KindForbidden:       http.StatusForbidden,
+	errs.KindNotFound:        http.StatusNotFound,
+	errs.KindConflict:        http.StatusConflict,
+	errs.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	errs.KindRateLimited:     http.StatusTooManyRequests,
+	errs.KindInternal:        http.StatusInternalServerError,
+	errs.KindUnavailable:     http.StatusServiceUnavailable,
+}
+
+var titleOf = map[errs.Kind]string{
+	errs.KindInvalid:         "Invalid request",
+	errs.KindUnauthenticated: "Not authenticated",
+	errs.KindForbidden:       "Forbidden",
+	errs.KindNotFound:        "Not found",
+	errs.KindConflict:        "Conflict",
+	errs.KindTooLarge:        "Request too large",
+	errs.KindRateLimited:     "Too many requests",
+	errs.KindInternal:        "Internal error",
+	errs.KindUnavailable:     "Service unavailable",
+}
+
+// ProblemTypeBase prefixes every problem type URI; the kind follows.
+const ProblemTypeBase = "urn:sharehub:problem:"
+
+// problemFor builds the problem document for err. Internal and unavailable
+// errors show a generic detail: their causes are logged, not returned.
+func problemFor(err error) Problem {
+	kind := errs.KindOf(err)
+	p := Problem{Type: ProblemTypeBase + string(kind), Title: titleOf[kind], Status: statusOf[kind]}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		p.Detail, p.Errors = e.Message, e.Fields
+	}
+	switch kind {
+	case errs.KindInternal:
+		p.Detail = "an unexpected error occurred; quote the request id when reporting it"
+	case errs.KindUnavailable:
+		if p.Detail == "" || strings.Contains(p.Detail, "database") {
+			p.Detail = "a backing service (database, blob store or audit log) is unavailable; try again shortly"
+		}
+	}
+	return p
+}
+
+// fail responds with the problem for err and stops the handler chain.
+func fail(c *gin.Context, err error) {
+	_ = c.Error(err)
+	p := problemFor(err)
+	p.Instance = c.Request.URL.Path
+	p.RequestID = requestID(c)
+	if p.Status == http.StatusTooManyRequests {
+		c.Header("Retry-After", "60")
+	}
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="sharehub"`)
+	}
+	writeProblem(c.Writer, p)
+	c.Abort()
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	b, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(b)
+}
+
+// bindJSON decodes a JSON body strictly into v: one object, no unknown
+// fields, with errors that say what and where.
+func bindJSON(c *gin.Context, v any) error {
+	if ct := c.ContentType(); ct != "" && ct != "application/json" {
+		return errs.InvalidFields("request body must be JSON", errs.FieldError{Pointer: "Content-Type", Reason: "use application/json", Value: ct})
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errs.InvalidFields("request body must hold one JSON object", errs.FieldError{Pointer: fmt.Sprintf("byte %d", dec.InputOffset()), Reason: "unexpected data after the object"})
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		maxb *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &maxb):
+		return errs.TooLarge("request body is over the limit of %d bytes", maxb.Limit)
+	case errors.Is(err, io.EOF):
+		return errs.InvalidFields("request body is empty", errs.FieldError{Pointer: "", Reason: "send a JSON object"})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.InvalidFields("malformed JSON", errs.FieldError{Pointer: "end of body", Reason: "the JSON ends before it is complete"})
+	case errors.As(err, &syn):
+		return errs.InvalidFields("malformed JSON", errs.FieldError{Pointer: fmt.Sprintf("byte %d", syn.Offset), Reason: syn.Error()})
+	case errors.As(err, &typ):
+		ptr := "/" + strings.ReplaceAll(typ.Field, ".", "/")
+		return errs.InvalidFields("wrong JSON type", errs.FieldError{Pointer: ptr, Reason: fmt.Sprintf("expected %s, got JSON %s", typ.Type, typ.Value)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.InvalidFields("unknown field in request body", errs.FieldError{Pointer: "/" + f, Reason: "not a field of this request"})
+	}
+	var te interface{ Error() string }
+	if errors.As(err, &te) && strings.Contains(err.Error(), "parsing time") {
+		return errs.InvalidFields("bad time value", errs.FieldError{Pointer: "", Reason: err.Error() + " (use RFC 3339, e.g. 2027-01-31T00:00:00+08:00)"})
+	}
+	return errs.InvalidFields("malformed JSON", errs.FieldError{Reason: err.Error()})
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/url"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+type linkResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) registerBlobs() {
+	writers := []exchange.Role{exchange.RoleAdmin, exchange.RoleImporter, exchange.RoleIssuer}
+	s.handle(route{Method: "POST", Path: "/v1/blobs", Tag: "blobs", Upload: true, Roles: writers, Status: http.StatusCreated,
+		Summary: "Store a file (raw request body); its key is its SHA-256. Size-limited.",
+		Response: blob.Info{}, Handler: func(c *gin.Context) {
+			mt := c.ContentType()
+			if mt == "" || mt == "application/x-www-form-urlencoded" {
+				mt = "application/octet-stream"
+			}
+			info, err := s.blobs.Put(c, c.Request.Body, mt)
+			if err != nil {
+				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
+				return
+			}
+			noteResource(c, "blob", info.Key)
+			ok(c, http.StatusCreated, info)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/blobs/:key/link", Tag: "blobs", Roles: writers,
+		Summary:  "A time-limited download link (presigned on S3, HMAC-signed on a local directory).",
+		Query:    []queryParam{{Name: "ttl", Description: "seconds, 1–86400, default 300"}, {Name: "name", Description: "file name for the download"}},
+		Response: linkResponse{}, Handler: func(c *gin.Context) {
+			ttl := 300 * time.Second
+			if v := c.Query("ttl"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 86400 {
+					fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?ttl", Reason: "seconds, 1–86400", Value: v}))
+					return
+				}
+				ttl = time.Duration(n) * time.Second
+			}
+			key := c.Param("key")
+			if _, err := s.blobs.Stat(c, key); err != nil {
+				fail(c, err)
+				return
+			}
+			u, err := s.blobs.Link(c, key, ttl, c.Query("name"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "blob", key)
+			ok(c, http.StatusOK, linkResponse{URL: u, ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)})
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/blobs/:key", Tag: "blobs", Public: true,
+		Summary: "Download through a signed link made by /v1/blobs/{key}/link (local directory storage).",
+		Query:   []queryParam{{Name: "exp", Required: true}, {Name: "sig", Required: true}, {Name: "name"}},
+		Handler: func(c *gin.Context) {
+			key := c.Param("key")
+			exp, err := strconv.ParseInt(c.Query("exp"), 10, 64)
+			if err != nil {
+				fail(c, errs.InvalidFields("bad download link", errs.FieldError{Pointer: "?exp", Reason: "unix seconds", Value: c.Query("exp")}))
+				return
+			}
+			noteResource(c, "blob", key)
+			if err := blob.VerifyLink(s.cfg.LinkSecret, key, exp, c.Query("name"), c.Query("sig"), time.Now()); err != nil {
+				fail(c, err)
+				return
+			}
+			rc, info, err := s.blobs.Get(c, key)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			defer rc.Close()
+			if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
+				fail(c, err)
+				return
+			}
+			h := c.Writer.Header()
+			h.Set("Content-Type", info.MediaType)
+			h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+			h.Set("X-Content-Type-Options", "nosniff")
+			if name := c.Query("name"); name != "" {
+				h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(name))
+			}
+			c.Status(http.StatusOK)
+			_, _ = io.Copy(c.Writer, rc)
+		}})
+}
+
+func uploadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errs.TooLarge("upload is over the limit of %d bytes", limit)
+	}
+	return err
+}

@@ -1,0 +1,182 @@
+// Package api is the hub's HTTP face: routing, authentication, role gates,
+// problem+json errors, the audit middleware, metrics and the OpenAPI
+// document. It translates HTTP to domain calls and domain errors to HTTP,
+// nothing else.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/audit"
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// Config tunes the HTTP layer.
+type Config struct {
+	// MaxBodyBytes caps JSON request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxUploadBytes caps file uploads. Default 64 MiB.
+	MaxUploadBytes int64
+	// AuditTimeout bounds how long a call waits for its audit entry. Default 10s.
+	AuditTimeout time.Duration
+	// Version is reported by /healthz and the OpenAPI document.
+	Version string
+	// LinkSecret signs local blob download links.
+	LinkSecret []byte
+	// AuditOrigin is the audit log's checkpoint origin line.
+	AuditOrigin string
+	// AuditVerifierKey is the note verifier key auditors use for checkpoints.
+	AuditVerifierKey string
+}
+
+// Deps are the services the API calls.
+type Deps struct {
+	DB       *db.DB
+	Exchange *exchange.Service
+	Audit    *audit.Log
+	Blobs    blob.Store
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// Server routes HTTP requests to the hub's services.
+type Server struct {
+	cfg     Config
+	db      *db.DB
+	ex      *exchange.Service
+	audit   *audit.Log
+	blobs   blob.Store
+	log     *slog.Logger
+	metrics *Metrics
+	engine  *gin.Engine
+	routes  []route
+
+	openapiOnce sync.Once
+	openapi     []byte
+}
+
+// New builds the API. Register more routes before calling Handler.
+func New(d Deps, cfg Config) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = 64 << 20
+	}
+	if cfg.AuditTimeout == 0 {
+		cfg.AuditTimeout = 10 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(prometheus.NewRegistry(), d.DB)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.RemoveExtraSlash = true
+	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
+	s.metrics = d.Metrics
+	e.Use(withRequestID, s.observe, s.recoverPanic)
+	e.NoRoute(s.audited, func(c *gin.Context) {
+		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(s.audited, func(c *gin.Context) {
+		fail(c, &errs.Error{Kind: errs.KindInvalid, Message: "method " + c.Request.Method + " is not allowed here; see /openapi.json"})
+	})
+	s.registerSystem()
+	s.registerExchange()
+	s.registerAudit()
+	s.registerBlobs()
+	return s
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// route describes one endpoint: how it is served and how it is documented.
+type route struct {
+	Method, Path string
+	Summary      string
+	Tag          string
+	// Roles gate the route; empty means any authenticated principal.
+	Roles []exchange.Role
+	// Public routes need no key.
+	Public bool
+	// Unaudited routes (health, readiness, metrics) write no audit entry.
+	Unaudited bool
+	// Upload routes take a multipart or raw body up to MaxUploadBytes.
+	Upload   bool
+	Query    []queryParam
+	Request  any
+	Response any
+	// Status is the success status (200 when zero).
+	Status  int
+	Handler gin.HandlerFunc
+}
+
+type queryParam struct {
+	Name, Description string
+	Required          bool
+}
+
+// handle registers r on the engine with its middleware chain.
+func (s *Server) handle(r route) {
+	chain := []gin.HandlerFunc{}
+	if !r.Unaudited {
+		chain = append(chain, s.audited)
+	}
+	limit := s.cfg.MaxBodyBytes
+	if r.Upload {
+		limit = s.cfg.MaxUploadBytes
+	}
+	chain = append(chain, s.limitBody(limit))
+	if !r.Public {
+		chain = append(chain, s.authenticate)
+		if len(r.Roles) > 0 {
+			chain = append(chain, requireRole(r.Roles...))
+		}
+	}
+	chain = append(chain, r.Handler)
+	s.engine.Handle(r.Method, r.Path, chain...)
+	s.routes = append(s.routes, r)
+}
+
+// ok writes a JSON success response.
+func ok(c *gin.Context, status int, v any) {
+	c.JSON(status, v)
+}
+
+// readyTimeout bounds each readiness check.
+const readyTimeout = 2 * time.Second
+
+func (s *Server) ready(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		out["database"] = "unavailable"
+	} else {
+		out["database"] = "ok"
+	}
+	if s.blobs != nil {
+		if err := s.blobs.Ping(ctx); err != nil {
+			out["blobs"] = "unavailable"
+		} else {
+			out["blobs"] = "ok"
+		}
+	}
+	return out
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/xiangyang-gov/sharehub/internal/audit"
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
+)
+
+func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: sharehub audit verify [--verifier-key KEY] [flags]")
+		return &exitError{2, fmt.Errorf("audit: unknown or missing subcommand; the only one is verify")}
+	}
+	cfg := hub.Defaults()
+	fs := newFlagSet("audit verify", stderr)
+	check := configFlags(fs, &cfg)
+	var vkeys multiFlag
+	fs.Var(&vkeys, "verifier-key", "trusted checkpoint verifier key (name+hash+key), repeatable; default: the hub's keys read from the database")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parse(fs, args[1:], check); err != nil {
+		return err
+	}
+	d, err := hub.OpenDBUnchecked(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if len(vkeys) == 0 {
+		ring := &keys.Ring{DB: d}
+		pubs, err := ring.Public(ctx, keys.PurposeCheckpoint)
+		if err != nil {
+			return err
+		}
+		for _, p := range pubs {
+			vk, err := keys.NoteVerifierKey(cfg.AuditOrigin, p.Public)
+			if err != nil {
+				return err
+			}
+			vkeys = append(vkeys, vk)
+		}
+		fmt.Fprintln(stderr, "note: checking checkpoints against the keys stored in the database; pass --verifier-key with a copy you trust to rule out a replaced key")
+	}
+	var vs []note.Verifier
+	for _, k := range vkeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return &exitError{2, fmt.Errorf("--verifier-key %q: %v", k, err)}
+		}
+		vs = append(vs, v)
+	}
+	start := time.Now()
+	var last time.Time
+	progress := func(done, total uint64) {
+		if *quiet || time.Since(last) < 200*time.Millisecond && done != total {
+			return
+		}
+		last = time.Now()
+		fmt.Fprint(stderr, "\r"+bar(done, total))
+		if done == total {
+			fmt.Fprintln(stderr)
+		}
+	}
+	rep, err := audit.Verify(ctx, d, note.VerifierList(vs...), progress)
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		fmt.Fprintf(stdout, "audit log does NOT verify: %s\n", rep.Problem)
+		return &exitError{1, fmt.Errorf("audit log does not verify (first bad: %d)", rep.FirstBad)}
+	}
+	fmt.Fprintf(stdout, "audit log verifies: %d entries, %d signed checkpoints, in %s\n", rep.Entries, rep.Checkpoints, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// bar draws a progress bar: [#######.............]  35% 350000/1000000
+func bar(done, total uint64) string {
+	const width = 30
+	if total == 0 {
+		return fmt.Sprintf("[%s] %d", strings.Repeat("#", width), done)
+	}
+	n := int(done * width / total)
+	return fmt.Sprintf("[%s%s] %3d%% %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), done*100/total, done, total)
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+)
+
+// cmdBootstrap creates the first department and admin on a new database
+// (typically PostgreSQL) and prints one admin key. Run it again to get
+// another admin key (for example when the first was lost).
+func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	fs := newFlagSet("bootstrap", stderr)
+	check := configFlags(fs, &cfg)
+	dep := exchange.Department{Kind: "office"}
+	fs.StringVar(&dep.ID, "department-id", "xy-sjj", "id of the hub operator's department")
+	fs.StringVar(&dep.Code, "department-code", "", "its 统一社会信用代码 (required when the department does not exist yet)")
+	fs.StringVar(&dep.Name, "department-name", "襄阳市政务服务和大数据管理局", "its name")
+	name := fs.String("admin-name", "hub-admin", "name of the admin principal")
+	expires := fs.Duration("expires", 90*24*time.Hour, "key lifetime (0: no expiry)")
+	if err := parse(fs, args, check); err != nil {
+		return err
+	}
+	cfg.Listen = "127.0.0.1:0"
+	app, err := hub.Open(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close(context.Background())
+	if _, err := app.Exchange.Department(ctx, dep.ID); errs.Is(err, errs.KindNotFound) {
+		if _, err := app.Exchange.CreateDepartment(ctx, dep); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	p, err := app.Exchange.PrincipalByName(ctx, dep.ID, *name)
+	if errs.Is(err, errs.KindNotFound) {
+		p, err = app.Exchange.CreatePrincipal(ctx, exchange.NewPrincipal{DepartmentID: dep.ID, Name: *name, Roles: []exchange.Role{exchange.RoleAdmin}})
+	}
+	if err != nil {
+		return err
+	}
+	var exp time.Time
+	if *expires > 0 {
+		exp = time.Now().Add(*expires)
+	}
+	k, secret, err := app.Exchange.CreateKey(ctx, p.ID, "bootstrap", exp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "admin %s (%s) key %s:\n%s\nStore it now; the hub keeps only its hash.\n", p.Name, p.ID, k.ID, secret)
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	cfg.LogFormat = "text"
+	cfg.LogLevel = "warn"
+	fs := newFlagSet("demo", stderr)
+	check := configFlags(fs, &cfg)
+	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
+	demoData := fs.String("demo-data", "testdata", "directory holding the demo data files")
+	if err := parse(fs, args, check); err != nil {
+		return err
+	}
+	if !cfg.Embedded() {
+		return &exitError{2, fmt.Errorf("demo runs on the embedded defaults (SQLite and a local directory); use serve for PostgreSQL or S3")}
+	}
+	if *reset {
+		abs, _ := filepath.Abs(cfg.DataDir)
+		if abs == "/" || abs == "" {
+			return fmt.Errorf("--reset: refusing to delete %q", cfg.DataDir)
+		}
+		if err := os.RemoveAll(cfg.DataDir); err != nil {
+			return fmt.Errorf("--reset: %w", err)
+		}
+	}
+	app, err := hub.Open(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	res, err := app.SeedDemo(ctx, *demoData)
+	if err != nil {
+		app.Close(context.Background())
+		return err
+	}
+	printDemo(stdout, app, res)
+	return app.Run(ctx)
+}
+
+func printDemo(w io.Writer, app *hub.App, res hub.DemoResult) {
+	u := app.URL()
+	key := map[string]string{}
+	for _, k := range res.Keys {
+		key[k.Role] = k.Secret
+	}
+	fmt.Fprintf(w, `
+sharehub demo is running at %s
+  data:        %s (database, blobs, master key; --reset starts clean)
+  departments: %d (Xiangyang city departments, counties and districts)
+
+Keys (kept in %s for the demo only):
+  admin    %s
+  auditor  %s
+  app      %s   (民政局 civil-affairs app)
+
+Try:
+  curl -s %s/v1/me -H 'Authorization: Bearer %s'
+  curl -s %s/v1/departments -H 'Authorization: Bearer %s'
+  curl -s '%s/v1/access?resource_kind=%s&resource_id=%s&fields=name,birth_date' \
+       -H 'Authorization: Bearer %s' -H 'X-Purpose: 婚姻登记核验' -H 'X-Case-Number: MZ2026-0001'
+  curl -s '%s/v1/access?resource_kind=%s&resource_id=%s&fields=id_number' -H 'Authorization: Bearer %s'   # 403: field not granted
+  curl -s '%s/v1/audit/entries?limit=5' -H 'Authorization: Bearer %s'
+  curl -s %s/v1/audit/checkpoint
+  go run ./cmd/sharehub audit verify --data-dir %s    # (in another terminal)
+
+OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
+`, u, app.Config.DataDir, res.Departments, filepath.Join(app.Config.DataDir, "demo-keys.json"),
+		key["admin"], key["auditor"], key["app"],
+		u, key["app"], u, key["app"],
+		u, res.Resource.Kind, res.Resource.ID, key["app"],
+		u, res.Resource.Kind, res.Resource.ID, key["app"],
+		u, key["auditor"], u, app.Config.DataDir, u, u)
+}

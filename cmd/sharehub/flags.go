@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+)
+
+// envName maps a flag to its environment variable: --max-body → SHAREHUB_MAX_BODY.
+func envName(flagName string) string {
+	return "SHAREHUB_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// configFlags registers the hub's settings on fs. Each flag's default comes
+// from its SHAREHUB_* environment variable when that is set, so flags win
+// over the environment, which wins over built-in defaults.
+func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
+	var envErrs []string
+	str := func(p *string, name, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" (env "+envName(name)+")")
+	}
+	size := func(p *int64, name, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Sprintf("%s: want a number of bytes, got %q", envName(name), v))
+			}
+			*p = n
+		}
+		fs.Int64Var(p, name, *p, usage+" (env "+envName(name)+")")
+	}
+	str(&c.DataDir, "data-dir", "directory for the embedded database, blobs and master key")
+	str(&c.Database, "database", "sqlite:PATH or postgres://user@host:port/db (default sqlite:DATA-DIR/sharehub.db)")
+	str(&c.Blobs, "blobs", "file:DIR or s3://bucket?endpoint=host:port (default file:DATA-DIR/blobs)")
+	str(&c.MasterKeyFile, "master-key-file", "file holding the 32-byte master key as hex (default DATA-DIR/master.key)")
+	str(&c.Listen, "listen", "address to serve on")
+	str(&c.PublicURL, "public-url", "URL clients use to reach the hub (default http://LISTEN)")
+	str(&c.TLSCert, "tls-cert", "TLS certificate file (PEM); serves HTTPS with --tls-key")
+	str(&c.TLSKey, "tls-key", "TLS private key file (PEM)")
+	size(&c.MaxBodyBytes, "max-body", "largest JSON request body in bytes")
+	size(&c.MaxUpload, "max-upload", "largest uploaded file in bytes")
+	str(&c.AuditOrigin, "audit-origin", "origin line of audit checkpoints")
+	str(&c.LogLevel, "log-level", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "json or text")
+	if v, ok := os.LookupEnv("SHAREHUB_MASTER_KEY"); ok {
+		c.MasterKey = v
+	}
+	return func() error {
+		if len(envErrs) > 0 {
+			return fmt.Errorf("%s", strings.Join(envErrs, "\n"))
+		}
+		c.Fill()
+		return c.Validate()
+	}
+}
+
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			*p = d
+		}
+	}
+	fs.DurationVar(p, name, *p, usage+" (env "+envName(name)+")")
+}

@@ -1,0 +1,96 @@
+// Command sharehub runs the city's government data-sharing hub.
+//
+//	sharehub demo [--reset]          the hub on SQLite with demo data, on 127.0.0.1:8080
+//	sharehub serve [flags]           the hub (SQLite or PostgreSQL, local or S3 blobs)
+//	sharehub migrate [flags]         apply database migrations
+//	sharehub bootstrap [flags]       create the first admin and print its key
+//	sharehub audit verify [flags]    recompute and check the whole audit log
+//	sharehub version
+//
+// Every flag can also be set with a SHAREHUB_* environment variable
+// (--database → SHAREHUB_DATABASE). Run `sharehub COMMAND -h` for flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sharehub:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status (audit verify uses 1 for a log
+// that does not verify, 2 for usage errors).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
+}
+
+const usage = `sharehub — the city's government data-sharing hub
+
+Commands:
+  demo       run the hub on SQLite with demo data (127.0.0.1:8080); --reset starts clean
+  serve      run the hub
+  migrate    apply database migrations and exit
+  bootstrap  create the first department and admin, and print an admin key
+  audit      audit log tools: audit verify
+  version    print the version
+
+Run 'sharehub COMMAND -h' for a command's flags. Every flag can also be set
+with a SHAREHUB_* environment variable, e.g. --database → SHAREHUB_DATABASE.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{2, errors.New("no command given")}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "bootstrap":
+		return cmdBootstrap(ctx, rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "sharehub", versionString())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return &exitError{2, fmt.Errorf("unknown command %q", cmd)}
+}

@@ -1,0 +1,148 @@
+// Package hub wires configuration to the hub's services: it opens the
+// database, blob store, keys and audit log, builds the API and serves it.
+// cmd/sharehub parses flags into a Config and calls Open and Run; end-to-end
+// tests do the same on port 0 with a temporary directory.
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+)
+
+// Config is every setting of a hub process. Flags and SHAREHUB_*
+// environment variables fill it (see cmd/sharehub); Validate checks it.
+type Config struct {
+	DataDir       string // --data-dir: master key and defaults live here
+	Database      string // --database: sqlite:PATH or postgres://...
+	Blobs         string // --blobs: file:DIR or s3://bucket?endpoint=host:port
+	MasterKeyFile string // --master-key-file; SHAREHUB_MASTER_KEY overrides with the key itself
+	MasterKey     string // the key text (64 hex digits or base64), from SHAREHUB_MASTER_KEY
+	Listen        string // --listen host:port
+	PublicURL     string // --public-url: how clients reach the hub (links, QR codes)
+	TLSCert       string // --tls-cert
+	TLSKey        string // --tls-key
+	MaxBodyBytes  int64  // --max-body
+	MaxUpload     int64  // --max-upload
+	AuditOrigin   string // --audit-origin
+	LogLevel      string // --log-level: debug, info, warn, error
+	LogFormat     string // --log-format: json or text
+	Migrate       bool   // --migrate: apply migrations at start (default true)
+	Shutdown      time.Duration
+}
+
+// Defaults returns the embedded default configuration.
+func Defaults() Config {
+	return Config{
+		DataDir:      "./data",
+		Listen:       "127.0.0.1:8080",
+		MaxBodyBytes: 1 << 20,
+		MaxUpload:    64 << 20,
+		AuditOrigin:  "sharehub.xiangyang.gov.cn/audit",
+		LogLevel:     "info",
+		LogFormat:    "json",
+		Migrate:      true,
+		Shutdown:     20 * time.Second,
+	}
+}
+
+// Fill derives unset paths from DataDir.
+func (c *Config) Fill() {
+	if c.Database == "" {
+		c.Database = "sqlite:" + filepath.Join(c.DataDir, "sharehub.db")
+	}
+	if c.Blobs == "" {
+		c.Blobs = "file:" + filepath.Join(c.DataDir, "blobs")
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+}
+
+// Embedded reports whether the hub runs on its embedded defaults (SQLite and
+// a local directory), where a missing master key may be generated.
+func (c *Config) Embedded() bool {
+	return strings.HasPrefix(c.Database, "sqlite:") && strings.HasPrefix(c.Blobs, "file:")
+}
+
+// Validate reports every bad setting in plain words, naming its flag.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(flag string, err error) {
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--%s: %v", flag, err))
+		}
+	}
+	add("database", db.CheckURL(c.Database))
+	add("blobs", blob.CheckSpec(c.Blobs))
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", fmt.Errorf("want host:port, e.g. 127.0.0.1:8080 (%v)", err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("public-url", fmt.Errorf("want an absolute http(s) URL, got %q", c.PublicURL))
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		add("tls-cert", errors.New("give both --tls-cert and --tls-key, or neither"))
+	}
+	for _, f := range []struct{ flag, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				add(f.flag, err)
+			}
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		add("max-body", fmt.Errorf("at least 1024 bytes, got %d", c.MaxBodyBytes))
+	}
+	if c.MaxUpload < 1024 {
+		add("max-upload", fmt.Errorf("at least 1024 bytes, got %d", c.MaxUpload))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		add("log-level", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		add("log-format", fmt.Errorf("json or text, got %q", c.LogFormat))
+	}
+	if strings.TrimSpace(c.AuditOrigin) == "" || strings.ContainsAny(c.AuditOrigin, " \n+") {
+		add("audit-origin", fmt.Errorf("a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"))
+	}
+	if c.MasterKey == "" && !c.Embedded() {
+		if _, err := os.Stat(c.MasterKeyFile); err != nil {
+			add("master-key-file", fmt.Errorf("with PostgreSQL or S3 every replica needs the same master key: set SHAREHUB_MASTER_KEY or point --master-key-file at it (%v)", err))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	if err != nil {
+		return l, fmt.Errorf("debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}
+
+// NewLogger builds the process logger from the config.
+func (c *Config) NewLogger(w *os.File) *slog.Logger {
+	lvl, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,210 @@
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xiangyang-gov/sharehub/api"
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/audit"
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/hub.Version=v1.2.3".
+var Version = "dev"
+
+// App is a running hub: its services and its listener.
+type App struct {
+	Config   Config
+	Log      *slog.Logger
+	DB       *db.DB
+	Blobs    blob.Store
+	Master   *keys.MasterKey
+	Keys     *keys.Ring
+	Exchange *exchange.Service
+	Audit    *audit.Log
+	API      *api.Server
+
+	// AuditVerifierKey is the C2SP note verifier key of the checkpoint signer.
+	AuditVerifierKey string
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// OpenDB opens and migrates (when cfg.Migrate) the database, refusing a
+// schema newer than this binary knows.
+func OpenDB(ctx context.Context, cfg Config) (*db.DB, error) {
+	d, err := db.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Migrate {
+		if _, err := d.Migrate(ctx); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if err := d.CheckSchema(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// LoadMaster reads the master key from cfg.MasterKey or its file, creating
+// the file in embedded mode.
+func LoadMaster(cfg Config) (*keys.MasterKey, error) {
+	if cfg.MasterKey != "" {
+		return keys.ParseMaster(cfg.MasterKey)
+	}
+	return keys.LoadMaster(cfg.MasterKeyFile, cfg.Embedded())
+}
+
+// Open validates cfg, opens every service and binds the listener (port 0
+// picks a free port; see Addr). It does not serve until Run.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (a *App, err error) {
+	cfg.Fill()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = cfg.NewLogger(os.Stderr)
+	}
+	a = &App{Config: cfg, Log: logger}
+	defer func() {
+		if err != nil {
+			a.Close(context.Background())
+		}
+	}()
+	if a.Master, err = LoadMaster(cfg); err != nil {
+		return nil, err
+	}
+	if a.DB, err = OpenDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	if a.Config.PublicURL == "" {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		a.Config.PublicURL = scheme + "://" + a.ln.Addr().String()
+	}
+	linkSecret := a.Master.Derive("blob-links")
+	if a.Blobs, err = blob.Open(ctx, cfg.Blobs, blob.Options{MaxSize: cfg.MaxUpload, LinkSecret: linkSecret, LinkBaseURL: strings.TrimSuffix(a.Config.PublicURL, "/")}); err != nil {
+		return nil, fmt.Errorf("--blobs: %w", err)
+	}
+	a.Keys = &keys.Ring{DB: a.DB, Master: a.Master}
+	cpKey, err := a.Keys.Current(ctx, keys.PurposeCheckpoint)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := keys.NoteSigner(cfg.AuditOrigin, cpKey)
+	if err != nil {
+		return nil, err
+	}
+	if a.AuditVerifierKey, err = keys.NoteVerifierKey(cfg.AuditOrigin, cpKey.Public); err != nil {
+		return nil, err
+	}
+	metrics := api.NewMetrics(prometheus.NewRegistry(), a.DB)
+	if a.Audit, err = audit.Open(ctx, a.DB, signer, audit.Options{Origin: cfg.AuditOrigin, Logger: logger, OnBatch: metrics.ObserveAuditBatch}); err != nil {
+		return nil, err
+	}
+	a.Exchange = exchange.New(a.DB, exchange.Config{})
+	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics}, api.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
+		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
+	})
+	a.srv = &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // uploads of large spreadsheets
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCert != "" {
+		a.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return a, nil
+}
+
+// Addr is the address the hub listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// URL is how clients reach the hub.
+func (a *App) URL() string { return a.Config.PublicURL }
+
+// Run serves until ctx is cancelled (SIGTERM in main), then shuts down
+// gracefully: in-flight requests finish, and the audit log flushes its
+// last batch and writes a final checkpoint.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if a.Config.TLSCert != "" {
+			err = a.srv.ServeTLS(a.ln, a.Config.TLSCert, a.Config.TLSKey)
+		} else {
+			err = a.srv.Serve(a.ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.Shutdown)
+	defer cancel()
+	err := a.srv.Shutdown(sctx)
+	return errors.Join(err, <-errc, a.Close(sctx))
+}
+
+// Close stops background work and closes every service. Safe to call twice.
+func (a *App) Close(ctx context.Context) error {
+	var err error
+	if a.Exchange != nil {
+		err = errors.Join(err, a.Exchange.Close())
+		a.Exchange = nil
+	}
+	if a.Audit != nil {
+		err = errors.Join(err, a.Audit.Close(ctx))
+		a.Audit = nil
+	}
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.DB != nil {
+		err = errors.Join(err, a.DB.Close())
+		a.DB = nil
+	}
+	return err
+}
+
+// OpenDBUnchecked opens the database without migrating or checking its
+// schema version, for `sharehub migrate` and `sharehub audit verify`.
+func OpenDBUnchecked(ctx context.Context, cfg Config) (*db.DB, error) {
+	cfg.Fill()
+	return db.Open(ctx, cfg.Database)
+}
