@@ -166,7 +166,7 @@ func (s *Server) registerAudit() {
 				Origin: s.cfg.AuditOrigin, VerifierKey: s.cfg.AuditVerifierKey})
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/audit/proofs/inclusion", Tag: "audit", Summary: "RFC 6962 inclusion proof of entry `index` in the tree of `size` entries.", Roles: auditors,
-		Query: []queryParam{{Name: "index", Required: true}, {Name: "size", Required: true}},
+		Query:    []queryParam{{Name: "index", Required: true}, {Name: "size", Required: true}},
 		Response: proofJSON{}, Handler: func(c *gin.Context) {
 			idx, _, err := queryUint(c, "index", true)
 			if err != nil {
@@ -192,7 +192,7 @@ func (s *Server) registerAudit() {
 			ok(c, http.StatusOK, proofJSON{Index: idx, Size: size, Leaf: base64.StdEncoding.EncodeToString(leaf[:]), Hashes: b64s(hs)})
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/audit/proofs/consistency", Tag: "audit", Summary: "RFC 6962 consistency proof between tree sizes `from` and `to`.", Roles: auditors,
-		Query: []queryParam{{Name: "from", Required: true}, {Name: "to", Required: true}},
+		Query:    []queryParam{{Name: "from", Required: true}, {Name: "to", Required: true}},
 		Response: proofJSON{}, Handler: func(c *gin.Context) {
 			from, _, err := queryUint(c, "from", true)
 			if err != nil {

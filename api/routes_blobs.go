@@ -3,8 +3,8 @@ package api
 import (
 	"errors"
 	"io"
-	"net/url"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -23,7 +23,7 @@ type linkResponse struct {
 func (s *Server) registerBlobs() {
 	writers := []exchange.Role{exchange.RoleAdmin, exchange.RoleImporter, exchange.RoleIssuer}
 	s.handle(route{Method: "POST", Path: "/v1/blobs", Tag: "blobs", Upload: true, Roles: writers, Status: http.StatusCreated,
-		Summary: "Store a file (raw request body); its key is its SHA-256. Size-limited.",
+		Summary:  "Store a file (raw request body); its key is its SHA-256. Size-limited.",
 		Response: blob.Info{}, Handler: func(c *gin.Context) {
 			mt := c.ContentType()
 			if mt == "" || mt == "application/x-www-form-urlencoded" {

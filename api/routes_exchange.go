@@ -99,7 +99,7 @@ func (s *Server) registerExchange() {
 			ok(c, http.StatusCreated, p)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/principals", Tag: "access", Summary: "List principals.", Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleAuditor},
-		Query: []queryParam{{Name: "department_id", Description: "only this department's principals"}},
+		Query:    []queryParam{{Name: "department_id", Description: "only this department's principals"}},
 		Response: list[exchange.Principal]{}, Handler: func(c *gin.Context) {
 			ps, err := s.ex.Principals(c, c.Query("department_id"))
 			if err != nil {
@@ -182,7 +182,7 @@ func (s *Server) registerExchange() {
 			ok(c, http.StatusCreated, g)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/grants", Tag: "access", Summary: "List grants; department apps see their own department's.",
-		Query: []queryParam{{Name: "consumer_department_id"}, {Name: "resource_kind"}, {Name: "resource_id"}, {Name: "active", Description: "true: only grants in force now"}},
+		Query:    []queryParam{{Name: "consumer_department_id"}, {Name: "resource_kind"}, {Name: "resource_id"}, {Name: "active", Description: "true: only grants in force now"}},
 		Response: list[exchange.Grant]{}, Handler: func(c *gin.Context) {
 			f := exchange.GrantFilter{ConsumerDepartmentID: c.Query("consumer_department_id"), ResourceKind: c.Query("resource_kind"),
 				ResourceID: c.Query("resource_id"), ActiveOnly: c.Query("active") == "true"}
