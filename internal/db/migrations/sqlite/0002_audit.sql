@@ -1,0 +1,58 @@
+-- Audit log: a tamper-evident, append-only record of every data call
+-- (internal/audit). Entries are the leaves of an RFC 6962 Merkle tree.
+-- Times are unix microseconds. Rows are only ever inserted, never updated.
+
+-- One row per leaf. idx is the leaf index: 0, 1, 2, ... with no gaps. On
+-- SQLite "INTEGER PRIMARY KEY" makes idx the rowid, so index-order scans
+-- (verification, newest-first search) read the table itself.
+CREATE TABLE audit_entries (
+	idx           INTEGER PRIMARY KEY,
+	at            BIGINT NOT NULL,
+	request_id    TEXT NOT NULL,
+	principal_id  TEXT NOT NULL,
+	department_id TEXT NOT NULL,
+	method        TEXT NOT NULL,
+	route         TEXT NOT NULL,               -- route template, /v1/grants/:id
+	resources     TEXT NOT NULL,               -- "kind:id" strings joined by newlines
+	purpose       TEXT NOT NULL,
+	end_user      TEXT NOT NULL,
+	case_number   TEXT NOT NULL,
+	status        INTEGER NOT NULL,
+	row_count     BIGINT NOT NULL,
+	latency_us    BIGINT NOT NULL,
+	request_hash  BLOB NOT NULL,               -- SHA-256 of the request
+	leaf_hash     BLOB NOT NULL                -- SHA-256(0x00 || LeafData)
+);
+-- Search filters; each ends in idx so that a filtered page is read in order.
+CREATE INDEX audit_entries_at ON audit_entries(at);
+CREATE INDEX audit_entries_principal ON audit_entries(principal_id, idx);
+CREATE INDEX audit_entries_department ON audit_entries(department_id, idx);
+CREATE INDEX audit_entries_route ON audit_entries(route, idx);
+CREATE INDEX audit_entries_status ON audit_entries(status, idx);
+
+-- Search index from each resource an entry names to the entry. Derived from
+-- audit_entries.resources (which the Merkle tree covers), written in the same
+-- transaction.
+CREATE TABLE audit_resources (
+	resource TEXT NOT NULL,
+	idx      BIGINT NOT NULL,
+	PRIMARY KEY (resource, idx)
+) WITHOUT ROWID;
+
+-- Hashes of the perfect subtrees of 256 leaves or more (level >= 8), so that
+-- proofs and restarts read O(log n) rows. Lower nodes are recomputed from at
+-- most 256 leaf hashes.
+CREATE TABLE audit_nodes (
+	level INTEGER NOT NULL,
+	idx   BIGINT NOT NULL,                     -- node index within its level
+	hash  BLOB NOT NULL,
+	PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+
+-- Signed checkpoints (C2SP signed-note text), one per published tree size.
+CREATE TABLE audit_checkpoints (
+	size BIGINT PRIMARY KEY,
+	root BLOB NOT NULL,
+	at   BIGINT NOT NULL,
+	note TEXT NOT NULL
+);
