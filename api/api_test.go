@@ -218,6 +218,7 @@ func TestFailClosedWhenDatabaseGoesAway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		h.BrokenOnPurpose = true
 		h.DB.W.Close()
 		h.DB.R.Close()
 		resp := h.Do(t, "GET", "/v1/me", h.AppKey, nil).Want(t, 503)

@@ -187,7 +187,7 @@ func (s *Server) registerExchange() {
 			f := exchange.GrantFilter{ConsumerDepartmentID: c.Query("consumer_department_id"), ResourceKind: c.Query("resource_kind"),
 				ResourceID: c.Query("resource_id"), ActiveOnly: c.Query("active") == "true"}
 			p := principal(c)
-			if !p.Has(exchange.RoleAuditor) {
+			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
 				if f.ConsumerDepartmentID != "" && f.ConsumerDepartmentID != p.DepartmentID {
 					fail(c, errs.Forbidden("only admins and auditors may list another department's grants"))
 					return
@@ -209,7 +209,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			if p := principal(c); !p.Has(exchange.RoleAuditor) && g.ConsumerDepartmentID != p.DepartmentID {
+			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) && g.ConsumerDepartmentID != p.DepartmentID {
 				fail(c, errs.NotFound("grant %s not found", g.ID))
 				return
 			}

@@ -39,15 +39,14 @@ type Principal struct {
 	Disabled     bool      `json:"disabled,omitempty"`
 }
 
-// Has reports whether p holds any of the roles. Admins hold every role.
+// Has reports whether p holds any of the roles. Roles do not imply one
+// another: an admin is not an auditor (the people audited do not read or
+// curate their own audit trail), so routes name every role they admit.
 func (p *Principal) Has(roles ...Role) bool {
 	if p == nil {
 		return false
 	}
 	for _, have := range p.Roles {
-		if have == RoleAdmin {
-			return true
-		}
 		if slices.Contains(roles, have) {
 			return true
 		}
