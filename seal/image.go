@@ -87,6 +87,7 @@ var svgForbidden = map[string]bool{
 }
 
 func validateSVG(data []byte) error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
 	// Only UTF-8 (the default): no charset readers, so no surprises.
