@@ -133,3 +133,21 @@ func mustExec(tb testing.TB, d *db.DB, q string, args ...any) {
 		tb.Fatalf("%s: %v", q, err)
 	}
 }
+
+// otherVerifiers trusts a different key under the same name.
+func otherVerifiers(tb testing.TB) (note.Verifiers, note.Signer) {
+	tb.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, testOrigin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return note.VerifierList(v), s
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,22 +16,48 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
 
+// minForcedGap spaces checkpoints that callers force with Checkpoint: the
+// latest checkpoint is public, and a burst of requests for it must not
+// become a burst of signed rows. Callers within the gap share the next one.
+const minForcedGap = 100 * time.Millisecond
+
 // run is the writer goroutine: it commits queued entries in batches and
 // writes checkpoints, until Close closes the queue.
 func (l *Log) run() {
 	defer close(l.done)
 	ticker := time.NewTicker(l.opts.CheckpointEvery)
 	defer ticker.Stop()
+	gap := time.NewTimer(0)
+	<-gap.C
+	var (
+		gapC    <-chan time.Time // non-nil while forced checkpoints wait out the gap
+		waiters []chan checkpointResult
+		lastCP  time.Time
+	)
+	forced := func() error {
+		cp, err := l.checkpointNow(true)
+		lastCP = time.Now()
+		for _, w := range waiters {
+			w <- checkpointResult{cp, err}
+		}
+		waiters = waiters[:0]
+		return err
+	}
 	batch := make([]*request, 0, l.opts.MaxBatch)
 	for {
 		select {
 		case r, ok := <-l.queue:
 			if !ok {
-				l.err = l.finalCheckpoint()
+				if l.dirty || len(waiters) > 0 {
+					l.err = forced()
+				}
 				return
 			}
 			// Block for the first entry, then take whatever else is waiting.
 			batch = append(batch[:0], r)
+			// Appenders just answered are likely runnable but not yet
+			// queued: let them queue, so batches stay full.
+			runtime.Gosched()
 		drain:
 			for len(batch) < l.opts.MaxBatch {
 				select {
@@ -46,21 +74,26 @@ func (l *Log) run() {
 			clear(batch) // let the requests go
 		case <-ticker.C:
 			if l.dirty {
-				l.checkpointNow(false)
+				if _, err := l.checkpointNow(false); err == nil {
+					lastCP = time.Now()
+				}
 			}
-		case reply := <-l.cpReq:
-			cp, err := l.checkpointNow(true)
-			reply <- checkpointResult{cp, err}
+		case w := <-l.cpReq:
+			waiters = append(waiters, w)
+			if gapC != nil {
+				continue
+			}
+			if wait := minForcedGap - time.Since(lastCP); wait > 0 {
+				gap.Reset(wait)
+				gapC = gap.C
+				continue
+			}
+			forced()
+		case <-gapC:
+			gapC = nil
+			forced()
 		}
 	}
-}
-
-func (l *Log) finalCheckpoint() error {
-	if !l.dirty {
-		return nil
-	}
-	_, err := l.checkpointNow(true)
-	return err
 }
 
 // commit writes batch in one transaction and answers every request in it:
@@ -137,7 +170,7 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 			nodes = append(nodes, int64(id.Level), int64(id.Index), hash)
 		}
 	}
-	entries := make([]any, 0, len(batch)*entryCols)
+	entries := make([]any, 0, len(batch)*entriesInto.cols)
 	var resources []any
 	for i, r := range batch {
 		e := &r.e
@@ -154,15 +187,13 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 			resources = append(resources, res, int64(e.Index))
 		}
 	}
-	if err := insertRows(ctx, tx, insertEntries, entryCols, entries, ""); err != nil {
-		return nil, db.Interpret(err, "audit entries")
-	}
-	// An entry may name a resource twice; the index needs it once.
-	if err := insertRows(ctx, tx, insertResources, 2, resources, l.db.InsertIgnore()); err != nil {
-		return nil, db.Interpret(err, "audit resources")
-	}
-	if err := insertRows(ctx, tx, insertNodes, 3, nodes, ""); err != nil {
-		return nil, db.Interpret(err, "audit nodes")
+	for _, ins := range []struct {
+		into insert
+		args []any
+	}{{entriesInto, entries}, {resourcesInto, resources}, {nodesInto, nodes}} {
+		if err := ins.into.exec(ctx, tx, l.db.Dialect, ins.args); err != nil {
+			return nil, db.Interpret(err, ins.into.table)
+		}
 	}
 	return next, nil
 }
@@ -177,33 +208,64 @@ func leafHash(data []byte) [32]byte {
 	return out
 }
 
-const (
-	entryColumns = `idx, at, request_id, principal_id, department_id, method, route, resources,
-		purpose, end_user, case_number, status, row_count, latency_us, request_hash, leaf_hash`
-	entryCols       = 16
-	insertEntries   = `INSERT INTO audit_entries (` + entryColumns + `) VALUES `
-	insertResources = `INSERT INTO audit_resources (resource, idx) VALUES `
-	insertNodes     = `INSERT INTO audit_nodes (level, idx, hash) VALUES `
+const entryColumns = `idx, at, request_id, principal_id, department_id, method, route, resources,
+	purpose, end_user, case_number, status, row_count, latency_us, request_hash, leaf_hash`
+
+// insert is a multi-row INSERT into one of the log's tables.
+type insert struct {
+	table, columns string
+	cols           int
+	dupsOK         bool // rows whose key exists are skipped, not an error
+}
+
+var (
+	entriesInto   = insert{table: "audit_entries", columns: entryColumns, cols: 16}
+	resourcesInto = insert{table: "audit_resources", columns: "resource, idx", cols: 2, dupsOK: true} // an entry may name a resource twice
+	nodesInto     = insert{table: "audit_nodes", columns: "level, idx, hash", cols: 3}
 )
 
-// insertRows inserts args, cols values per row, with multi-row INSERTs of at
-// most db.MaxParams parameters each.
-func insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols int, args []any, suffix string) error {
-	per := db.MaxParams / cols * cols
+// exec inserts args, ins.cols values per row, in statements of at most
+// db.MaxParams parameters.
+//
+// On SQLite it writes INSERT OR IGNORE and counts the rows inserted
+// instead: a statement that may abort halfway makes SQLite copy every page
+// it touches into a statement journal, which for a batch spills to a temp
+// file and cost a third of the commit. OR IGNORE cannot abort, and a row
+// skipped for any constraint (a duplicate index, a NULL) still fails the
+// batch through the count.
+func (ins insert) exec(ctx context.Context, tx *sql.Tx, dialect db.Dialect, args []any) error {
+	per := db.MaxParams / ins.cols * ins.cols
 	for len(args) > 0 {
 		n := min(len(args), per)
-		q := prefix + placeholders(n/cols, cols) + suffix
-		if _, err := tx.ExecContext(ctx, q, args[:n]...); err != nil {
+		rows := n / ins.cols
+		var q string
+		if dialect == db.SQLite {
+			q = "INSERT OR IGNORE INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(dialect, rows, ins.cols)
+		} else {
+			q = "INSERT INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(dialect, rows, ins.cols)
+			if ins.dupsOK {
+				q += " ON CONFLICT DO NOTHING"
+			}
+		}
+		res, err := tx.ExecContext(ctx, q, args[:n]...)
+		if err != nil {
 			return err
+		}
+		if dialect == db.SQLite && !ins.dupsOK {
+			if got, err := res.RowsAffected(); err != nil || got != int64(rows) {
+				return fmt.Errorf("%s: inserted %d of %d rows (%v)", ins.table, got, rows, err)
+			}
 		}
 		args = args[n:]
 	}
 	return nil
 }
 
-// placeholders is db.Placeholders(0, rows, cols) without fmt: a batch of a
-// thousand entries has sixteen thousand of them.
-func placeholders(rows, cols int) string {
+// placeholders is db.Placeholders(0, rows, cols), except that on SQLite it
+// writes anonymous "?" parameters: SQLite looks each named "$N" up in a
+// list of the names seen so far, which makes parsing a statement with n of
+// them O(n²): 16,000 of them took most of a second. "?" costs nothing.
+func placeholders(dialect db.Dialect, rows, cols int) string {
 	var b strings.Builder
 	b.Grow(rows * cols * 7)
 	buf := make([]byte, 0, 8)
@@ -218,6 +280,10 @@ func placeholders(rows, cols int) string {
 				b.WriteString(", ")
 			}
 			n++
+			if dialect == db.SQLite {
+				b.WriteByte('?')
+				continue
+			}
 			b.WriteByte('$')
 			b.Write(strconv.AppendInt(buf[:0], int64(n), 10))
 		}
