@@ -28,13 +28,6 @@ func BenchmarkAppend(b *testing.B) {
 	for _, dialect := range dbtest.Backends {
 		b.Run(string(dialect), func(b *testing.B) {
 			d := dbtest.Open(b, dialect)
-			for _, ix := range strings.Fields(os.Getenv("AUDIT_BENCH_DROP")) {
-				mustExec(b, d, "DROP INDEX "+ix)
-			}
-			if os.Getenv("AUDIT_BENCH_PARTIAL") != "" {
-				mustExec(b, d, "DROP INDEX audit_entries_status")
-				mustExec(b, d, "CREATE INDEX audit_entries_status ON audit_entries(status, idx) WHERE status >= 400")
-			}
 			var batches, entries atomic.Int64
 			l, err := audit.Open(context.Background(), d, mustSigner(b), audit.Options{
 				Origin: testOrigin, Logger: quiet,

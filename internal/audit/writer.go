@@ -152,6 +152,7 @@ func (l *Log) syncTree(ctx context.Context, tx *sql.Tx) (uint64, error) {
 		if err != nil {
 			return 0, errs.Internal(err, "audit: reload tree at size %d", size)
 		}
+		l.log.Debug("audit tree moved by another writer; reloaded", "from", l.tree.End(), "to", size)
 		l.tree = t
 	}
 	return size, nil
