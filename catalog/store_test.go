@@ -52,8 +52,14 @@ func TestCreateValidation(t *testing.T) {
 			pointer string
 		}{
 			{"no name", func(c *catalog.Content) { c.Name = "  " }, "/name"},
-			{"conditional without legal basis", func(c *catalog.Content) { c.ShareType = catalog.ShareConditional; c.ShareCondition = "仅限婚姻登记" }, "/legal_basis"},
-			{"conditional without condition", func(c *catalog.Content) { c.ShareType = catalog.ShareConditional; c.LegalBasis = "《婚姻登记条例》" }, "/share_condition"},
+			{"conditional without legal basis", func(c *catalog.Content) {
+				c.ShareType = catalog.ShareConditional
+				c.ShareCondition = "仅限婚姻登记"
+			}, "/legal_basis"},
+			{"conditional without condition", func(c *catalog.Content) {
+				c.ShareType = catalog.ShareConditional
+				c.LegalBasis = "《婚姻登记条例》"
+			}, "/share_condition"},
 			{"not shared without legal basis", func(c *catalog.Content) { c.ShareType = catalog.ShareNone }, "/legal_basis"},
 			{"unknown share type", func(c *catalog.Content) { c.ShareType = "随便共享" }, "/share_type"},
 			{"unknown format", func(c *catalog.Content) { c.Format = "纸质" }, "/format"},
