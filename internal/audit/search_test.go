@@ -45,7 +45,9 @@ func TestSearch(t *testing.T) {
 		}{
 			{"everything", audit.Filter{}, func(audit.Entry) bool { return true }},
 			{"time range", audit.Filter{From: t0.Add(100 * time.Second), To: t0.Add(150 * time.Second)},
-				func(e audit.Entry) bool { return !e.Time.Before(t0.Add(100*time.Second)) && e.Time.Before(t0.Add(150*time.Second)) }},
+				func(e audit.Entry) bool {
+					return !e.Time.Before(t0.Add(100*time.Second)) && e.Time.Before(t0.Add(150*time.Second))
+				}},
 			{"from only", audit.Filter{From: t0.Add(290 * time.Second)}, func(e audit.Entry) bool { return !e.Time.Before(t0.Add(290 * time.Second)) }},
 			{"principal", audit.Filter{PrincipalID: "prn_3"}, func(e audit.Entry) bool { return e.PrincipalID == "prn_3" }},
 			{"department", audit.Filter{DepartmentID: "dept_1"}, func(e audit.Entry) bool { return e.DepartmentID == "dept_1" }},
