@@ -19,10 +19,12 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
 )
 
 // cli runs the command line as main does and returns its exit code and output.
@@ -499,4 +501,61 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+var bootstrapRE = regexp.MustCompile(`admin (\S+) \((prn_\S+)\) key (key_\S+):\n(shk_\S+)\n`)
+
+// TestBootstrap: the first admin is made once; each run prints a new key
+// for the same principal, which authenticates and expires as asked.
+func TestBootstrap(t *testing.T) {
+	clearEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	code := ident.NewCreditCode('1', '1', "420600", 424242)
+	args := []string{"bootstrap", "--data-dir", dir, "--log-level", "error", "--department-code", code}
+	c, out1, errOut := cli(t, ctx, args...)
+	if c != 0 {
+		t.Fatalf("bootstrap: exit %d: %s", c, errOut)
+	}
+	m1 := bootstrapRE.FindStringSubmatch(out1)
+	if m1 == nil || m1[1] != "hub-admin" {
+		t.Fatalf("bootstrap printed %q", out1)
+	}
+	c, out2, errOut := cli(t, ctx, append(args, "--expires", "0")...)
+	if c != 0 {
+		t.Fatalf("second bootstrap: exit %d: %s", c, errOut)
+	}
+	m2 := bootstrapRE.FindStringSubmatch(out2)
+	if m2 == nil || m2[2] != m1[2] || m2[3] == m1[3] || m2[4] == m1[4] {
+		t.Fatalf("second bootstrap printed %q after %q; want a new key for the same principal", out2, out1)
+	}
+
+	d, err := db.Open(ctx, "sqlite:"+filepath.Join(dir, "sharehub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ex := exchange.New(d, exchange.Config{})
+	defer ex.Close()
+	for _, m := range [][]string{m1, m2} {
+		p, keyID, err := ex.Authenticate(ctx, m[4])
+		if err != nil || p.ID != m1[2] || keyID != m[3] || !p.Has(exchange.RoleAdmin) || p.DepartmentID != "xy-sjj" {
+			t.Fatalf("bootstrap key %s: %+v %s %v", m[3], p, keyID, err)
+		}
+	}
+	k1, err := ex.Key(ctx, m1[3])
+	if err != nil || k1.ExpiresAt == nil || k1.ExpiresAt.Sub(time.Now()) < 89*24*time.Hour || k1.ExpiresAt.Sub(time.Now()) > 91*24*time.Hour {
+		t.Fatalf("first key expires at %v (%v); want in 90 days", k1.ExpiresAt, err)
+	}
+	if k2, err := ex.Key(ctx, m2[3]); err != nil || k2.ExpiresAt != nil {
+		t.Fatalf("--expires 0 key expires at %v (%v); want never", k2.ExpiresAt, err)
+	}
+	dep, err := ex.Department(ctx, "xy-sjj")
+	if err != nil || dep.Code != code {
+		t.Fatalf("operator department %+v, %v", dep, err)
+	}
+	ps, err := ex.Principals(ctx, "xy-sjj")
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("principals after two bootstraps: %+v, %v", ps, err)
+	}
 }
