@@ -235,10 +235,11 @@ func TestStatusAtSigningTime(t *testing.T) {
 		if !res.Valid || res.Signatures[0].StatusNow != StatusSuspended || res.Signatures[0].StatusAtSigning != StatusActive {
 			t.Fatalf("before suspension: %+v", res.Signatures[0])
 		}
-		during := h.forge(t, s.ID, doc, suspendedAt.Add(time.Millisecond))
+		during := h.forge(t, s.ID, doc, suspendedAt.Add(time.Microsecond))
 		if res := mustVerify(t, h, during); res.Valid || res.Signatures[0].Reason != ReasonSealSuspended {
 			t.Fatalf("while suspended: %+v", res.Signatures[0])
 		}
+		time.Sleep(5 * time.Millisecond) // so the reinstatement is well after the forged time
 		if _, err := h.svc.Reinstate(ctx, h.admin, s.ID, "核查无误"); err != nil {
 			t.Fatal(err)
 		}
