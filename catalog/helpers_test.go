@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
@@ -97,4 +99,8 @@ func wantField(t *testing.T, err error, pointer string) {
 		}
 	}
 	t.Fatalf("error %v has no field error at %s: %+v", err, pointer, e.Fields)
+}
+
+func encodeGBK(s string) ([]byte, error) {
+	return simplifiedchinese.GBK.NewEncoder().Bytes([]byte(s))
 }

@@ -248,16 +248,38 @@ func trimPartialRune(b []byte) []byte {
 	return b
 }
 
-// Row is one data row of a sheet, its cells cleaned and checked.
-type Row struct {
+// Ref points at a data row after it has been read: enough to report a
+// problem about one of its cells later, without keeping the row's values.
+type Ref struct {
 	Sheet string
 	// Line is the row's 1-based number in the sheet.
 	Line  int
 	sheet *Sheet
-	vals  []string // by spec column
-	orig  []string // the cells as found, by spec column
-	addr  []int    // spec column → 0-based file column, -1 if absent
-	bad   []bool   // spec column had an error
+	addr  []int // spec column → 0-based file column, -1 if absent (shared by the sheet's rows)
+}
+
+// Problem builds a problem about column key's cell (the row when key is
+// not a column).
+func (r Ref) Problem(key, value, reason string) Problem {
+	p := Problem{Sheet: r.Sheet, Row: r.Line, Value: value, Reason: reason}
+	if r.sheet == nil {
+		return p
+	}
+	if i, c := r.sheet.column(key); c != nil {
+		p.Column = c.Header
+		if r.addr[i] >= 0 {
+			p.Cell = CellName(r.addr[i], r.Line)
+		}
+	}
+	return p
+}
+
+// Row is one data row of a sheet, its cells cleaned and checked.
+type Row struct {
+	Ref
+	vals []string // by spec column
+	orig []string // the cells as found, by spec column
+	bad  []bool   // spec column had an error
 }
 
 // Get returns the cleaned value of column key ("" when absent or empty).
@@ -279,18 +301,12 @@ func (r *Row) Bad(key string) bool {
 	return i >= 0 && r.bad[i]
 }
 
-// Problem builds a problem about column key's cell (the row when key is
-// not a column).
+// Problem builds a problem about column key's cell and marks it Bad.
 func (r *Row) Problem(key, value, reason string) Problem {
-	p := Problem{Sheet: r.Sheet, Row: r.Line, Value: value, Reason: reason}
-	if i, c := r.sheet.column(key); c != nil {
-		p.Column = c.Header
-		if r.addr[i] >= 0 {
-			p.Cell = CellName(r.addr[i], r.Line)
-		}
+	if i, _ := r.sheet.column(key); i >= 0 {
 		r.bad[i] = true
 	}
-	return p
+	return r.Ref.Problem(key, value, reason)
 }
 
 // CellName returns an A1-style address for a 0-based column and 1-based row.
@@ -314,10 +330,6 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 	if rep.Format == "" {
 		rep.Format = f.format
 	}
-	for _, n := range f.notes {
-		rep.AddNote(n)
-	}
-	f.notes = nil
 	name, ok := f.resolve(sheet)
 	if !ok {
 		if !sh.Optional {
@@ -339,6 +351,10 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 		return err
 	}
 	defer src.close()
+	for _, n := range f.notes {
+		rep.AddNote(n)
+	}
+	f.notes = nil
 	var (
 		header []int // spec column → file column
 		line   = 0
@@ -367,7 +383,7 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 			}
 			continue
 		}
-		row := &Row{Sheet: sheet, Line: line, sheet: sh, vals: make([]string, len(sh.Columns)), orig: make([]string, len(sh.Columns)), addr: header, bad: make([]bool, len(sh.Columns))}
+		row := &Row{Ref: Ref{Sheet: sheet, Line: line, sheet: sh, addr: header}, vals: make([]string, len(sh.Columns)), orig: make([]string, len(sh.Columns)), bad: make([]bool, len(sh.Columns))}
 		for i := range sh.Columns {
 			if header[i] >= 0 && header[i] < len(raw) {
 				row.orig[i] = raw[header[i]]
@@ -473,6 +489,10 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 	if max == 0 {
 		max = DefaultMaxCell
 	}
+	if c.Kind == Code && reExcelNumber.MatchString(strings.TrimSpace(v)) {
+		rep.Add(row, c.Key, v, "Excel stored this code as a number and rounded it (numbers keep 15 digits): format the column as text and type the code again")
+		return ""
+	}
 	if len(v) > max && utf8.RuneCountInString(v) > max {
 		rep.Add(row, c.Key, v, fmt.Sprintf("%d characters; at most %d", utf8.RuneCountInString(v), max))
 		return ""
@@ -490,11 +510,6 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 		return ""
 	}
 	switch c.Kind {
-	case Code:
-		if reExcelNumber.MatchString(v) {
-			rep.Add(row, c.Key, v, "Excel stored this code as a number and rounded it (numbers keep 15 digits): format the column as text and type the code again")
-			return ""
-		}
 	case Date:
 		d, ok := parseDate(v)
 		if !ok {

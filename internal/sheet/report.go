@@ -100,6 +100,11 @@ func (r *Report) Add(row *Row, key, value, reason string) {
 	r.AddProblem(row.Problem(key, value, reason))
 }
 
+// AddAt records an error about column key of a row read earlier.
+func (r *Report) AddAt(ref Ref, key, value, reason string) {
+	r.AddProblem(ref.Problem(key, value, reason))
+}
+
 // Addf is Add with a formatted reason.
 func (r *Report) Addf(row *Row, key, value, format string, args ...any) {
 	r.Add(row, key, value, fmt.Sprintf(format, args...))

@@ -53,7 +53,16 @@ func NewWriter(spec Spec, opts WriterOptions) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Choice lists go on a hidden sheet first, so validations can point at them.
+	for si, sh := range spec.Sheets {
+		if si == 0 {
+			if err := f.SetSheetName("Sheet1", sh.Name); err != nil {
+				return nil, err
+			}
+		} else if _, err := f.NewSheet(sh.Name); err != nil {
+			return nil, err
+		}
+	}
+	// Choice lists go on a hidden last sheet, so validations can point at them.
 	listCol := 0
 	lists := map[string]string{} // sheet/column key → range
 	hasChoices := false
@@ -82,14 +91,7 @@ func NewWriter(spec Spec, opts WriterOptions) (*Writer, error) {
 		}
 		_ = f.SetSheetVisible(choicesSheet, false)
 	}
-	for si, sh := range spec.Sheets {
-		if si == 0 {
-			if err := f.SetSheetName("Sheet1", sh.Name); err != nil {
-				return nil, err
-			}
-		} else if _, err := f.NewSheet(sh.Name); err != nil {
-			return nil, err
-		}
+	for _, sh := range spec.Sheets {
 		cols := len(sh.Columns) + len(opts.Extra[sh.Name])
 		for i, c := range sh.Columns {
 			colName, _ := excelize.ColumnNumberToName(i + 1)
