@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/blob"
@@ -43,6 +44,7 @@ type Config struct {
 type Deps struct {
 	DB       *db.DB
 	Exchange *exchange.Service
+	Catalog  *catalog.Service
 	Audit    *audit.Log
 	Blobs    blob.Store
 	Logger   *slog.Logger
@@ -54,6 +56,7 @@ type Server struct {
 	cfg     Config
 	db      *db.DB
 	ex      *exchange.Service
+	catalog *catalog.Service
 	audit   *audit.Log
 	blobs   blob.Store
 	log     *slog.Logger
@@ -87,7 +90,7 @@ func New(d Deps, cfg Config) *Server {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.RemoveExtraSlash = true
-	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
+	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics
 	e.Use(withRequestID, s.observe, s.recoverPanic)
 	e.NoRoute(s.audited, func(c *gin.Context) {
@@ -100,6 +103,7 @@ func New(d Deps, cfg Config) *Server {
 	s.registerExchange()
 	s.registerAudit()
 	s.registerBlobs()
+	s.registerCatalog()
 	return s
 }
 

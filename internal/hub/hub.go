@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiangyang-gov/sharehub/api"
+	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/blob"
@@ -34,6 +35,7 @@ type App struct {
 	Master   *keys.MasterKey
 	Keys     *keys.Ring
 	Exchange *exchange.Service
+	Catalog  *catalog.Service
 	Audit    *audit.Log
 	API      *api.Server
 
@@ -126,7 +128,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (a *App, err err
 		return nil, err
 	}
 	a.Exchange = exchange.New(a.DB, exchange.Config{})
-	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics}, api.Config{
+	a.Catalog = catalog.New(a.DB, catalog.Config{})
+	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics}, api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
 		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
 	})
