@@ -326,7 +326,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		}
 		token = strings.TrimSpace(rest)
 	}
-	p, _, err := s.ex.Authenticate(c, token)
+	p, _, err := s.ex.Authenticate(c.Request.Context(), token)
 	if err != nil {
 		fail(c, err)
 		return

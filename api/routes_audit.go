@@ -124,7 +124,7 @@ func (s *Server) registerAudit() {
 			}
 			f.Limit = int(lim)
 			f.PrincipalID, f.DepartmentID, f.Route, f.Resource, f.Cursor = c.Query("principal_id"), c.Query("department_id"), c.Query("route"), c.Query("resource"), c.Query("cursor")
-			es, next, err := s.audit.Search(c, f)
+			es, next, err := s.audit.Search(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
@@ -143,7 +143,7 @@ func (s *Server) registerAudit() {
 				fail(c, errs.InvalidFields("bad entry index", errs.FieldError{Pointer: "/index", Reason: "a whole number ≥ 0", Value: c.Param("index")}))
 				return
 			}
-			e, err := s.audit.Entry(c, i)
+			e, err := s.audit.Entry(c.Request.Context(), i)
 			if err != nil {
 				fail(c, err)
 				return
@@ -153,7 +153,7 @@ func (s *Server) registerAudit() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/audit/checkpoint", Tag: "audit", Summary: "The latest signed checkpoint (C2SP signed note); public so anyone can hold the hub to it.", Public: true,
 		Response: checkpointJSON{}, Handler: func(c *gin.Context) {
-			cp, err := s.audit.Checkpoint(c)
+			cp, err := s.audit.Checkpoint(c.Request.Context())
 			if err != nil {
 				fail(c, err)
 				return
@@ -178,12 +178,12 @@ func (s *Server) registerAudit() {
 				fail(c, err)
 				return
 			}
-			hs, err := s.audit.InclusionProof(c, idx, size)
+			hs, err := s.audit.InclusionProof(c.Request.Context(), idx, size)
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			e, err := s.audit.Entry(c, idx)
+			e, err := s.audit.Entry(c.Request.Context(), idx)
 			if err != nil {
 				fail(c, err)
 				return
@@ -204,7 +204,7 @@ func (s *Server) registerAudit() {
 				fail(c, err)
 				return
 			}
-			hs, err := s.audit.ConsistencyProof(c, from, to)
+			hs, err := s.audit.ConsistencyProof(c.Request.Context(), from, to)
 			if err != nil {
 				fail(c, err)
 				return

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -29,7 +28,7 @@ func (s *Server) registerBlobs() {
 			if mt == "" || mt == "application/x-www-form-urlencoded" {
 				mt = "application/octet-stream"
 			}
-			info, err := s.blobs.Put(c, c.Request.Body, mt)
+			info, err := s.blobs.Put(c.Request.Context(), c.Request.Body, mt)
 			if err != nil {
 				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
 				return
@@ -51,11 +50,11 @@ func (s *Server) registerBlobs() {
 				ttl = time.Duration(n) * time.Second
 			}
 			key := c.Param("key")
-			if _, err := s.blobs.Stat(c, key); err != nil {
+			if _, err := s.blobs.Stat(c.Request.Context(), key); err != nil {
 				fail(c, err)
 				return
 			}
-			u, err := s.blobs.Link(c, key, ttl, c.Query("name"))
+			u, err := s.blobs.Link(c.Request.Context(), key, ttl, c.Query("name"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -78,7 +77,7 @@ func (s *Server) registerBlobs() {
 				fail(c, err)
 				return
 			}
-			rc, info, err := s.blobs.Get(c, key)
+			rc, info, err := s.blobs.Get(c.Request.Context(), key)
 			if err != nil {
 				fail(c, err)
 				return
@@ -93,7 +92,7 @@ func (s *Server) registerBlobs() {
 			h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 			h.Set("X-Content-Type-Options", "nosniff")
 			if name := c.Query("name"); name != "" {
-				h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(name))
+				h.Set("Content-Disposition", blob.ContentDisposition(name))
 			}
 			c.Status(http.StatusOK)
 			_, _ = io.Copy(c.Writer, rc)

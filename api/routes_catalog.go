@@ -45,7 +45,7 @@ func (s *Server) registerCatalog() {
 
 	s.handle(route{Method: "GET", Path: "/v1/catalog/libraries", Tag: "catalog", Summary: "The base (基础库) and theme (主题库) libraries.",
 		Response: list[catalog.Library]{}, Handler: func(c *gin.Context) {
-			ls, err := s.catalog.Libraries(c)
+			ls, err := s.catalog.Libraries(c.Request.Context())
 			if err != nil {
 				fail(c, err)
 				return
@@ -61,7 +61,7 @@ func (s *Server) registerCatalog() {
 				fail(c, errs.Forbidden("only data admins, admins, auditors and importers may count unpublished items"))
 				return
 			}
-			tree, err := s.catalog.Tree(c, !all)
+			tree, err := s.catalog.Tree(c.Request.Context(), !all)
 			if err != nil {
 				fail(c, err)
 				return
@@ -85,7 +85,7 @@ func (s *Server) registerCatalog() {
 				}
 				f.Limit = n
 			}
-			items, next, err := s.catalog.Items(c, f)
+			items, next, err := s.catalog.Items(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
@@ -114,7 +114,7 @@ func (s *Server) registerCatalog() {
 				}
 				q.Limit = n
 			}
-			res, err := s.catalog.Search(c, q)
+			res, err := s.catalog.Search(c.Request.Context(), q)
 			if err != nil {
 				fail(c, err)
 				return
@@ -130,7 +130,7 @@ func (s *Server) registerCatalog() {
 				fail(c, err)
 				return
 			}
-			it, err := s.catalog.Create(c, principal(c), in)
+			it, err := s.catalog.Create(c.Request.Context(), principal(c), in)
 			if err != nil {
 				fail(c, err)
 				return
@@ -157,7 +157,7 @@ func (s *Server) registerCatalog() {
 				return
 			}
 			noteResource(c, exchange.ResourceCatalogItem, c.Param("code"))
-			it, err := s.catalog.Update(c, principal(c), c.Param("code"), u)
+			it, err := s.catalog.Update(c.Request.Context(), principal(c), c.Param("code"), u)
 			if err != nil {
 				fail(c, err)
 				return
@@ -174,7 +174,7 @@ func (s *Server) registerCatalog() {
 				}
 			}
 			noteResource(c, exchange.ResourceCatalogItem, c.Param("code"))
-			it, err := s.catalog.Publish(c, principal(c), c.Param("code"), r.Note)
+			it, err := s.catalog.Publish(c.Request.Context(), principal(c), c.Param("code"), r.Note)
 			if err != nil {
 				fail(c, err)
 				return
@@ -189,7 +189,7 @@ func (s *Server) registerCatalog() {
 				return
 			}
 			noteResource(c, exchange.ResourceCatalogItem, c.Param("code"))
-			it, err := s.catalog.Withdraw(c, principal(c), c.Param("code"), r.Reason)
+			it, err := s.catalog.Withdraw(c.Request.Context(), principal(c), c.Param("code"), r.Reason)
 			if err != nil {
 				fail(c, err)
 				return
@@ -202,7 +202,7 @@ func (s *Server) registerCatalog() {
 				fail(c, err)
 				return
 			}
-			vs, err := s.catalog.Versions(c, c.Param("code"))
+			vs, err := s.catalog.Versions(c.Request.Context(), c.Param("code"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -221,7 +221,7 @@ func (s *Server) registerCatalog() {
 				fail(c, errs.InvalidFields("bad version", errs.FieldError{Pointer: "version", Reason: "a version number from 1", Value: clip(c.Param("version"), 20)}))
 				return
 			}
-			v, err := s.catalog.VersionOf(c, c.Param("code"), n)
+			v, err := s.catalog.VersionOf(c.Request.Context(), c.Param("code"), n)
 			if err != nil {
 				fail(c, err)
 				return
@@ -247,7 +247,7 @@ func (s *Server) registerCatalog() {
 				fail(c, errs.InvalidFields("bad query parameters", fe...))
 				return
 			}
-			ch, err := s.catalog.Diff(c, c.Param("code"), from, to)
+			ch, err := s.catalog.Diff(c.Request.Context(), c.Param("code"), from, to)
 			if err != nil {
 				fail(c, err)
 				return
@@ -258,7 +258,7 @@ func (s *Server) registerCatalog() {
 		Summary: "The catalogue import template (xlsx): Chinese headers, drop-downs, an example row, a second sheet for fields.",
 		Handler: func(c *gin.Context) {
 			var buf bytes.Buffer
-			if err := s.catalog.Template(c, &buf); err != nil {
+			if err := s.catalog.Template(c.Request.Context(), &buf); err != nil {
 				fail(c, err)
 				return
 			}
@@ -273,7 +273,7 @@ func (s *Server) registerCatalog() {
 				return
 			}
 			var buf bytes.Buffer
-			n, err := s.catalog.Export(c, f, &buf)
+			n, err := s.catalog.Export(c.Request.Context(), f, &buf)
 			if err != nil {
 				fail(c, err)
 				return
@@ -318,7 +318,7 @@ func (s *Server) importCatalog(c *gin.Context) {
 	}
 	defer remove()
 	commit := c.Query("commit") == "true"
-	rep, err := s.catalog.Import(c, path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: c.Query("publish") == "true"})
+	rep, err := s.catalog.Import(c.Request.Context(), path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: c.Query("publish") == "true"})
 	if err != nil {
 		fail(c, err)
 		return
@@ -344,7 +344,7 @@ func attachment(c *gin.Context, name string, b []byte) {
 func (s *Server) visibleItem(c *gin.Context) (catalog.Item, error) {
 	code := c.Param("code")
 	noteResource(c, exchange.ResourceCatalogItem, clip(code, 40))
-	it, err := s.catalog.Item(c, code)
+	it, err := s.catalog.Item(c.Request.Context(), code)
 	if err != nil {
 		return it, err
 	}

@@ -53,7 +53,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			d, err := s.ex.CreateDepartment(c, d)
+			d, err := s.ex.CreateDepartment(c.Request.Context(), d)
 			if err != nil {
 				fail(c, err)
 				return
@@ -63,7 +63,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/departments", Tag: "access", Summary: "List departments.",
 		Response: list[exchange.Department]{}, Handler: func(c *gin.Context) {
-			ds, err := s.ex.Departments(c)
+			ds, err := s.ex.Departments(c.Request.Context())
 			if err != nil {
 				fail(c, err)
 				return
@@ -73,7 +73,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/departments/:id", Tag: "access", Summary: "One department.",
 		Response: exchange.Department{}, Handler: func(c *gin.Context) {
-			d, err := s.ex.Department(c, c.Param("id"))
+			d, err := s.ex.Department(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -90,7 +90,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			p, err := s.ex.CreatePrincipal(c, np)
+			p, err := s.ex.CreatePrincipal(c.Request.Context(), np)
 			if err != nil {
 				fail(c, err)
 				return
@@ -101,7 +101,7 @@ func (s *Server) registerExchange() {
 	s.handle(route{Method: "GET", Path: "/v1/principals", Tag: "access", Summary: "List principals.", Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleAuditor},
 		Query:    []queryParam{{Name: "department_id", Description: "only this department's principals"}},
 		Response: list[exchange.Principal]{}, Handler: func(c *gin.Context) {
-			ps, err := s.ex.Principals(c, c.Query("department_id"))
+			ps, err := s.ex.Principals(c.Request.Context(), c.Query("department_id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -111,7 +111,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/principals/:id", Tag: "access", Summary: "One principal.", Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleAuditor},
 		Response: exchange.Principal{}, Handler: func(c *gin.Context) {
-			p, err := s.ex.Principal(c, c.Param("id"))
+			p, err := s.ex.Principal(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -121,7 +121,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/principals/:id/disable", Tag: "access", Summary: "Disable a principal and all its keys.", Roles: admin,
 		Response: exchange.Principal{}, Handler: func(c *gin.Context) {
-			p, err := s.ex.DisablePrincipal(c, c.Param("id"))
+			p, err := s.ex.DisablePrincipal(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -136,7 +136,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			k, secret, err := s.ex.CreateKey(c, c.Param("id"), r.Name, r.ExpiresAt)
+			k, secret, err := s.ex.CreateKey(c.Request.Context(), c.Param("id"), r.Name, r.ExpiresAt)
 			if err != nil {
 				fail(c, err)
 				return
@@ -147,7 +147,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "List a principal's keys (never their secrets).", Roles: admin,
 		Response: list[exchange.APIKey]{}, Handler: func(c *gin.Context) {
-			ks, err := s.ex.Keys(c, c.Param("id"))
+			ks, err := s.ex.Keys(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -157,7 +157,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/keys/:id/revoke", Tag: "access", Summary: "Revoke an API key.", Roles: admin,
 		Response: exchange.APIKey{}, Handler: func(c *gin.Context) {
-			k, err := s.ex.RevokeKey(c, c.Param("id"))
+			k, err := s.ex.RevokeKey(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -173,7 +173,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			g, err := s.ex.CreateGrant(c, principal(c), ng)
+			g, err := s.ex.CreateGrant(c.Request.Context(), principal(c), ng)
 			if err != nil {
 				fail(c, err)
 				return
@@ -194,7 +194,7 @@ func (s *Server) registerExchange() {
 				}
 				f.ConsumerDepartmentID = p.DepartmentID
 			}
-			gs, err := s.ex.Grants(c, f)
+			gs, err := s.ex.Grants(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
@@ -204,7 +204,7 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/grants/:id", Tag: "access", Summary: "One grant.",
 		Response: exchange.Grant{}, Handler: func(c *gin.Context) {
-			g, err := s.ex.Grant(c, c.Param("id"))
+			g, err := s.ex.Grant(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
@@ -223,7 +223,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			g, err := s.ex.RevokeGrant(c, principal(c), c.Param("id"), r.Reason)
+			g, err := s.ex.RevokeGrant(c.Request.Context(), principal(c), c.Param("id"), r.Reason)
 			if err != nil {
 				fail(c, err)
 				return
@@ -260,7 +260,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
-			used, err := s.ex.QuotaUsedToday(c, a.Grant.ID)
+			used, err := s.ex.QuotaUsedToday(c.Request.Context(), a.Grant.ID)
 			if err != nil {
 				fail(c, err)
 				return
@@ -273,7 +273,7 @@ func (s *Server) registerExchange() {
 // authorize runs the grant check for the caller and records the grant and
 // purpose in the call's audit entry. Every data route calls it.
 func (s *Server) authorize(c *gin.Context, res exchange.Resource, fields []string) (exchange.Access, error) {
-	a, err := s.ex.Authorize(c, principal(c), res, fields, c.GetHeader("X-Purpose"))
+	a, err := s.ex.Authorize(c.Request.Context(), principal(c), res, fields, c.GetHeader("X-Purpose"))
 	if err != nil {
 		return a, err
 	}

@@ -20,7 +20,7 @@ func (s *Server) registerSystem() {
 		}})
 	s.handle(route{Method: "GET", Path: "/readyz", Tag: "system", Summary: "Readiness: the database and the blob store answer.", Public: true, Unaudited: true,
 		Response: health{}, Handler: func(c *gin.Context) {
-			checks := s.ready(c)
+			checks := s.ready(c.Request.Context())
 			for _, v := range checks {
 				if v != "ok" {
 					c.JSON(http.StatusServiceUnavailable, health{Status: "unavailable", Checks: checks})

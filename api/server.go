@@ -88,7 +88,9 @@ func New(d Deps, cfg Config) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.ContextWithFallback = true
+	// Handlers pass c.Request.Context() to services: gin reuses its Context
+	// after the handler returns, and a driver may still watch the context.
+	e.ContextWithFallback = false
 	e.RemoveExtraSlash = true
 	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics

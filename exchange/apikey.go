@@ -88,13 +88,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	now := s.now()
 	ck, ok := s.keyCache.get(h, now)
 	if !ok {
+		gen := s.keyCache.generation()
 		var err error
 		ck, err = s.loadKey(ctx, h)
 		if err != nil {
 			return nil, "", err
 		}
 		ck.loaded = now
-		s.keyCache.put(h, ck)
+		s.keyCache.put(h, ck, gen)
 	}
 	switch {
 	case ck.principal == nil:
@@ -110,7 +111,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 }
 
 func (s *Service) loadKey(ctx context.Context, h [32]byte) (cachedKey, error) {
-	row := s.db.R.QueryRowContext(ctx, `SELECT k.id, k.expires_at, k.revoked_at, `+principalColsP+`
+	row := s.db.QueryRow(ctx, `SELECT k.id, k.expires_at, k.revoked_at, `+principalColsP+`
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.hash = $1`, h[:])
 	var (
 		ck      cachedKey
@@ -173,7 +174,7 @@ func scanKey(sc interface{ Scan(...any) error }) (APIKey, error) {
 
 // Key returns a key's description (never its secret).
 func (s *Service) Key(ctx context.Context, id string) (APIKey, error) {
-	k, err := scanKey(s.db.R.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1`, id))
+	k, err := scanKey(s.db.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE id = $1`, id))
 	return k, db.Interpret(err, "API key "+id)
 }
 

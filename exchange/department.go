@@ -107,7 +107,7 @@ func scanDepartment(sc interface{ Scan(...any) error }) (Department, error) {
 
 // Department returns one department by id.
 func (s *Service) Department(ctx context.Context, id string) (Department, error) {
-	d, err := scanDepartment(s.db.R.QueryRowContext(ctx, `SELECT `+departmentCols+` FROM departments WHERE id = $1`, id))
+	d, err := scanDepartment(s.db.QueryRow(ctx, `SELECT `+departmentCols+` FROM departments WHERE id = $1`, id))
 	if err != nil {
 		return Department{}, db.Interpret(err, "department "+id)
 	}
@@ -116,7 +116,7 @@ func (s *Service) Department(ctx context.Context, id string) (Department, error)
 
 // DepartmentByCode returns the department with a 统一社会信用代码.
 func (s *Service) DepartmentByCode(ctx context.Context, code string) (Department, error) {
-	d, err := scanDepartment(s.db.R.QueryRowContext(ctx, `SELECT `+departmentCols+` FROM departments WHERE code = $1`, code))
+	d, err := scanDepartment(s.db.QueryRow(ctx, `SELECT `+departmentCols+` FROM departments WHERE code = $1`, code))
 	if err != nil {
 		return Department{}, db.Interpret(err, "department with code "+code)
 	}

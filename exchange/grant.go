@@ -184,7 +184,7 @@ func scanGrant(sc interface{ Scan(...any) error }) (Grant, error) {
 
 // Grant returns one grant.
 func (s *Service) Grant(ctx context.Context, id string) (Grant, error) {
-	g, err := scanGrant(s.db.R.QueryRowContext(ctx, `SELECT `+grantCols+` FROM grants WHERE id = $1`, id))
+	g, err := scanGrant(s.db.QueryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE id = $1`, id))
 	return g, db.Interpret(err, "grant "+id)
 }
 
@@ -219,7 +219,7 @@ func (s *Service) Grants(ctx context.Context, f GrantFilter) ([]Grant, error) {
 		add("valid_from <= ?", now)
 		add("valid_until > ?", now)
 	}
-	rows, err := s.db.R.QueryContext(ctx, q+" ORDER BY created_at DESC, id", args...)
+	rows, err := s.db.Query(ctx, q+" ORDER BY created_at DESC, id", args...)
 	if err != nil {
 		return nil, db.Interpret(err, "grants")
 	}

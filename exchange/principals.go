@@ -76,13 +76,13 @@ func (s *Service) CreatePrincipal(ctx context.Context, np NewPrincipal) (Princip
 
 // Principal returns one principal.
 func (s *Service) Principal(ctx context.Context, id string) (Principal, error) {
-	p, err := scanPrincipal(s.db.R.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE id = $1`, id))
+	p, err := scanPrincipal(s.db.QueryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE id = $1`, id))
 	return p, db.Interpret(err, "principal "+id)
 }
 
 // PrincipalByName returns the principal of a department with a name.
 func (s *Service) PrincipalByName(ctx context.Context, departmentID, name string) (Principal, error) {
-	p, err := scanPrincipal(s.db.R.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE department_id = $1 AND name = $2`, departmentID, name))
+	p, err := scanPrincipal(s.db.QueryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE department_id = $1 AND name = $2`, departmentID, name))
 	return p, db.Interpret(err, "principal "+name)
 }
 

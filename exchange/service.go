@@ -84,6 +84,16 @@ type keyCache struct {
 	ttl time.Duration
 	mu  sync.RWMutex
 	m   map[[32]byte]cachedKey
+	// gen counts revocations; a key read from the database before a
+	// revocation must not be cached after it.
+	gen uint64
+}
+
+// generation returns the current revocation count; pass it to put.
+func (c *keyCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
 }
 
 type cachedKey struct {
@@ -104,8 +114,12 @@ func (c *keyCache) get(h [32]byte, now time.Time) (cachedKey, bool) {
 	return k, true
 }
 
-func (c *keyCache) put(h [32]byte, k cachedKey) {
+func (c *keyCache) put(h [32]byte, k cachedKey, gen uint64) {
 	c.mu.Lock()
+	if gen != c.gen {
+		c.mu.Unlock()
+		return
+	}
 	if len(c.m) > 100_000 {
 		clear(c.m)
 	}
@@ -116,6 +130,7 @@ func (c *keyCache) put(h [32]byte, k cachedKey) {
 // forget drops cached keys matching fn, after a revocation or a principal change.
 func (c *keyCache) forget(fn func(cachedKey) bool) {
 	c.mu.Lock()
+	c.gen++
 	for h, k := range c.m {
 		if fn(k) {
 			delete(c.m, h)

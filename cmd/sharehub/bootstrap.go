@@ -34,6 +34,9 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer app.Close(context.Background())
 	if _, err := app.Exchange.Department(ctx, dep.ID); errs.Is(err, errs.KindNotFound) {
+		if dep.Code == "" {
+			return &exitError{2, fmt.Errorf("--department-code: department %s does not exist yet, so its 统一社会信用代码 is required", dep.ID)}
+		}
 		if _, err := app.Exchange.CreateDepartment(ctx, dep); err != nil {
 			return err
 		}

@@ -50,6 +50,7 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 	str(&c.AuditOrigin, "audit-origin", "origin line of audit checkpoints")
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "json or text")
+	str(&c.DebugListen, "debug-listen", "loopback address for net/http/pprof (off when empty)")
 	if v, ok := os.LookupEnv("SHAREHUB_MASTER_KEY"); ok {
 		c.MasterKey = v
 	}
@@ -62,11 +63,43 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 	}
 }
 
-func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, usage string) {
+// durationFlag registers a duration flag with its SHAREHUB_* fallback; a
+// malformed environment value is reported by the returned check.
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, usage string) func() error {
+	var bad error
 	if v, ok := os.LookupEnv(envName(name)); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			*p = d
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			bad = fmt.Errorf("%s: want a duration such as 20s, got %q", envName(name), v)
 		}
+		*p = d
 	}
 	fs.DurationVar(p, name, *p, usage+" (env "+envName(name)+")")
+	return func() error { return bad }
+}
+
+// boolFlag registers a boolean flag with its SHAREHUB_* fallback.
+func boolFlag(fs *flag.FlagSet, p *bool, name string, usage string) func() error {
+	var bad error
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad = fmt.Errorf("%s: want true or false, got %q", envName(name), v)
+		}
+		*p = b
+	}
+	fs.BoolVar(p, name, *p, usage+" (env "+envName(name)+")")
+	return func() error { return bad }
+}
+
+// allOf runs checks in order and returns the first error.
+func allOf(checks ...func() error) func() error {
+	return func() error {
+		for _, c := range checks {
+			if err := c(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

@@ -51,9 +51,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := hub.Defaults()
 	fs := newFlagSet("serve", stderr)
 	check := configFlags(fs, &cfg)
-	fs.BoolVar(&cfg.Migrate, "migrate", true, "apply migrations at start (off: refuse to start unless the schema is current)")
-	durationFlag(fs, &cfg.Shutdown, "shutdown-timeout", "how long in-flight requests may take after SIGTERM")
-	if err := parse(fs, args, check); err != nil {
+	checkMigrate := boolFlag(fs, &cfg.Migrate, "migrate", "apply migrations at start (false: refuse to start unless the schema is current)")
+	checkShutdown := durationFlag(fs, &cfg.Shutdown, "shutdown-timeout", "how long in-flight requests may take after SIGTERM")
+	if err := parse(fs, args, allOf(checkMigrate, checkShutdown, check)); err != nil {
 		return err
 	}
 	app, err := hub.Open(ctx, cfg, nil)

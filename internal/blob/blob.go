@@ -45,10 +45,10 @@ const DefaultMediaType = "application/octet-stream"
 
 // Info describes a stored object.
 type Info struct {
-	Key       string    // hex SHA-256 of the content
-	Size      int64     // bytes
-	MediaType string    // as given to the first Put of this content, normalised
-	Created   time.Time // when the object was first stored (UTC)
+	Key       string    `json:"key"`        // hex SHA-256 of the content
+	Size      int64     `json:"size"`       // bytes
+	MediaType string    `json:"media_type"` // as given to the first Put of this content, normalised
+	Created   time.Time `json:"created_at"` // when the object was first stored (UTC)
 }
 
 // Store is an object store. Implementations are safe for concurrent use,

@@ -44,6 +44,7 @@ type DB struct {
 	URL string
 
 	locks *lockSet // SQLite only: one process owns the file
+	reads stmtCache
 }
 
 // Open opens the database at dsn: "sqlite:PATH" or a postgres:// URL.
@@ -141,6 +142,12 @@ func redact(dsn string) string {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.reads.mu.Lock()
+	for _, st := range db.reads.m {
+		st.Close()
+	}
+	db.reads.m = nil
+	db.reads.mu.Unlock()
 	err := db.W.Close()
 	if db.R != db.W {
 		err = errors.Join(err, db.R.Close())

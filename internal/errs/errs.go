@@ -42,10 +42,21 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
+	msg := e.Message
+	for i, f := range e.Fields {
+		sep := "; "
+		if i == 0 {
+			sep = " ("
+		}
+		msg += sep + f.Pointer + ": " + f.Reason
+		if i == len(e.Fields)-1 {
+			msg += ")"
+		}
 	}
-	return e.Message
+	if e.Err != nil {
+		return msg + ": " + e.Err.Error()
+	}
+	return msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel      string // --log-level: debug, info, warn, error
 	LogFormat     string // --log-format: json or text
 	Migrate       bool   // --migrate: apply migrations at start (default true)
+	DebugListen   string // --debug-listen: serve net/http/pprof here (loopback only; off when empty)
 	Shutdown      time.Duration
 }
 
@@ -100,6 +101,11 @@ func (c *Config) Validate() error {
 			if _, err := os.Stat(f.path); err != nil {
 				add(f.flag, err)
 			}
+		}
+	}
+	if c.DebugListen != "" {
+		if host, _, err := net.SplitHostPort(c.DebugListen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+			add("debug-listen", fmt.Errorf("a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugListen))
 		}
 	}
 	if c.MaxBodyBytes < 1024 {

@@ -77,7 +77,7 @@ func LoadMaster(cfg Config) (*keys.MasterKey, error) {
 
 // Open validates cfg, opens every service and binds the listener (port 0
 // picks a free port; see Addr). It does not serve until Run.
-func Open(ctx context.Context, cfg Config, logger *slog.Logger) (a *App, err error) {
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err error) {
 	cfg.Fill()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (a *App, err err
 	if logger == nil {
 		logger = cfg.NewLogger(os.Stderr)
 	}
-	a = &App{Config: cfg, Log: logger}
+	a := &App{Config: cfg, Log: logger}
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
@@ -171,6 +171,11 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		errc <- err
 	}()
+	if a.Config.DebugListen != "" {
+		dbg := &http.Server{Addr: a.Config.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = dbg.ListenAndServe() }()
+		defer dbg.Close()
+	}
 	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
 	select {
 	case err := <-errc:
