@@ -52,6 +52,9 @@ type Options struct {
 	// Logger receives failures and notable events. Default slog.Default().
 	Logger *slog.Logger
 
+	// The hooks below run on the log's writer goroutine: they must return
+	// quickly and must not call the Log.
+
 	// OnBatch, when set, is called after each committed batch with its
 	// number of entries and the time from the start of its transaction to
 	// the commit: feed it to "audit append batch size" and "latency" metrics.
@@ -78,6 +81,7 @@ type Log struct {
 	err    error         // the writer's final error, read after done
 
 	// Owned by the writer goroutine.
+	inserts inserts
 	tree    *compact.Range // the committed tree as this process last saw it
 	dirty   bool           // entries appended since this writer's last checkpoint
 	leafBuf []byte
@@ -117,13 +121,14 @@ func Open(ctx context.Context, d *db.DB, signer note.Signer, opts Options) (*Log
 		opts.Logger = slog.Default()
 	}
 	l := &Log{
-		db:     d,
-		signer: signer,
-		opts:   opts,
-		log:    opts.Logger.With("component", "audit"),
-		queue:  make(chan *request, opts.MaxBatch),
-		cpReq:  make(chan chan checkpointResult),
-		done:   make(chan struct{}),
+		db:      d,
+		signer:  signer,
+		opts:    opts,
+		log:     opts.Logger.With("component", "audit"),
+		queue:   make(chan *request, opts.MaxBatch),
+		cpReq:   make(chan chan checkpointResult),
+		done:    make(chan struct{}),
+		inserts: newInserts(d),
 	}
 	size, err := storedSize(ctx, d.R)
 	if err != nil {

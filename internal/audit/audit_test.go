@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +60,7 @@ func TestAppendNormalisesHostileText(t *testing.T) {
 		e.Time = time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
 		e.EndUser = "bad\x00user\xff"
 		e.CaseNumber = strings.Repeat("案", 3000) // 9000 bytes
-		e.Resources = []string{"licence:a\nb", "", "grant:g"}
+		e.Resources = []string{"licence:a\nb", "", "grant:g", "grant:g"}
 		e.Latency = 1500*time.Microsecond + 7
 		idx, err := l.Append(ctx, e)
 		if err != nil {
@@ -76,7 +79,7 @@ func TestAppendNormalisesHostileText(t *testing.T) {
 		if len(got.CaseNumber) != 4095 || !strings.HasPrefix(e.CaseNumber, got.CaseNumber) {
 			t.Errorf("CaseNumber kept %d bytes, want 4095 (whole characters)", len(got.CaseNumber))
 		}
-		if want := []string{"licence:a\uFFFDb", "grant:g"}; !reflect.DeepEqual(got.Resources, want) {
+		if want := []string{"licence:a\uFFFDb", "grant:g", "grant:g"}; !reflect.DeepEqual(got.Resources, want) {
 			t.Errorf("Resources = %q, want %q", got.Resources, want)
 		}
 		if got.Latency != 1500*time.Microsecond {
@@ -84,6 +87,11 @@ func TestAppendNormalisesHostileText(t *testing.T) {
 		}
 		if e.Resources[0] != "licence:a\nb" {
 			t.Error("Append modified the caller's Resources")
+		}
+		// Named twice, found once.
+		found, _, err := l.Search(ctx, audit.Filter{Resource: "grant:g"})
+		if err != nil || len(found) != 1 || found[0].Index != idx {
+			t.Errorf("Search by a resource named twice = %d entries, %v", len(found), err)
 		}
 		if r := mustVerify(t, d); !r.OK {
 			t.Fatal(r.Problem)
@@ -214,6 +222,61 @@ func TestCheckpointEvery(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no checkpoint written within 5s")
+		}
+	})
+}
+
+// A batch that cannot commit fails every Append in it, leaves nothing
+// behind, and the log carries on without a gap once the database recovers.
+func TestFailedBatchFailsClosed(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		var failed atomic.Int64
+		l, err := audit.Open(ctx, d, mustSigner(t), audit.Options{
+			Origin: testOrigin, CheckpointEvery: time.Hour, Logger: quiet,
+			OnBatchError: func(size int, err error) { failed.Add(int64(size)) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close(ctx)
+		appendN(t, l, 0, 10)
+
+		// The entries insert succeeds, the resources insert cannot.
+		mustExec(t, d, "ALTER TABLE audit_resources RENAME TO audit_resources_away")
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if idx, err := l.Append(ctx, sampleEntry(10+i)); !errs.Is(err, errs.KindUnavailable) {
+					t.Errorf("Append while the database fails = %d, %v; want unavailable", idx, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := failed.Load(); n != 20 {
+			t.Errorf("OnBatchError saw %d failed entries, want 20", n)
+		}
+		if n, err := l.Size(ctx); err != nil || n != 10 {
+			t.Fatalf("Size after failed batches = %d, %v; want 10 (nothing partial)", n, err)
+		}
+		var rows int
+		if err := d.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_entries").Scan(&rows); err != nil || rows != 10 {
+			t.Fatalf("%d entry rows after failed batches, %v; want 10", rows, err)
+		}
+
+		mustExec(t, d, "ALTER TABLE audit_resources_away RENAME TO audit_resources")
+		got := appendN(t, l, 30, 5)
+		slices.Sort(got)
+		if !slices.Equal(got, []uint64{10, 11, 12, 13, 14}) {
+			t.Fatalf("indices after recovery = %v, want 10..14", got)
+		}
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := mustVerify(t, d); !r.OK || r.Entries != 15 {
+			t.Fatalf("Verify = %+v", r)
 		}
 	})
 }

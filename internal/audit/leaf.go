@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -154,7 +155,8 @@ func parseResources(s string) []string {
 // UTF-8 without NUL (PostgreSQL rejects both, and one bad entry must not
 // fail the batch it shares with others), at most maxField bytes per field,
 // and no empty resources or newlines inside a resource (the stored list is
-// newline-separated). It never modifies the caller's Resources slice.
+// newline-separated). It never modifies or keeps the caller's Resources
+// slice.
 func normalize(e *Entry) {
 	e.Time = time.UnixMicro(e.Time.UnixMicro()).UTC()
 	e.Latency = e.Latency.Truncate(time.Microsecond)
@@ -169,6 +171,9 @@ func normalize(e *Entry) {
 		}
 	}
 	if clean {
+		// A copy: an Append whose ctx ends returns before its entry is
+		// written, and the caller may then reuse the slice.
+		e.Resources = slices.Clone(e.Resources)
 		return
 	}
 	rs := make([]string, 0, len(e.Resources))

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"fmt"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -25,6 +22,7 @@ const minForcedGap = 100 * time.Millisecond
 // writes checkpoints, until Close closes the queue.
 func (l *Log) run() {
 	defer close(l.done)
+	defer l.inserts.close()
 	ticker := time.NewTicker(l.opts.CheckpointEvery)
 	defer ticker.Stop()
 	gap := time.NewTimer(0)
@@ -56,8 +54,13 @@ func (l *Log) run() {
 			// Block for the first entry, then take whatever else is waiting.
 			batch = append(batch[:0], r)
 			// Appenders just answered are likely runnable but not yet
-			// queued: let them queue, so batches stay full.
-			runtime.Gosched()
+			// queued: yield a few times while they keep queueing, so that
+			// batches stay full. With one caller this costs one Gosched; it
+			// never sleeps.
+			for i, n := 0, -1; i < 3 && n != len(l.queue) && len(l.queue) < l.opts.MaxBatch; i++ {
+				n = len(l.queue)
+				runtime.Gosched()
+			}
 		drain:
 			for len(batch) < l.opts.MaxBatch {
 				select {
@@ -106,18 +109,10 @@ func (l *Log) commit(batch []*request) {
 		first uint64
 		next  *compact.Range
 	)
-	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := l.db.LockTx(ctx, tx, lockKey); err != nil {
-			return err
-		}
-		size, err := l.syncTree(ctx, tx)
-		if err != nil {
-			return err
-		}
-		first = size
-		next, err = l.appendLeaves(ctx, tx, size, batch)
-		return err
-	})
+	err := l.inserts.prepare(ctx)
+	if err == nil {
+		err = l.db.Tx(ctx, l.batchTx(ctx, batch, &first, &next))
+	}
 	if err != nil {
 		err = errs.Unavailable(err, "audit log: entries not committed")
 		l.log.Error("audit batch failed", "entries", len(batch), "err", err)
@@ -136,6 +131,23 @@ func (l *Log) commit(batch []*request) {
 	}
 	if l.opts.OnBatch != nil {
 		l.opts.OnBatch(len(batch), time.Since(start))
+	}
+}
+
+// batchTx is the transaction of one batch: under the log's lock, number
+// the entries after the committed ones and insert them.
+func (l *Log) batchTx(ctx context.Context, batch []*request, first *uint64, next **compact.Range) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		if err := l.db.LockTx(ctx, tx, lockKey); err != nil {
+			return err
+		}
+		size, err := l.syncTree(ctx, tx)
+		if err != nil {
+			return err
+		}
+		*first = size
+		*next, err = l.appendLeaves(ctx, tx, size, batch)
+		return err
 	}
 }
 
@@ -171,7 +183,7 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 			nodes = append(nodes, int64(id.Level), int64(id.Index), hash)
 		}
 	}
-	entries := make([]any, 0, len(batch)*entriesInto.cols)
+	entries := make([]any, 0, len(batch)*l.inserts.entries.cols)
 	var resources []any
 	for i, r := range batch {
 		e := &r.e
@@ -189,10 +201,10 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 		}
 	}
 	for _, ins := range []struct {
-		into insert
+		into *insert
 		args []any
-	}{{entriesInto, entries}, {resourcesInto, resources}, {nodesInto, nodes}} {
-		if err := ins.into.exec(ctx, tx, l.db.Dialect, ins.args); err != nil {
+	}{{&l.inserts.entries, entries}, {&l.inserts.resources, resources}, {&l.inserts.nodes, nodes}} {
+		if err := ins.into.exec(ctx, tx, ins.args); err != nil {
 			return nil, db.Interpret(err, ins.into.table)
 		}
 	}
@@ -207,90 +219,6 @@ func leafHash(data []byte) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
-}
-
-const entryColumns = `idx, at, request_id, principal_id, department_id, method, route, resources,
-	purpose, end_user, case_number, status, row_count, latency_us, request_hash, leaf_hash`
-
-// insert is a multi-row INSERT into one of the log's tables.
-type insert struct {
-	table, columns string
-	cols           int
-	dupsOK         bool // rows whose key exists are skipped, not an error
-}
-
-var (
-	entriesInto   = insert{table: "audit_entries", columns: entryColumns, cols: 16}
-	resourcesInto = insert{table: "audit_resources", columns: "resource, idx", cols: 2, dupsOK: true} // an entry may name a resource twice
-	nodesInto     = insert{table: "audit_nodes", columns: "level, idx, hash", cols: 3}
-)
-
-// exec inserts args, ins.cols values per row, in statements of at most
-// db.MaxParams parameters.
-//
-// On SQLite it writes INSERT OR IGNORE and counts the rows inserted
-// instead: a statement that may abort halfway makes SQLite copy every page
-// it touches into a statement journal, which for a batch spills to a temp
-// file and cost a third of the commit. OR IGNORE cannot abort, and a row
-// skipped for any constraint (a duplicate index, a NULL) still fails the
-// batch through the count.
-func (ins insert) exec(ctx context.Context, tx *sql.Tx, dialect db.Dialect, args []any) error {
-	per := db.MaxParams / ins.cols * ins.cols
-	for len(args) > 0 {
-		n := min(len(args), per)
-		rows := n / ins.cols
-		var q string
-		if dialect == db.SQLite {
-			q = "INSERT OR IGNORE INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(dialect, rows, ins.cols)
-		} else {
-			q = "INSERT INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(dialect, rows, ins.cols)
-			if ins.dupsOK {
-				q += " ON CONFLICT DO NOTHING"
-			}
-		}
-		res, err := tx.ExecContext(ctx, q, args[:n]...)
-		if err != nil {
-			return err
-		}
-		if dialect == db.SQLite && !ins.dupsOK {
-			if got, err := res.RowsAffected(); err != nil || got != int64(rows) {
-				return fmt.Errorf("%s: inserted %d of %d rows (%v)", ins.table, got, rows, err)
-			}
-		}
-		args = args[n:]
-	}
-	return nil
-}
-
-// placeholders is db.Placeholders(0, rows, cols), except that on SQLite it
-// writes anonymous "?" parameters: SQLite looks each named "$N" up in a
-// list of the names seen so far, which makes parsing a statement with n of
-// them O(n²): 16,000 of them took most of a second. "?" costs nothing.
-func placeholders(dialect db.Dialect, rows, cols int) string {
-	var b strings.Builder
-	b.Grow(rows * cols * 7)
-	buf := make([]byte, 0, 8)
-	n := 0
-	for r := 0; r < rows; r++ {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := 0; c < cols; c++ {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			n++
-			if dialect == db.SQLite {
-				b.WriteByte('?')
-				continue
-			}
-			b.WriteByte('$')
-			b.Write(strconv.AppendInt(buf[:0], int64(n), 10))
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
 }
 
 type querier interface {
