@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -87,7 +86,7 @@ func (d *Document) validate(pointer string) error {
 	d.MediaType = strings.TrimSpace(d.MediaType)
 	d.Name = strings.TrimSpace(d.Name)
 	var fe []errs.FieldError
-	if b, err := hex.DecodeString(d.SHA256); err != nil || len(b) != sha256.Size {
+	if !isHexDigest(d.SHA256) {
 		fe = append(fe, errs.FieldError{Pointer: pointer + "/sha256", Reason: "64 hexadecimal digits (SHA-256)"})
 	}
 	if d.Size < 0 || d.Size > 1<<53 {
@@ -96,7 +95,7 @@ func (d *Document) validate(pointer string) error {
 	if d.MediaType == "" {
 		d.MediaType = "application/octet-stream"
 	}
-	if _, _, err := mime.ParseMediaType(d.MediaType); err != nil || len(d.MediaType) > MaxMediaType {
+	if !validMediaType(d.MediaType) {
 		fe = append(fe, errs.FieldError{Pointer: pointer + "/media_type", Reason: "a media type such as application/pdf", Value: d.MediaType})
 	}
 	if r := checkText(d.Name, MaxDocumentName, true); r != "" {
@@ -106,6 +105,41 @@ func (d *Document) validate(pointer string) error {
 		return errs.InvalidFields("document is not valid", fe...)
 	}
 	return nil
+}
+
+// isHexDigest reports whether s is a SHA-256 in lowercase hex.
+func isHexDigest(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validMediaType checks a media type without allocating in the common
+// case of type/subtype without parameters (RFC 6838 §4.2 characters).
+func validMediaType(mt string) bool {
+	if len(mt) > MaxMediaType {
+		return false
+	}
+	slash := strings.IndexByte(mt, '/')
+	if slash <= 0 || slash == len(mt)-1 || strings.ContainsAny(mt, ";\"\\") {
+		base, _, err := mime.ParseMediaType(mt)
+		i := strings.IndexByte(base, '/')
+		return err == nil && i > 0 && i < len(base)-1 && strings.Count(base, "/") == 1
+	}
+	for i := 0; i < len(mt); i++ {
+		c := mt[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&-^_.+", c) >= 0 || i == slash
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func appendStatement(b []byte, d *Document) []byte {
@@ -380,6 +414,3 @@ func appendJWS(b []byte, payloadB64 []byte, entries ...[]byte) []byte {
 	}
 	return append(b, "]}"...)
 }
-
-// sameBytes is bytes.Equal, named for what the comparisons mean here.
-func sameBytes(a, b []byte) bool { return bytes.Equal(a, b) }

@@ -66,16 +66,18 @@ type Service struct {
 	mu        sync.RWMutex
 	seals     map[string]*sealState
 	kidSeal   map[string]string // kid → seal id; never changes once known
+	gen       map[string]uint64 // bumped by invalidate
 	jwksCache atomic.Pointer[jwksCache]
 	usage     *usageLog
 }
 
 // sealState is a cached seal with what signing and verification need.
 type sealState struct {
-	seal     Seal
-	loadedAt time.Time
-	keys     map[string]*keyInfo
-	signer   atomic.Pointer[signer] // the current key, decrypted on first use
+	seal      Seal
+	loadedAt  time.Time
+	keys      map[string]*keyInfo
+	signer    atomic.Pointer[signer] // the current key, decrypted on first use
+	reloading atomic.Bool            // a caller is reading this seal again
 }
 
 // New returns a Service. It does not touch the database until used.
@@ -104,6 +106,7 @@ func New(cfg Config) (*Service, error) {
 		trust:   newTrustStore(nil),
 		seals:   map[string]*sealState{},
 		kidSeal: map[string]string{},
+		gen:     map[string]uint64{},
 	}
 	s.usage = newUsageLog(cfg.DB, cfg.UsageFlush, cfg.Logger)
 	return s, nil
@@ -121,10 +124,22 @@ func (s *Service) state(ctx context.Context, id string) (*sealState, error) {
 	if st != nil && time.Since(st.loadedAt) < s.ttl {
 		return st, nil
 	}
-	return s.reload(ctx, id, st)
+	// One caller reads a hot seal again; the others go on with the state
+	// it replaces (at most one database read's time older than the TTL).
+	if st != nil && !st.reloading.CompareAndSwap(false, true) {
+		return st, nil
+	}
+	fresh, err := s.reload(ctx, id, st)
+	if err != nil && st != nil {
+		st.reloading.Store(false)
+	}
+	return fresh, err
 }
 
 func (s *Service) reload(ctx context.Context, id string, old *sealState) (*sealState, error) {
+	s.mu.RLock()
+	gen := s.gen[id]
+	s.mu.RUnlock()
 	seal, err := s.loadSeal(ctx, s.db.R, id)
 	if err != nil {
 		return nil, err
@@ -147,7 +162,10 @@ func (s *Service) reload(ctx context.Context, id string, old *sealState) (*sealS
 		}
 	}
 	s.mu.Lock()
-	s.seals[id] = st
+	// A change made here while we read must not be hidden by what we read.
+	if s.gen[id] == gen {
+		s.seals[id] = st
+	}
 	for kid := range st.keys {
 		s.kidSeal[kid] = id
 	}
@@ -159,6 +177,7 @@ func (s *Service) reload(ctx context.Context, id string, old *sealState) (*sealS
 func (s *Service) invalidate(id string) {
 	s.mu.Lock()
 	delete(s.seals, id)
+	s.gen[id]++
 	s.mu.Unlock()
 	s.jwksCache.Store(nil)
 }

@@ -474,3 +474,26 @@ func TestUsage(t *testing.T) {
 		wantKind(t, err, errs.KindUnavailable)
 	})
 }
+
+func TestDocumentValidate(t *testing.T) {
+	ok := testDoc("x")
+	for mt, want := range map[string]bool{
+		"application/pdf": true, "image/svg+xml": true, "text/plain; charset=utf-8": true, "application/vnd.ms-excel": true,
+		"":    true, // defaults to application/octet-stream
+		"pdf": false, "a/": false, "/b": false, "a/b c": false, "a/b/c": false, "text/plain; charset": false, "中文/x": false,
+		strings.Repeat("a", 64) + "/" + strings.Repeat("b", 64): false,
+	} {
+		d := ok
+		d.MediaType = mt
+		if err := d.validate(""); (err == nil) != want {
+			t.Errorf("media type %q: %v", mt, err)
+		}
+	}
+	for sha, want := range map[string]bool{ok.SHA256: true, strings.ToUpper(ok.SHA256): true, ok.SHA256[:63]: false, ok.SHA256[:63] + "g": false} {
+		d := ok
+		d.SHA256 = sha
+		if err := d.validate(""); (err == nil) != want {
+			t.Errorf("sha256 %q: %v", sha, err)
+		}
+	}
+}

@@ -59,10 +59,12 @@ CREATE TABLE seal_keys (
 );
 CREATE INDEX seal_keys_seal ON seal_keys(seal_id, created_at);
 
--- 用印记录: who applied which seal to which digest, why and when.
+-- 用印记录: who applied which seal to which digest, why and when. The key
+-- is also the listing order (a seal's records, newest first), so each row
+-- costs one B-tree insert.
 CREATE TABLE seal_usage (
-	id            TEXT PRIMARY KEY,            -- time-ordered
 	seal_id       TEXT NOT NULL REFERENCES seals(id),
+	id            TEXT NOT NULL,               -- time-ordered
 	kid           TEXT NOT NULL,
 	principal_id  TEXT NOT NULL,
 	department_id TEXT NOT NULL,
@@ -71,6 +73,6 @@ CREATE TABLE seal_usage (
 	media_type    TEXT NOT NULL,
 	document_name TEXT NOT NULL,
 	purpose       TEXT NOT NULL,
-	signed_at     BIGINT NOT NULL
+	signed_at     BIGINT NOT NULL,
+	PRIMARY KEY (seal_id, id)
 );
-CREATE INDEX seal_usage_seal ON seal_usage(seal_id, id);
