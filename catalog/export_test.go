@@ -32,7 +32,7 @@ func TestTemplate(t *testing.T) {
 			t.Fatalf("sheets %s", got)
 		}
 		rows, _ := f.GetRows(catalog.SheetItems)
-		if len(rows) != 2 || rows[0][1] != "*信息资源名称" || rows[0][0] != "资源代码" || rows[1][1] != "户籍人口基本信息" {
+		if len(rows) != 2 || rows[0][1] != "*信息资源名称" || rows[0][0] != "资源代码" || rows[1][1] != "户籍人口迁入登记信息" {
 			t.Fatalf("items sheet %q", rows)
 		}
 		fr, _ := f.GetRows(catalog.SheetFields)

@@ -410,7 +410,7 @@ func (s *Service) writeTerms(ctx context.Context, tx *sql.Tx, codes []string, te
 		if n == 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO catalog_terms (term, rank_key, code) VALUES `+db.Placeholders(0, n, cols), args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO catalog_terms (term, rank_key, code) VALUES `+s.values(n, cols), args...)
 		args, n = args[:0], 0
 		return db.Interpret(err, "search index")
 	}

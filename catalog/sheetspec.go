@@ -25,21 +25,26 @@ func (s *Service) Spec(ctx context.Context) (sheet.Spec, error) {
 	for i, l := range libs {
 		names[i] = l.Name
 	}
-	return specFor(names), nil
+	return SpecFor(names), nil
 }
 
-func specFor(libraryNames []string) sheet.Spec {
+// LibraryNames are the names of the libraries every hub starts with (the
+// 0004 migration), in order.
+var LibraryNames = libraryOrder
+
+// SpecFor is the workbook format with the given library names as choices.
+func SpecFor(libraryNames []string) sheet.Spec {
 	items := sheet.Sheet{Name: SheetItems, Aliases: []string{"目录", "Sheet1"}, Columns: []sheet.Column{
 		{Key: "code", Header: "资源代码", Kind: sheet.Code, Max: 20, Width: 16, Example: "",
 			Note: "新增时留空，由系统按分类生成；修改已有资源时填写其代码"},
-		{Key: "name", Header: "信息资源名称", Required: true, Max: MaxName, Width: 28, Example: "户籍人口基本信息"},
+		{Key: "name", Header: "信息资源名称", Required: true, Max: MaxName, Width: 28, Example: "户籍人口迁入登记信息"},
 		{Key: "lei", Header: "类", Required: true, Kind: sheet.Code, Max: 1, Width: 5, Example: "1", Note: "1位数字"},
 		{Key: "xiang", Header: "项", Required: true, Kind: sheet.Code, Max: 2, Width: 5, Example: "01", Note: "2位数字，保留前导0（单元格设为文本）"},
 		{Key: "mu", Header: "目", Required: true, Kind: sheet.Code, Max: 3, Width: 6, Example: "001", Note: "3位数字，保留前导0"},
 		{Key: "ximu", Header: "细目", Kind: sheet.Code, Max: 4, Width: 6, Example: "", Note: "可选，至多4位数字"},
 		{Key: "provider", Header: "提供方", Max: 100, Width: 24, Example: "襄阳市公安局", Note: "部门全称；与提供方代码至少填一项"},
 		{Key: "provider_code", Header: "提供方代码", Kind: sheet.Code, Max: 18, Width: 22, Example: "11420600000000027M", Note: "18位统一社会信用代码（单元格设为文本）"},
-		{Key: "summary", Header: "信息资源摘要", Max: MaxSummary, Width: 40, Example: "全市常住户籍人口的基本信息，用于身份核验。"},
+		{Key: "summary", Header: "信息资源摘要", Max: MaxSummary, Width: 40, Example: "全市户籍人口迁入登记的结果信息"},
 		{Key: "format", Header: "信息资源格式", Required: true, Choices: Formats, Width: 12, Example: "数据库"},
 		{Key: "share_type", Header: "共享类型", Required: true, Choices: ShareTypes, Width: 12, Example: ShareConditional},
 		{Key: "share_condition", Header: "共享条件", Max: MaxCondition, Width: 24, Example: "仅限办理户籍、婚姻登记等法定业务使用",
@@ -57,7 +62,7 @@ func specFor(libraryNames []string) sheet.Spec {
 	fields := sheet.Sheet{Name: SheetFields, Optional: true, Columns: []sheet.Column{
 		{Key: "item_code", Header: "资源代码", Kind: sheet.Code, Max: 20, Width: 16, Example: "",
 			Note: "所属信息资源的代码；新增资源时留空并填写信息资源名称"},
-		{Key: "item_name", Header: "信息资源名称", Max: MaxName, Width: 28, Example: "户籍人口基本信息"},
+		{Key: "item_name", Header: "信息资源名称", Max: MaxName, Width: 28, Example: "户籍人口迁入登记信息"},
 		{Key: "name", Header: "信息项名称", Required: true, Max: MaxFieldName, Width: 18, Example: "公民身份号码"},
 		{Key: "code", Header: "信息项代码", Required: true, Kind: sheet.Code, Max: 64, Width: 14, Example: "gmsfhm"},
 		{Key: "data_type", Header: "数据类型", Required: true, Choices: DataTypes, Width: 12, Example: "字符型"},

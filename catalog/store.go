@@ -271,12 +271,12 @@ func (s *Service) commitProgress(ctx context.Context, by string, ps []*pending, 
 				}
 			}
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO catalog_item_libraries (code, library_id) VALUES `, 2, len(libRows), func(i int) []any {
+		if err := s.insertRows(ctx, tx, `INSERT INTO catalog_item_libraries (code, library_id) VALUES `, 2, len(libRows), func(i int) []any {
 			return []any{libRows[i][0], libRows[i][1]}
 		}); err != nil {
 			return db.Interpret(err, "item libraries")
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO catalog_versions (code, version, action, at, by_id, note, changes, doc) VALUES `, 8, len(ps), func(i int) []any {
+		if err := s.insertRows(ctx, tx, `INSERT INTO catalog_versions (code, version, action, at, by_id, note, changes, doc) VALUES `, 8, len(ps), func(i int) []any {
 			p := ps[i]
 			ch, _ := json.Marshal(p.changes)
 			return []any{p.item.Code, p.item.Version, p.action, now.UnixMicro(), by, p.note, string(ch), snapshotDoc(p.item)}
@@ -343,7 +343,7 @@ func (s *Service) assignCodes(ctx context.Context, tx *sql.Tx, ps []*pending) er
 const itemInsertCols = 16
 
 func (s *Service) insertItems(ctx context.Context, tx *sql.Tx, ps []*pending) error {
-	err := insertRows(ctx, tx, `INSERT INTO catalog_items (code, name, provider_id, status, version, share_type, format, update_cycle, doc, content_hash,
+	err := s.insertRows(ctx, tx, `INSERT INTO catalog_items (code, name, provider_id, status, version, share_type, format, update_cycle, doc, content_hash,
 		search_name, search_fields, search_summary, created_at, updated_at, updated_by) VALUES `, itemInsertCols, len(ps), func(i int) []any {
 		p := ps[i]
 		it := &p.item
@@ -376,7 +376,7 @@ func (s *Service) updateItem(ctx context.Context, tx *sql.Tx, p *pending) error 
 }
 
 // insertRows inserts n rows of cols values in multi-row statements.
-func insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row func(i int) []any) error {
+func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row func(i int) []any) error {
 	batch := db.MaxParams / cols
 	for i := 0; i < n; i += batch {
 		j := min(i+batch, n)
@@ -384,11 +384,22 @@ func insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row
 		for k := i; k < j; k++ {
 			args = append(args, row(k)...)
 		}
-		if _, err := tx.ExecContext(ctx, prefix+db.Placeholders(0, j-i, cols), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, prefix+s.values(j-i, cols), args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// values returns the VALUES list for rows of cols parameters. SQLite gets
+// anonymous "?" parameters: it resolves "$N" names by a linear search per
+// parameter, which makes a 30,000-parameter statement quadratic.
+func (s *Service) values(rows, cols int) string {
+	if s.db.Dialect != db.SQLite {
+		return db.Placeholders(0, rows, cols)
+	}
+	one := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return one + strings.Repeat(", "+one, rows-1)
 }
 
 const itemCols = `i.code, i.status, i.version, i.doc, i.created_at, i.updated_at, i.updated_by, COALESCE(d.name, '')`

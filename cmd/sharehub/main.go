@@ -5,6 +5,9 @@
 //	sharehub migrate [flags]         apply database migrations
 //	sharehub bootstrap [flags]       create the first admin and print its key
 //	sharehub audit verify [flags]    recompute and check the whole audit log
+//	sharehub import catalog FILE     check (and with --commit write) a catalogue spreadsheet
+//	sharehub export catalog|template write the catalogue, or its import template, as xlsx
+//	sharehub generate catalog        make a realistic catalogue file for scale tests
 //	sharehub version
 //
 // Every flag can also be set with a SHAREHUB_* environment variable
@@ -61,6 +64,9 @@ Commands:
   migrate    apply database migrations and exit
   bootstrap  create the first department and admin, and print an admin key
   audit      audit log tools: audit verify
+  import     import catalog FILE [--commit]: check and load a catalogue spreadsheet
+  export     export catalog|template --out FILE.xlsx
+  generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests
   version    print the version
 
 Run 'sharehub COMMAND -h' for a command's flags. Every flag can also be set
@@ -84,6 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBootstrap(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, stdout, stderr)
+	case "export":
+		return cmdExport(ctx, rest, stdout, stderr)
+	case "generate":
+		return cmdGenerate(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sharehub", versionString())
 		return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
@@ -31,14 +32,16 @@ type DemoKey struct {
 // DemoResult is what `sharehub demo` prints.
 type DemoResult struct {
 	Departments int
-	Keys        []DemoKey
-	GrantID     string
-	Resource    exchange.Resource
+	// CatalogItems is how many catalogue items the demo directory holds.
+	CatalogItems int
+	Keys         []DemoKey
+	GrantID      string
+	Resource     exchange.Resource
 }
 
 // The demo's grant: the civil affairs bureau's app may read population base
-// data (the resource id is the catalogue code the data directory will use).
-var demoResource = exchange.Resource{Kind: exchange.ResourceCatalogItem, ID: "demo-population-basic"}
+// data: 公安局's 户籍人口基本信息 in the demo catalogue.
+var demoResource = exchange.Resource{Kind: exchange.ResourceCatalogItem, ID: catalog.DemoPopulationCode}
 
 // SeedDemo loads the demo departments from dir/departments.csv and makes
 // the demo principals, keys and a grant. Running it again adds nothing.
@@ -123,6 +126,18 @@ func (a *App) SeedDemo(ctx context.Context, dir string) (DemoResult, error) {
 		k.Role, k.Department = string(w.role), w.dept
 		res.Keys = append(res.Keys, k)
 	}
+	// The demo catalogue (testdata/catalog, made by `sharehub generate
+	// catalog --items 360 --csv testdata/catalog`), published. Importing it
+	// again changes nothing.
+	rep, err := a.Catalog.ImportCSV(ctx, filepath.Join(dir, "catalog", "items.csv"), filepath.Join(dir, "catalog", "fields.csv"),
+		catalog.ImportOptions{By: admin, Commit: true, Publish: true})
+	if err != nil {
+		return res, fmt.Errorf("demo catalogue: %w", err)
+	}
+	if err := rep.Err(); err != nil {
+		return res, fmt.Errorf("demo catalogue: %w", err)
+	}
+	res.CatalogItems = rep.Created + rep.Updated + rep.Unchanged
 	b, _ := json.MarshalIndent(res.Keys, "", "  ")
 	if err := os.WriteFile(keyFile, b, 0o600); err != nil {
 		return res, err

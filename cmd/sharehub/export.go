@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/xiangyang-gov/sharehub/catalog"
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+)
+
+const exportUsage = `usage: sharehub export catalog --out FILE.xlsx [--department ID] [--library ID] [--status S] [flags]
+       sharehub export template --out FILE.xlsx
+`
+
+// cmdExport runs `sharehub export catalog` and `sharehub export template`.
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "catalog" && args[0] != "template") {
+		fmt.Fprint(stderr, exportUsage)
+		return &exitError{2, errors.New("export: say what to export: catalog or template")}
+	}
+	what := args[0]
+	cfg := hub.Defaults()
+	fs := newFlagSet("export "+what, stderr)
+	check := configFlags(fs, &cfg)
+	out := fs.String("out", "", "file to write (required)")
+	var f catalog.Filter
+	fs.StringVar(&f.Department, "department", "", "only this provider department's items")
+	fs.StringVar(&f.Library, "library", "", "only this library's items")
+	fs.StringVar(&f.ShareType, "share-type", "", "only items of this share type")
+	status := fs.String("status", "", "only items of this status (draft, published, withdrawn)")
+	if err := parse(fs, args[1:], check); err != nil {
+		return err
+	}
+	if *out == "" {
+		return &exitError{2, errors.New("--out is required")}
+	}
+	f.Status = catalog.Status(*status)
+	d, err := hub.OpenDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := catalog.New(d, catalog.Config{})
+	w, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	n := 0
+	if what == "template" {
+		err = svc.Template(ctx, w)
+	} else {
+		n, err = svc.Export(ctx, f, w)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return err
+	}
+	if what == "catalog" {
+		fmt.Fprintf(stdout, "wrote %d items to %s\n", n, *out)
+	} else {
+		fmt.Fprintf(stdout, "wrote the catalogue template to %s\n", *out)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/catalog"
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
+)
+
+const importUsage = `usage: sharehub import catalog FILE [--commit] [--publish] [--report OUT.xlsx] [--json] [flags]
+
+Reads FILE (xlsx, or CSV of the items sheet), checks every row and prints a
+report: each bad row's sheet, row, column, value and reason. Without
+--commit nothing is written (a dry run). With --commit the file is written
+in one transaction if it has no errors, and not at all if it has any.
+`
+
+// cmdImport runs `sharehub import catalog FILE`.
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "catalog" {
+		fmt.Fprint(stderr, importUsage)
+		return &exitError{2, errors.New("import: say what to import; today: catalog")}
+	}
+	cfg := hub.Defaults()
+	fs := newFlagSet("import catalog", stderr)
+	check := configFlags(fs, &cfg)
+	commit := fs.Bool("commit", false, "write the file if it has no errors (default: dry run)")
+	publish := fs.Bool("publish", false, "publish new and changed items")
+	reportOut := fs.String("report", "", "also write the file with an error column to this xlsx")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	file, err := parseWithFile(fs, args[1:], check)
+	if err != nil {
+		fmt.Fprint(stderr, importUsage)
+		return err
+	}
+	d, err := hub.OpenDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := catalog.New(d, catalog.Config{})
+	by := &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin}}
+	start := time.Now()
+	last := time.Time{}
+	progress := func(p sheet.Progress) {
+		if *quiet || time.Since(last) < 100*time.Millisecond && p.Done != p.Total {
+			return
+		}
+		last = time.Now()
+		if p.Total > 0 {
+			fmt.Fprintf(stderr, "\r%-7s %s", p.Phase, bar(uint64(p.Done), uint64(p.Total)))
+		} else {
+			fmt.Fprintf(stderr, "\r%-7s %s: %d rows", p.Phase, p.Sheet, p.Done)
+		}
+	}
+	rep, err := svc.Import(ctx, file, catalog.ImportOptions{By: by, Commit: *commit, Publish: *publish, Progress: progress})
+	if !*quiet {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	rep.File = file
+	if *reportOut != "" {
+		if err := writeAnnotated(ctx, svc, file, rep, *reportOut); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		printReport(stdout, rep, time.Since(start))
+		if *reportOut != "" {
+			fmt.Fprintf(stdout, "annotated copy with an error column: %s\n", *reportOut)
+		}
+	}
+	if !rep.OK() {
+		return &exitError{1, fmt.Errorf("%s has %d errors; nothing was written", file, rep.ErrorCount)}
+	}
+	return nil
+}
+
+func writeAnnotated(ctx context.Context, svc *catalog.Service, file string, rep *sheet.Report, out string) error {
+	spec, err := svc.Spec(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := sheet.Open(file, spec, sheet.Options{})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := sheet.WriteAnnotated(ctx, f, rep, w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func printReport(w io.Writer, rep *sheet.Report, took time.Duration) {
+	mode := "dry run (nothing written; add --commit to write)"
+	switch {
+	case rep.Committed:
+		mode = "committed"
+	case !rep.OK():
+		mode = "rejected: nothing written"
+	}
+	fmt.Fprintf(w, "%s (%s): %s in %.1fs\n", rep.File, rep.Format, mode, took.Seconds())
+	for sh, n := range rep.Rows {
+		fmt.Fprintf(w, "  sheet %s: %d rows\n", sh, n)
+	}
+	if rep.OK() {
+		verb := "would be"
+		if rep.Committed {
+			verb = "were"
+		}
+		fmt.Fprintf(w, "  %d items %s created, %d updated, %d unchanged\n", rep.Created, verb, rep.Updated, rep.Unchanged)
+	}
+	if rep.ErrorCount > 0 {
+		fmt.Fprintf(w, "errors (%d):\n", rep.ErrorCount)
+		for _, p := range rep.Errors {
+			fmt.Fprintf(w, "  %-14s %s%s%s\n", p.Pointer(), prefixed(p.Column, ": "), p.Reason, quoted(p.Value))
+		}
+		if rep.ErrorCount > len(rep.Errors) {
+			fmt.Fprintf(w, "  … and %d more\n", rep.ErrorCount-len(rep.Errors))
+		}
+	}
+	if rep.NoteCount > 0 {
+		fmt.Fprintf(w, "notes (%d):\n", rep.NoteCount)
+		for i, p := range rep.Notes {
+			if i == 20 {
+				fmt.Fprintf(w, "  … and %d more\n", rep.NoteCount-20)
+				break
+			}
+			fmt.Fprintf(w, "  %-14s %s%s%s\n", p.Pointer(), prefixed(p.Column, ": "), p.Reason, quoted(p.Value))
+		}
+	}
+}
+
+func prefixed(s, sep string) string {
+	if s == "" {
+		return ""
+	}
+	return s + sep
+}
+
+func quoted(v string) string {
+	if v == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (value %q)", v)
+}
+
+func osUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// parseWithFile parses flags before and after one positional FILE argument.
+func parseWithFile(fs *flag.FlagSet, args []string, check func() error) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return "", err
+		}
+		return "", &exitError{2, err}
+	}
+	if fs.NArg() == 0 {
+		return "", &exitError{2, errors.New("missing FILE")}
+	}
+	file := fs.Arg(0)
+	if err := parse(fs, fs.Args()[1:], check); err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(file, "-") {
+		return "", &exitError{2, fmt.Errorf("bad FILE %q", file)}
+	}
+	return file, nil
+}
