@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,6 +111,9 @@ func Open(ctx context.Context, d *db.DB, signer note.Signer, opts Options) (*Log
 	}
 	if opts.Origin == "" {
 		opts.Origin = signer.Name()
+	}
+	if strings.ContainsAny(opts.Origin, "\n") {
+		return nil, errors.New("audit: the checkpoint origin must be one line")
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024

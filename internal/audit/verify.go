@@ -25,7 +25,9 @@ type Report struct {
 	// "entry 1234: stored leaf hash does not match its contents".
 	Problem string
 	// FirstBad is the index of the first bad entry, or the size of the
-	// first bad checkpoint, or -1 when OK.
+	// first bad checkpoint or the first entry a bad stored subtree covers;
+	// -1 when OK. Check OK, not FirstBad: a row moved below index 0 is
+	// reported with its (negative) index.
 	FirstBad int64
 }
 
@@ -55,12 +57,16 @@ func Verify(ctx context.Context, d *db.DB, verifiers note.Verifiers, progress fu
 	if err != nil {
 		return Report{}, err
 	}
-	var maxCP sql.NullInt64
+	var minIdx, maxCP sql.NullInt64
+	if err := d.R.QueryRowContext(ctx, `SELECT MIN(idx) FROM audit_entries`).Scan(&minIdx); err != nil {
+		return Report{}, db.Interpret(err, "audit entries")
+	}
 	if err := d.R.QueryRowContext(ctx, `SELECT MAX(size) FROM audit_checkpoints`).Scan(&maxCP); err != nil {
 		return Report{}, db.Interpret(err, "audit checkpoints")
 	}
 	total := max(size, uint64(maxCP.Int64))
 	v := &verifier{d: d, verifiers: verifiers, tree: factory.NewEmptyRange(0), total: total}
+
 	for lo := uint64(0); ; lo += verifyChunk {
 		hi := min(lo+verifyChunk, total)
 		if err := v.chunk(ctx, lo, hi); err != nil {
@@ -73,6 +79,12 @@ func Verify(ctx context.Context, d *db.DB, verifiers note.Verifiers, progress fu
 			break
 		}
 	}
+	if r := v.report(); !r.OK || minIdx.Int64 >= 0 {
+		return r, nil
+	}
+	// A row below index 0 is outside the tree, so the checks above never
+	// read it; it can only have been put there by hand.
+	v.fail(minIdx.Int64, "entry %d: a row with an index below 0 is outside the log", minIdx.Int64)
 	return v.report(), nil
 }
 

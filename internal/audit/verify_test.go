@@ -157,6 +157,17 @@ func TestVerifyNamesSwappedEntries(t *testing.T) {
 	})
 }
 
+func TestVerifyNamesEntryMovedOutOfTheLog(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		tamperLog(t, d)
+		mustExec(t, d, "UPDATE audit_entries SET idx = -5 WHERE idx = 999")
+		wantProblem(t, d, "entry 999 is missing", 999)
+		mustExec(t, d, "UPDATE audit_entries SET idx = 999 WHERE idx = -5")
+		mustExec(t, d, "INSERT INTO audit_entries SELECT -5, at, request_id, principal_id, department_id, method, route, resources, purpose, end_user, case_number, status, row_count, latency_us, request_hash, leaf_hash FROM audit_entries WHERE idx = 7")
+		wantProblem(t, d, "entry -5: a row with an index below 0 is outside the log", -5)
+	})
+}
+
 func TestVerifyNamesEditedCheckpointNote(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		tamperLog(t, d)

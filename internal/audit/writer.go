@@ -25,8 +25,8 @@ func (l *Log) run() {
 	defer l.inserts.close()
 	ticker := time.NewTicker(l.opts.CheckpointEvery)
 	defer ticker.Stop()
-	gap := time.NewTimer(0)
-	<-gap.C
+	gap := time.NewTimer(time.Hour)
+	gap.Stop()
 	var (
 		gapC    <-chan time.Time // non-nil while forced checkpoints wait out the gap
 		waiters []chan checkpointResult
@@ -51,28 +51,8 @@ func (l *Log) run() {
 				}
 				return
 			}
-			// Block for the first entry, then take whatever else is waiting.
-			batch = append(batch[:0], r)
-			// Appenders just answered are likely runnable but not yet
-			// queued: yield a few times while they keep queueing, so that
-			// batches stay full. With one caller this costs one Gosched; it
-			// never sleeps.
-			for i, n := 0, -1; i < 3 && n != len(l.queue) && len(l.queue) < l.opts.MaxBatch; i++ {
-				n = len(l.queue)
-				runtime.Gosched()
-			}
-		drain:
-			for len(batch) < l.opts.MaxBatch {
-				select {
-				case r, ok := <-l.queue:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
+			// Blocked for the first entry; now take whatever else waits.
+			batch = l.collect(append(batch[:0], r))
 			l.commit(batch)
 			clear(batch) // let the requests go
 		case <-ticker.C:
@@ -97,6 +77,30 @@ func (l *Log) run() {
 			forced()
 		}
 	}
+}
+
+// collect adds to batch, which holds the first entry, whatever else is
+// queued, up to MaxBatch.
+func (l *Log) collect(batch []*request) []*request {
+	// Appenders just answered are likely runnable but not yet queued: yield
+	// a few times while they keep queueing, so that batches stay full. With
+	// one caller this costs one Gosched; it never sleeps.
+	for i, n := 0, -1; i < 3 && n != len(l.queue) && len(l.queue) < l.opts.MaxBatch; i++ {
+		n = len(l.queue)
+		runtime.Gosched()
+	}
+	for len(batch) < l.opts.MaxBatch {
+		select {
+		case r, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit writes batch in one transaction and answers every request in it:
