@@ -1,0 +1,321 @@
+package licence
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
+)
+
+// QR tokens (亮证). A holder's app asks for a token; the QR code carries
+// PublicURL/verify/TOKEN. The token is a compact JWS (EdDSA) by the hub's
+// token key (keys.PurposeToken), typ TokenTyp, kid the hub key id, with
+// claims:
+//
+//	iss "sharehub"   sub  licence key (identifier without version)
+//	lic identifier of the version shown   ver  that version
+//	iat, exp         unix seconds          jti  random id
+//
+// Anyone can check a token offline against the token JWKS (TokenJWKS).
+//
+// Outcomes of verifying a token, what the page says:
+//
+//   - valid: signature good, not expired, version current. The page shows
+//     the licence's status now: 有效, 已过期, 已撤销, 已吊销, 已注销, 已暂扣.
+//   - expired: past exp (a short grace for clock skew is not given).
+//   - forged: the signature does not verify, the key is unknown, or the
+//     token is not a well-formed hub token.
+//   - superseded ("replayed"): a genuine, unexpired token for a version the
+//     licence has since left behind (amended, renewed, suspended ...): an
+//     old screenshot shown again after the licence changed. Within its
+//     life a token for the current version may be opened any number of
+//     times: scanning a code twice is normal, and a one-time token would
+//     let the first (possibly hostile) scanner burn it.
+//   - unknown: genuine, but the licence is no longer in this registry.
+
+// TokenTyp is the JWS typ of QR tokens.
+const TokenTyp = "sharehub-licence-qr+jwt"
+
+// MaxQRTTL is the longest QR token lifetime a caller may ask for.
+const MaxQRTTL = 24 * time.Hour
+
+// Outcome is the result of verifying a QR token.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeValid      Outcome = "valid"
+	OutcomeExpired    Outcome = "expired"
+	OutcomeForged     Outcome = "forged"
+	OutcomeSuperseded Outcome = "superseded"
+	OutcomeUnknown    Outcome = "unknown"
+)
+
+// Claims are a QR token's claims.
+type Claims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Licence  string `json:"lic"`
+	Version  int    `json:"ver"`
+	IssuedAt int64  `json:"iat"`
+	Expires  int64  `json:"exp"`
+	ID       string `json:"jti"`
+}
+
+// QR is an issued token.
+type QR struct {
+	Token     string    `json:"token"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+	LicenceID string    `json:"licence_id"`
+}
+
+// IssueQR makes a QR token for the current version of a licence. The
+// caller must be an issuer of the licence's department or an app the API
+// has checked holds a grant for the type (checked by the caller of this
+// method, see api). ttl 0 means Config.QRTTL; over MaxQRTTL is errs.Invalid.
+func (s *Service) IssueQR(ctx context.Context, l *Licence, ttl time.Duration) (QR, error) {
+	if ttl == 0 {
+		ttl = s.cfg.QRTTL
+	}
+	if ttl < time.Second || ttl > MaxQRTTL {
+		return QR{}, errs.InvalidFields("bad token lifetime", errs.FieldError{Pointer: "/ttl_seconds", Reason: "1 second to 24 hours"})
+	}
+	k, err := s.tokenKey(ctx)
+	if err != nil {
+		return QR{}, err
+	}
+	now := s.now()
+	var jti [12]byte
+	_, _ = rand.Read(jti[:])
+	c := Claims{Issuer: "sharehub", Subject: l.Key(), Licence: l.ID, Version: l.Version,
+		IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(), ID: hex.EncodeToString(jti[:])}
+	payload, _ := json.Marshal(c)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: k.Private},
+		(&jose.SignerOptions{}).WithType(TokenTyp).WithHeader("kid", k.ID))
+	if err != nil {
+		return QR{}, errs.Internal(err, "token signer")
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return QR{}, errs.Internal(err, "signing token")
+	}
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		return QR{}, errs.Internal(err, "token")
+	}
+	return QR{Token: tok, URL: strings.TrimSuffix(s.cfg.PublicURL, "/") + "/verify/" + tok,
+		ExpiresAt: time.Unix(c.Expires, 0).UTC(), LicenceID: l.ID}, nil
+}
+
+// CanShow reports whether by may make QR tokens for l without a grant:
+// issuers of the licence's own department.
+func CanShow(by *exchange.Principal, l *Licence) bool {
+	return by != nil && !by.Disabled && by.Has(exchange.RoleIssuer) && by.DepartmentID == l.IssuerID
+}
+
+func (s *Service) tokenKey(ctx context.Context) (*keys.HubKey, error) {
+	s.mu.RLock()
+	k, at := s.tokKey, s.tokAt
+	s.mu.RUnlock()
+	if k != nil && time.Since(at) < cacheTTL {
+		return k, nil
+	}
+	if s.cfg.Keys == nil {
+		return nil, errs.Unavailable(nil, "no hub key ring configured")
+	}
+	k, err := s.cfg.Keys.Current(ctx, keys.PurposeToken)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.tokKey, s.tokAt = k, time.Now()
+	s.mu.Unlock()
+	return k, nil
+}
+
+// publicKey returns the token public key kid, reading the key ring again
+// at most once a second when kid is unknown (forged kids cannot make every
+// request hit the database).
+func (s *Service) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	s.mu.RLock()
+	pub, ok := s.pubKeys[kid]
+	fresh := time.Since(s.pubAt) < time.Second
+	s.mu.RUnlock()
+	if ok || fresh || s.cfg.Keys == nil {
+		return pub, nil
+	}
+	ks, err := s.cfg.Keys.Public(ctx, keys.PurposeToken)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string][]byte, len(ks))
+	for _, k := range ks {
+		m[k.ID] = k.Public
+	}
+	s.mu.Lock()
+	s.pubKeys, s.pubAt = m, time.Now()
+	s.mu.Unlock()
+	return m[kid], nil
+}
+
+// TokenCheck is the result of verifying a QR token.
+type TokenCheck struct {
+	Outcome Outcome `json:"outcome"`
+	// Reason says why a token is not valid, in plain words (English).
+	Reason string `json:"reason,omitempty"`
+	// Licence is shown only for a valid token, with the holder masked.
+	Licence *PublicView `json:"licence,omitempty"`
+	// ExpiresAt is the token's expiry (zero for a forged token).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// PublicView is what the public verify page shows of a licence.
+type PublicView struct {
+	ID         string `json:"id"`
+	TypeName   string `json:"type_name"`
+	Number     string `json:"number"`
+	HolderName string `json:"holder_name"` // masked for persons
+	HolderID   string `json:"holder_id"`   // always masked
+	IssuerName string `json:"issuer_name"`
+	IssuedOn   string `json:"issued_on"`
+	ValidFrom  string `json:"valid_from"`
+	ValidUntil string `json:"valid_until,omitempty"`
+	Status     Status `json:"status"`
+	StatusName string `json:"status_name"`
+}
+
+// ParseToken checks a token's form and signature against pub (a lookup
+// of the hub's token keys) and returns its claims: offline verification.
+func ParseToken(token string, pub func(kid string) ed25519.PublicKey) (Claims, Outcome, string) {
+	if len(token) > 4096 {
+		return Claims{}, OutcomeForged, "the token is too long to be a hub token"
+	}
+	obj, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(obj.Signatures) != 1 {
+		return Claims{}, OutcomeForged, "not a signed hub token"
+	}
+	h := obj.Signatures[0].Header
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != TokenTyp {
+		return Claims{}, OutcomeForged, "not a licence QR token (typ)"
+	}
+	key := pub(h.KeyID)
+	if key == nil {
+		return Claims{}, OutcomeForged, "signed by a key this hub does not know"
+	}
+	payload, err := obj.Verify(key)
+	if err != nil {
+		return Claims{}, OutcomeForged, "the signature does not verify: the token was altered or not made by this hub"
+	}
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != "sharehub" || c.Subject == "" || c.Expires == 0 {
+		return Claims{}, OutcomeForged, "the token's claims are malformed"
+	}
+	return c, OutcomeValid, ""
+}
+
+// CheckQR verifies a QR token and, when it is genuine, current and
+// unexpired, returns the licence as the public may see it.
+func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error) {
+	var lookupErr error
+	c, out, why := ParseToken(token, func(kid string) ed25519.PublicKey {
+		k, err := s.publicKey(ctx, kid)
+		lookupErr = err
+		return k
+	})
+	if lookupErr != nil {
+		return TokenCheck{}, lookupErr
+	}
+	if out != OutcomeValid {
+		return TokenCheck{Outcome: out, Reason: why}, nil
+	}
+	exp := time.Unix(c.Expires, 0).UTC()
+	now := s.now()
+	if !now.Before(exp) {
+		return TokenCheck{Outcome: OutcomeExpired, ExpiresAt: exp,
+			Reason: "the token expired at " + exp.In(cst).Format("2006-01-02 15:04:05") + " (China time); ask the holder to show a fresh code"}, nil
+	}
+	l, err := s.getKey(ctx, c.Subject)
+	if errs.Is(err, errs.KindNotFound) {
+		return TokenCheck{Outcome: OutcomeUnknown, ExpiresAt: exp, Reason: "the licence is not in this registry"}, nil
+	}
+	if err != nil {
+		return TokenCheck{}, err
+	}
+	if l.Version != c.Version {
+		return TokenCheck{Outcome: OutcomeSuperseded, ExpiresAt: exp,
+			Reason: "the token shows version " + pad3(c.Version) + " of the licence, which has since changed (now version " + pad3(l.Version) + "); ask the holder to show a fresh code"}, nil
+	}
+	st := l.StatusAt(now)
+	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: l.Number, HolderName: l.Holder.Name,
+		HolderID: maskID(l.Holder), IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
+		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
+	if l.Holder.IDType == HolderIDResident {
+		pv.HolderName = MaskName(l.Holder.Name)
+	}
+	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: pv}, nil
+}
+
+func maskID(h Holder) string { return ident.Mask(kindOf(h.IDType), h.ID) }
+
+func pad3(v int) string {
+	s := "00" + strconv.Itoa(v)
+	return s[len(s)-3:]
+}
+
+// TokenJWKS returns the token public keys as a JWK set (RFC 8037 OKP
+// keys), retired ones included, for offline verification of QR tokens.
+func (s *Service) TokenJWKS(ctx context.Context) ([]byte, error) {
+	if s.cfg.Keys == nil {
+		return nil, errs.Unavailable(nil, "no hub key ring configured")
+	}
+	if _, err := s.tokenKey(ctx); err != nil { // make sure one exists
+		return nil, err
+	}
+	ks, err := s.cfg.Keys.Public(ctx, keys.PurposeToken)
+	if err != nil {
+		return nil, err
+	}
+	type jwk struct {
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+		X   string `json:"x"`
+		Kid string `json:"kid"`
+		Use string `json:"use"`
+		Alg string `json:"alg"`
+	}
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{Keys: []jwk{}}
+	for _, k := range ks {
+		set.Keys = append(set.Keys, jwk{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.Public), Kid: k.ID, Use: "sig", Alg: "EdDSA"})
+	}
+	return json.Marshal(set)
+}
+
+// KeysFromJWKS reads a JWK set made by TokenJWKS, for ParseToken offline.
+func KeysFromJWKS(data []byte) (func(kid string) ed25519.PublicKey, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, errs.Invalid("not a JWK set: %v", err)
+	}
+	m := map[string]ed25519.PublicKey{}
+	for _, k := range set.Keys {
+		if pub, ok := k.Key.(ed25519.PublicKey); ok {
+			m[k.KeyID] = pub
+		}
+	}
+	return func(kid string) ed25519.PublicKey { return m[kid] }, nil
+}

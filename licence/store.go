@@ -1,0 +1,187 @@
+package licence
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
+)
+
+// versionRow is a version about to be written.
+type versionRow struct {
+	l      *Licence
+	event  Event
+	by     string
+	reason string
+	doc    []byte
+	digest string
+	jws    []byte
+	batch  string
+	index  int
+}
+
+// insertLicence writes a new licence and its first version.
+func insertLicence(ctx context.Context, tx *sql.Tx, v *versionRow) error {
+	l := v.l
+	_, err := tx.ExecContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, doc, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		l.Key(), l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID, string(l.Status), l.Version, l.ValidUntil, string(v.doc), l.UpdatedAt.UnixMicro())
+	if err != nil {
+		if db.IsUniqueViolation(err) {
+			return errs.Conflict("a %s numbered %q already exists", l.TypeName, l.Number)
+		}
+		return err
+	}
+	return insertVersion(ctx, tx, v)
+}
+
+func insertVersion(ctx context.Context, tx *sql.Tx, v *versionRow) error {
+	var jws, batch, index any
+	if v.jws != nil {
+		jws = string(v.jws)
+	}
+	if v.batch != "" {
+		batch, index = v.batch, int64(v.index)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		v.l.Key(), v.l.Version, string(v.event), v.l.UpdatedAt.UnixMicro(), v.by, v.reason, v.digest, string(v.doc), jws, batch, index)
+	return err
+}
+
+// updateLicence writes a new version of an existing licence; it fails with
+// errs.Conflict if someone else wrote a version since prev was read.
+func updateLicence(ctx context.Context, tx *sql.Tx, v *versionRow, prev int) error {
+	l := v.l
+	res, err := tx.ExecContext(ctx, `UPDATE licences SET holder_name = $3, status = $4, version = $5, valid_until = $6, doc = $7, updated_at = $8
+		WHERE id = $1 AND version = $2`,
+		l.Key(), prev, l.Holder.Name, string(l.Status), l.Version, l.ValidUntil, string(v.doc), l.UpdatedAt.UnixMicro())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errs.Conflict("licence %s changed while this change was made; read it again and retry", l.Key())
+	}
+	return insertVersion(ctx, tx, v)
+}
+
+// Get returns the current version of a licence. id may be the identifier
+// of any of its versions; its check character must be right (errs.Invalid).
+// An unknown licence is errs.NotFound.
+func (s *Service) Get(ctx context.Context, id string) (Licence, error) {
+	if _, err := ident.ParseLicenceID(id); err != nil {
+		return Licence{}, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error(), Value: clip(id, 100)})
+	}
+	return s.getKey(ctx, keyOf(id))
+}
+
+func (s *Service) getKey(ctx context.Context, key string) (Licence, error) {
+	var doc string
+	if err := s.db.QueryRow(ctx, `SELECT doc FROM licences WHERE id = $1`, key).Scan(&doc); err != nil {
+		return Licence{}, db.Interpret(err, "licence "+key)
+	}
+	return decode(doc)
+}
+
+func decode(doc string) (Licence, error) {
+	var l Licence
+	if err := json.Unmarshal([]byte(doc), &l); err != nil {
+		return Licence{}, errs.Internal(err, "licence document")
+	}
+	return l, nil
+}
+
+// MaxLookup is the most licences one holder lookup returns.
+const MaxLookup = 100
+
+// Lookup returns the licences of a holder, current versions, optionally of
+// one type. The holder id is validated (errs.Invalid).
+func (s *Service) Lookup(ctx context.Context, idType, id, typeCode string) ([]Licence, error) {
+	if err := ValidateHolderID(idType, id); err != nil {
+		return nil, errs.InvalidFields("not a valid holder id", errs.FieldError{Pointer: "?holder_id", Reason: err.Error()})
+	}
+	var rows *sql.Rows
+	var err error
+	if typeCode != "" {
+		rows, err = s.db.Query(ctx, `SELECT doc FROM licences WHERE holder_id = $1 AND holder_id_type = $2 AND type_code = $3 ORDER BY id LIMIT 100`, id, idType, typeCode)
+	} else {
+		rows, err = s.db.Query(ctx, `SELECT doc FROM licences WHERE holder_id = $1 AND holder_id_type = $2 ORDER BY type_code, id LIMIT 100`, id, idType)
+	}
+	if err != nil {
+		return nil, db.Interpret(err, "licences")
+	}
+	defer rows.Close()
+	var out []Licence
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, db.Interpret(err, "licences")
+		}
+		l, err := decode(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, db.Interpret(rows.Err(), "licences")
+}
+
+// History returns every version of a licence, oldest first.
+func (s *Service) History(ctx context.Context, id string) ([]Version, error) {
+	if _, err := ident.ParseLicenceID(id); err != nil {
+		return nil, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error(), Value: clip(id, 100)})
+	}
+	key := keyOf(id)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT v.version, v.event, v.at, v.by_id, v.reason, v.digest, v.doc, COALESCE(v.seal_jws, b.seal_jws, ''), COALESCE(v.batch_id, ''), COALESCE(v.batch_index, 0)
+		FROM licence_versions v LEFT JOIN licence_seal_batches b ON b.id = v.batch_id WHERE v.licence_id = $1 ORDER BY v.version`, key)
+	if err != nil {
+		return nil, db.Interpret(err, "licence history")
+	}
+	defer rows.Close()
+	var out []Version
+	for rows.Next() {
+		var (
+			v   Version
+			at  int64
+			doc string
+			ev  string
+		)
+		if err := rows.Scan(&v.Version, &ev, &at, &v.By, &v.Reason, &v.Digest, &doc, &v.SealJWS, &v.BatchID, &v.BatchIndex); err != nil {
+			return nil, db.Interpret(err, "licence history")
+		}
+		v.Event, v.At = Event(ev), time.UnixMicro(at).UTC()
+		if v.Licence, err = decode(doc); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.Interpret(err, "licence history")
+	}
+	if len(out) == 0 {
+		return nil, errs.NotFound("licence %s not found", key)
+	}
+	return out, nil
+}
+
+// version reads one stored version with its document and seal.
+func (s *Service) version(ctx context.Context, key string, n int) (Version, []byte, []byte, error) {
+	var (
+		v        Version
+		doc, jws string
+		manifest []byte
+	)
+	err := s.db.R.QueryRowContext(ctx, `SELECT v.digest, v.doc, COALESCE(v.seal_jws, b.seal_jws, ''), COALESCE(v.batch_id, ''), COALESCE(v.batch_index, 0), b.manifest
+		FROM licence_versions v LEFT JOIN licence_seal_batches b ON b.id = v.batch_id WHERE v.licence_id = $1 AND v.version = $2`, key, n).
+		Scan(&v.Digest, &doc, &jws, &v.BatchID, &v.BatchIndex, &manifest)
+	if err != nil {
+		return v, nil, nil, db.Interpret(err, "licence "+key+" version "+strconv.Itoa(n))
+	}
+	v.Version, v.SealJWS = n, jws
+	return v, []byte(doc), manifest, nil
+}

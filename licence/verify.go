@@ -1,0 +1,87 @@
+package licence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+
+	"github.com/xiangyang-gov/sharehub/seal"
+)
+
+// Verification is the outcome of checking a licence's current version.
+type Verification struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	// Valid is true when the seal verifies, the sealed digest is the
+	// stored data's and the file (if any) matches its sealed digest.
+	Valid bool `json:"valid"`
+	// Problems say what failed, in plain words.
+	Problems    []string    `json:"problems,omitempty"`
+	FileChecked bool        `json:"file_checked"`
+	Status      Status      `json:"status"`
+	StatusName  string      `json:"status_name"`
+	Seal        seal.Result `json:"seal"`
+}
+
+// Verify checks the seal over the current version of a licence and, when
+// it has a file, the file's digest against the sealed one.
+func (s *Service) Verify(ctx context.Context, id string) (Verification, error) {
+	l, err := s.Get(ctx, id)
+	if err != nil {
+		return Verification{}, err
+	}
+	st := l.StatusAt(s.now())
+	out := Verification{ID: l.ID, Version: l.Version, Status: st, StatusName: st.Name()}
+	v, doc, manifest, err := s.version(ctx, l.Key(), l.Version)
+	if err != nil {
+		return out, err
+	}
+	sum := sha256.Sum256(doc)
+	if hex.EncodeToString(sum[:]) != v.Digest {
+		out.Problems = append(out.Problems, "the stored licence data does not match its recorded digest")
+	}
+	// The current row must say what the sealed version says.
+	if cur, _, _ := encode(&l); !bytes.Equal(cur, doc) {
+		out.Problems = append(out.Problems, "the current licence data differs from its sealed version")
+	}
+	var sealed io.Reader = bytes.NewReader(doc)
+	if v.BatchID != "" {
+		i := v.BatchIndex * sha256.Size
+		if i+sha256.Size > len(manifest) || !bytes.Equal(manifest[i:i+sha256.Size], sum[:]) {
+			out.Problems = append(out.Problems, "the licence's digest is not in its seal batch's manifest")
+		}
+		sealed = bytes.NewReader(manifest)
+	}
+	res, err := s.cfg.Sealer.Verify(ctx, []byte(v.SealJWS), sealed)
+	if err != nil {
+		out.Problems = append(out.Problems, "the seal cannot be read: "+err.Error())
+	} else {
+		out.Seal = res
+		if !res.Valid {
+			for _, sr := range res.Signatures {
+				if !sr.Valid {
+					out.Problems = append(out.Problems, "seal: "+string(sr.Reason)+" "+sr.Detail)
+				}
+			}
+		}
+	}
+	if l.File != nil {
+		out.FileChecked = true
+		if s.cfg.Files == nil {
+			out.Problems = append(out.Problems, "no file store configured")
+		} else if rc, _, err := s.cfg.Files.Get(ctx, l.File.SHA256); err != nil {
+			out.Problems = append(out.Problems, "the file cannot be read: "+err.Error())
+		} else {
+			h := sha256.New()
+			_, cerr := io.Copy(h, rc)
+			rc.Close()
+			if cerr != nil || hex.EncodeToString(h.Sum(nil)) != l.File.SHA256 {
+				out.Problems = append(out.Problems, "the stored file does not match the sealed file digest")
+			}
+		}
+	}
+	out.Valid = len(out.Problems) == 0
+	return out, nil
+}
