@@ -497,3 +497,42 @@ func TestDocumentValidate(t *testing.T) {
 		}
 	}
 }
+
+// Another replica learns of a revocation within its cache TTL. Until
+// then it may still apply the seal, but such a signature carries a
+// signing time after the revocation and does not verify.
+func TestStaleReplica(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		h := newTestHub(t, d)
+		org := h.org(t, "襄阳市应急管理局")
+		s := h.seal(t, org, KindOfficial, AlgEd25519)
+		replica, err := New(Config{DB: d, Master: h.master, Images: h.svc.images, Directory: h.ex,
+			CacheTTL: 200 * time.Millisecond, Logger: h.svc.log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer replica.Close()
+		req := SignRequest{Document: testDoc("应急预案"), Purpose: "发布"}
+		if _, err := replica.Sign(ctx, keeper(org), s.ID, req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.Revoke(ctx, h.admin, s.ID, "印章损毁"); err != nil {
+			t.Fatal(err)
+		}
+		late, err := replica.Sign(ctx, keeper(org), s.ID, req)
+		if err != nil {
+			t.Skipf("the replica already saw the revocation: %v", err) // only if the machine stalled for the TTL
+		}
+		if res := mustVerify(t, h, late); res.Valid || res.Signatures[0].Reason != ReasonSealRevoked {
+			t.Fatalf("signed by a stale replica after revocation: %+v", res.Signatures[0])
+		}
+		time.Sleep(250 * time.Millisecond)
+		_, err = replica.Sign(ctx, keeper(org), s.ID, req)
+		wantKind(t, err, errs.KindConflict)
+		res, err := replica.Verify(ctx, late, nil)
+		if err != nil || res.Valid || res.Signatures[0].Reason != ReasonSealRevoked {
+			t.Fatalf("replica, after its TTL: %+v %v", res, err)
+		}
+	})
+}

@@ -19,7 +19,7 @@ type UsageRecord struct {
 	SealID       string    `json:"seal_id"`
 	Kid          string    `json:"kid"`
 	PrincipalID  string    `json:"principal_id"`
-	DepartmentID string    `json:"department_id"`
+	DepartmentID string    `json:"department_id"` // the seal's organisation
 	Document     Document  `json:"document"`
 	Purpose      string    `json:"purpose"`
 	SignedAt     time.Time `json:"signed_at"`
@@ -64,7 +64,7 @@ func (s *Service) Usage(ctx context.Context, by *exchange.Principal, sealID, cur
 	if by.Disabled || !(by.Has(exchange.RoleAdmin, exchange.RoleAuditor) || by.DepartmentID == st.seal.Organisation.ID) {
 		return nil, "", errs.Forbidden("seal usage is visible to its organisation, administrators and auditors")
 	}
-	q := `SELECT id, seal_id, kid, principal_id, department_id, sha256, size, media_type, document_name, purpose, signed_at FROM seal_usage WHERE seal_id = $1`
+	q := `SELECT id, seal_id, kid, principal_id, sha256, size, media_type, document_name, purpose, signed_at FROM seal_usage WHERE seal_id = $1`
 	args := []any{sealID}
 	if cursor != "" {
 		q += ` AND id < $2`
@@ -79,7 +79,8 @@ func (s *Service) Usage(ctx context.Context, by *exchange.Principal, sealID, cur
 	for rows.Next() {
 		var r UsageRecord
 		var at int64
-		if err := rows.Scan(&r.ID, &r.SealID, &r.Kid, &r.PrincipalID, &r.DepartmentID, &r.Document.SHA256, &r.Document.Size,
+		r.DepartmentID = st.seal.Organisation.ID
+		if err := rows.Scan(&r.ID, &r.SealID, &r.Kid, &r.PrincipalID, &r.Document.SHA256, &r.Document.Size,
 			&r.Document.MediaType, &r.Document.Name, &r.Purpose, &at); err != nil {
 			return nil, "", db.Interpret(err, "seal usage")
 		}

@@ -15,14 +15,14 @@ import (
 )
 
 const (
-	usageCols     = 11
-	usageBatchMax = 2000 // rows per INSERT: 22,000 parameters, under both engines' limits
+	usageCols     = 10
+	usageBatchMax = 2000 // rows per INSERT: 20,000 parameters, under both engines' limits
 	// usagePendingMax caps the records buffered (while the database is
 	// slow or down); past it Sign waits rather than drop records.
 	usagePendingMax = 100_000
 )
 
-const usageInsert = `INSERT INTO seal_usage (seal_id, id, kid, principal_id, department_id, sha256, size, media_type, document_name, purpose, signed_at) VALUES `
+const usageInsert = `INSERT INTO seal_usage (seal_id, id, kid, principal_id, sha256, size, media_type, document_name, purpose, signed_at) VALUES `
 
 // usageLog writes usage records in batches from a background goroutine,
 // so that signing never waits for a database round trip. Sign appends to
@@ -163,7 +163,7 @@ func (u *usageLog) insert(rs []UsageRecord) error {
 		for chunk := range slices.Chunk(rs, usageBatchMax) {
 			args = args[:0]
 			for _, r := range chunk {
-				args = append(args, r.SealID, r.ID, r.Kid, r.PrincipalID, r.DepartmentID, r.Document.SHA256, r.Document.Size,
+				args = append(args, r.SealID, r.ID, r.Kid, r.PrincipalID, r.Document.SHA256, r.Document.Size,
 					r.Document.MediaType, r.Document.Name, r.Purpose, r.SignedAt.UnixMicro())
 			}
 			var err error

@@ -66,8 +66,7 @@ CREATE TABLE seal_usage (
 	seal_id       TEXT NOT NULL REFERENCES seals(id),
 	id            TEXT NOT NULL,               -- time-ordered
 	kid           TEXT NOT NULL,
-	principal_id  TEXT NOT NULL,
-	department_id TEXT NOT NULL,
+	principal_id  TEXT NOT NULL,               -- of the seal's organisation, as Sign requires
 	sha256        TEXT NOT NULL,
 	size          BIGINT NOT NULL,
 	media_type    TEXT NOT NULL,
