@@ -1,0 +1,191 @@
+package datasync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/catalog"
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// Job pulls one source into one catalogue item's dataset.
+type Job struct {
+	ID        string    `json:"id"`
+	ItemCode  string    `json:"item_code"`
+	Name      string    `json:"name"`
+	Spec      Spec      `json:"spec"`
+	Paused    bool      `json:"paused"`
+	Cursor    string    `json:"cursor,omitempty"` // incremental: reached by the last applied run
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NewJob is what a data admin supplies.
+type NewJob struct {
+	ItemCode string `json:"item_code"`
+	Name     string `json:"name"`
+	Spec     Spec   `json:"spec"`
+}
+
+// CreateJob adds a job for a published item. Only data admins of the
+// item's provider department, or hub admins, may. Errors: errs.Invalid
+// (with every problem), errs.NotFound for the item, errs.Forbidden.
+func (s *Service) CreateJob(ctx context.Context, p *exchange.Principal, nj NewJob) (Job, error) {
+	nj.ItemCode, nj.Name = strings.TrimSpace(nj.ItemCode), strings.TrimSpace(nj.Name)
+	it, fields, err := s.item(ctx, nj.ItemCode)
+	if err != nil {
+		return Job{}, err
+	}
+	if !catalog.CanChange(p, it.ProviderID) {
+		return Job{}, errs.Forbidden("only data admins of department %s, or hub admins, may keep sync jobs for item %s", it.ProviderID, it.Code)
+	}
+	if err := checkJob(&nj.Name, &nj.Spec, it, fields); err != nil {
+		return Job{}, err
+	}
+	now := s.nowUTC()
+	j := Job{ID: newID("job"), ItemCode: it.Code, Name: nj.Name, Spec: nj.Spec, CreatedBy: p.ID, CreatedAt: now, UpdatedAt: now}
+	spec, _ := json.Marshal(j.Spec)
+	_, err = s.db.W.ExecContext(ctx, `INSERT INTO sync_jobs (id, item_code, name, spec, paused, cursor_at, created_by, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 0, '', $5, $6, $7)`, j.ID, j.ItemCode, j.Name, string(spec), j.CreatedBy, now.UnixMicro(), now.UnixMicro())
+	if err != nil {
+		return Job{}, db.Interpret(err, "sync job")
+	}
+	s.reschedule()
+	return j, nil
+}
+
+func checkJob(name *string, spec *Spec, it catalog.Item, fields []string) error {
+	spec.fill()
+	fe := spec.check(fields)
+	if *name == "" || len([]rune(*name)) > 200 {
+		fe = append(fe, errs.FieldError{Pointer: "/name", Reason: "required, at most 200 characters"})
+	}
+	if it.Status != catalog.StatusPublished {
+		fe = append(fe, errs.FieldError{Pointer: "/item_code", Reason: "the item is not published", Value: it.Code})
+	}
+	if len(fe) > 0 {
+		return errs.InvalidFields("sync job is not valid", fe...)
+	}
+	return nil
+}
+
+// JobUpdate replaces a job's name and spec.
+type JobUpdate struct {
+	Name string `json:"name"`
+	Spec Spec   `json:"spec"`
+}
+
+// UpdateJob changes a job. A "***" token or DSN keeps the stored secret.
+func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id string, u JobUpdate) (Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	it, fields, err := s.item(ctx, j.ItemCode)
+	if err != nil {
+		return Job{}, err
+	}
+	if !catalog.CanChange(p, it.ProviderID) {
+		return Job{}, errs.Forbidden("only data admins of department %s, or hub admins, may keep sync jobs for item %s", it.ProviderID, it.Code)
+	}
+	if u.Spec.Source.Token == "***" {
+		u.Spec.Source.Token = j.Spec.Source.Token
+	}
+	if u.Spec.Source.DSN == "***" {
+		u.Spec.Source.DSN = j.Spec.Source.DSN
+	}
+	u.Name = strings.TrimSpace(u.Name)
+	if err := checkJob(&u.Name, &u.Spec, it, fields); err != nil {
+		return Job{}, err
+	}
+	spec, _ := json.Marshal(u.Spec)
+	now := s.nowUTC()
+	if _, err := s.db.W.ExecContext(ctx, `UPDATE sync_jobs SET name = $1, spec = $2, updated_at = $3 WHERE id = $4`,
+		u.Name, string(spec), now.UnixMicro(), id); err != nil {
+		return Job{}, db.Interpret(err, "sync job")
+	}
+	s.reschedule()
+	return s.Job(ctx, id)
+}
+
+// SetPaused pauses or resumes a job's schedule.
+func (s *Service) SetPaused(ctx context.Context, p *exchange.Principal, id string, paused bool) (Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	it, err := s.catalog.Item(ctx, j.ItemCode)
+	if err != nil {
+		return Job{}, err
+	}
+	if !catalog.CanChange(p, it.ProviderID) {
+		return Job{}, errs.Forbidden("only data admins of department %s, or hub admins, may pause or resume this job", it.ProviderID)
+	}
+	v := 0
+	if paused {
+		v = 1
+	}
+	if _, err := s.db.W.ExecContext(ctx, `UPDATE sync_jobs SET paused = $1, updated_at = $2 WHERE id = $3`, v, s.nowUTC().UnixMicro(), id); err != nil {
+		return Job{}, db.Interpret(err, "sync job")
+	}
+	s.reschedule()
+	return s.Job(ctx, id)
+}
+
+const jobCols = `id, item_code, name, spec, paused, cursor_at, created_by, created_at, updated_at`
+
+func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
+	var (
+		j        Job
+		spec     string
+		paused   int64
+		cat, uat int64
+	)
+	if err := sc.Scan(&j.ID, &j.ItemCode, &j.Name, &spec, &paused, &j.Cursor, &j.CreatedBy, &cat, &uat); err != nil {
+		return j, err
+	}
+	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
+		return j, err
+	}
+	j.Spec.fill()
+	j.Paused, j.CreatedAt, j.UpdatedAt = paused != 0, fromMicros(cat), fromMicros(uat)
+	return j, nil
+}
+
+// Job returns one job (with its secrets; redact before showing it).
+func (s *Service) Job(ctx context.Context, id string) (Job, error) {
+	j, err := scanJob(s.db.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE id = $1`, id))
+	return j, db.Interpret(err, "sync job "+id)
+}
+
+// Jobs lists jobs, of one item when itemCode is not empty.
+func (s *Service) Jobs(ctx context.Context, itemCode string) ([]Job, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if itemCode != "" {
+		rows, err = s.db.R.QueryContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE item_code = $1 ORDER BY id`, itemCode)
+	} else {
+		rows, err = s.db.R.QueryContext(ctx, `SELECT `+jobCols+` FROM sync_jobs ORDER BY id`)
+	}
+	if err != nil {
+		return nil, db.Interpret(err, "sync jobs")
+	}
+	defer rows.Close()
+	out := []Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, db.Interpret(err, "sync jobs")
+		}
+		out = append(out, j)
+	}
+	return out, db.Interpret(rows.Err(), "sync jobs")
+}

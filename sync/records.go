@@ -1,0 +1,339 @@
+package datasync
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// KeySeparator joins the values of a record's key fields into its key.
+const KeySeparator = "|"
+
+// DatasetRecord is one record of an item's dataset as the hub holds it.
+type DatasetRecord struct {
+	Key       string          `json:"key"`
+	Version   int64           `json:"version"`
+	Deleted   bool            `json:"deleted,omitempty"`
+	Data      json.RawMessage `json:"data"`
+	RunID     string          `json:"run_id"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Counts are what a run did to the dataset.
+type Counts struct {
+	Read      int64 `json:"read"`
+	Inserted  int64 `json:"inserted"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"`
+	Rejected  int64 `json:"rejected"`
+}
+
+// staged is one accepted source record on its way to the dataset.
+type staged struct {
+	key  string
+	hash int64
+	tomb bool
+	data []byte
+}
+
+// contentHash is the first 8 bytes of SHA-256 of the record's canonical
+// JSON (object members sorted by name, as encoding/json writes maps).
+func contentHash(data []byte) int64 {
+	h := sha256.Sum256(data)
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// stage writes a page of records to the run's staging area and, in the same
+// transaction, the run's progress: progress gets the transaction's exec
+// and the indexes of records whose key this run had already staged
+// (duplicates in the source).
+func (s *Service) stage(ctx context.Context, runID string, recs []staged, progress func(exec execFunc, dups []int) error) error {
+	var dups []int
+	if s.db.Dialect == db.Postgres {
+		return s.stagePostgres(ctx, runID, recs, progress)
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return db.Interpret(err, "stage")
+		}
+		defer st.Close()
+		for i, r := range recs {
+			res, err := st.ExecContext(ctx, runID, r.key, r.hash, b2i(r.tomb), string(r.data))
+			if err != nil {
+				return db.Interpret(err, "stage")
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				dups = append(dups, i)
+			}
+		}
+		return progress(func(q string, args ...any) error {
+			_, err := tx.ExecContext(ctx, q, args...)
+			return db.Interpret(err, "sync run")
+		}, dups)
+	})
+}
+
+// execFunc runs one statement in the staging transaction.
+type execFunc func(q string, args ...any) error
+
+// stagePostgres COPYs the page into a temporary table and moves it into
+// sync_stage with one INSERT … ON CONFLICT DO NOTHING RETURNING, all in one
+// pgx transaction on one connection.
+func (s *Service) stagePostgres(ctx context.Context, runID string, recs []staged, progress func(exec execFunc, dups []int) error) error {
+	conn, err := s.db.W.Conn(ctx)
+	if err != nil {
+		return db.Interpret(err, "stage")
+	}
+	defer conn.Close()
+	var dups []int
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS sync_stage_in (record_key TEXT NOT NULL, hash BIGINT NOT NULL, tombstone BIGINT NOT NULL, data TEXT NOT NULL) ON COMMIT DELETE ROWS`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sync_stage_in"}, []string{"record_key", "hash", "tombstone", "data"},
+			pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
+				r := recs[i]
+				return []any{r.key, r.hash, b2i(r.tomb), string(r.data)}, nil
+			})); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data)
+			SELECT $1, record_key, hash, tombstone, data FROM sync_stage_in ON CONFLICT DO NOTHING RETURNING record_key`, runID)
+		if err != nil {
+			return err
+		}
+		inserted := make(map[string]bool, len(recs))
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(inserted) != len(recs) {
+			for i, r := range recs {
+				if !inserted[r.key] {
+					dups = append(dups, i)
+				}
+			}
+		}
+		if err := progress(func(q string, args ...any) error {
+			_, err := tx.Exec(ctx, q, args...)
+			return err
+		}, dups); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	return db.Interpret(err, "stage")
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// apply moves the run's staged records into the item's dataset inside tx:
+// new keys are inserted, records whose hash changed (or that come back
+// after a deletion) get a new version, tombstones mark records deleted,
+// and in a full refresh every live record the run did not stage is marked
+// deleted. Staged rows are removed.
+func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, full bool, now time.Time) (Counts, error) {
+	var c Counts
+	count := func() (int64, error) {
+		var n int64
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1`, item).Scan(&n)
+		return n, err
+	}
+	before, err := count()
+	if err != nil {
+		return c, db.Interpret(err, "dataset")
+	}
+	var staged, tombs int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tombstone), 0) FROM sync_stage WHERE run_id = $1`, runID).Scan(&staged, &tombs); err != nil {
+		return c, db.Interpret(err, "stage")
+	}
+	us := now.UnixMicro()
+	res, err := tx.ExecContext(ctx, `INSERT INTO dataset_records (item_code, record_key, version, hash, deleted, data, run_id, updated_at)
+		SELECT $1, s.record_key, 1, s.hash, 0, s.data, $2, $3 FROM sync_stage s WHERE s.run_id = $2 AND s.tombstone = 0
+		ON CONFLICT (item_code, record_key) DO UPDATE SET version = dataset_records.version + 1, hash = excluded.hash, deleted = 0,
+			data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at
+		WHERE dataset_records.hash <> excluded.hash OR dataset_records.deleted <> 0`, item, runID, us)
+	if err != nil {
+		return c, db.Interpret(err, "dataset")
+	}
+	changed, _ := res.RowsAffected()
+	after, err := count()
+	if err != nil {
+		return c, db.Interpret(err, "dataset")
+	}
+	c.Inserted = after - before
+	c.Updated = changed - c.Inserted
+	c.Unchanged = staged - tombs - changed
+	if tombs > 0 {
+		res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
+			WHERE item_code = $1 AND deleted = 0 AND record_key IN (SELECT record_key FROM sync_stage WHERE run_id = $2 AND tombstone = 1)`, item, runID, us)
+		if err != nil {
+			return c, db.Interpret(err, "dataset")
+		}
+		n, _ := res.RowsAffected()
+		c.Deleted += n
+		c.Unchanged += tombs - n // tombstones of records already gone
+	}
+	if full {
+		res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
+			WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)
+		if err != nil {
+			return c, db.Interpret(err, "dataset")
+		}
+		n, _ := res.RowsAffected()
+		c.Deleted += n
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sync_stage WHERE run_id = $1`, runID); err != nil {
+		return c, db.Interpret(err, "stage")
+	}
+	return c, nil
+}
+
+// Record returns one record of an item's dataset by key, deleted or not.
+func (s *Service) Record(ctx context.Context, item, key string) (DatasetRecord, error) {
+	var (
+		r   DatasetRecord
+		del int64
+		at  int64
+		dat string
+	)
+	err := s.db.QueryRow(ctx, `SELECT record_key, version, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, item, key).
+		Scan(&r.Key, &r.Version, &del, &dat, &r.RunID, &at)
+	if err != nil {
+		return r, db.Interpret(err, fmt.Sprintf("record %q of item %s", key, item))
+	}
+	r.Deleted, r.UpdatedAt, r.Data = del != 0, fromMicros(at), json.RawMessage(dat)
+	return r, nil
+}
+
+// RecordQuery selects records of an item.
+type RecordQuery struct {
+	// Filters are field code = value conditions (values compared as text).
+	Filters map[string]string
+	// ChangedSince keeps records changed at or after the time.
+	ChangedSince time.Time
+	// IncludeDeleted also returns records gone from the source.
+	IncludeDeleted bool
+	// Cursor is the last key of the previous page.
+	Cursor string
+	Limit  int // default 100, at most 1000
+}
+
+var reFieldCode = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
+// Records lists an item's records in key order, a page at a time; next is
+// the cursor of the following page, "" after the last.
+func (s *Service) Records(ctx context.Context, item string, q RecordQuery) (recs []DatasetRecord, next string, err error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	if q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	recs = []DatasetRecord{}
+	err = s.EachRecord(ctx, item, q, func(r DatasetRecord) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+		next = recs[len(recs)-1].Key
+	}
+	return recs, next, err
+}
+
+// EachRecord calls fn for each record q selects, in key order; with
+// q.Limit > 0 it stops after Limit+1 records (Records uses it to page).
+func (s *Service) EachRecord(ctx context.Context, item string, q RecordQuery, fn func(DatasetRecord) error) error {
+	sqlq := `SELECT record_key, version, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1`
+	args := []any{item}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		sqlq += " AND " + strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args)))
+	}
+	if !q.IncludeDeleted {
+		sqlq += " AND deleted = 0"
+	}
+	if q.Cursor != "" {
+		add("record_key > ?", q.Cursor)
+	}
+	if !q.ChangedSince.IsZero() {
+		add("updated_at >= ?", q.ChangedSince.UnixMicro())
+	}
+	for f, v := range q.Filters {
+		if !reFieldCode.MatchString(f) {
+			return errs.InvalidFields("bad filter", errs.FieldError{Pointer: "?" + f, Reason: "not a field code"})
+		}
+		if s.db.Dialect == db.Postgres {
+			add("(data::jsonb ->> '"+f+"') = ?", v)
+		} else {
+			add("CAST(json_extract(data, '$."+f+"') AS TEXT) = ?", v)
+		}
+	}
+	sqlq += " ORDER BY record_key"
+	if q.Limit > 0 {
+		sqlq += " LIMIT " + strconv.Itoa(q.Limit+1)
+	}
+	rows, err := s.db.R.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return db.Interpret(err, "dataset records")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r   DatasetRecord
+			del int64
+			at  int64
+			dat string
+		)
+		if err := rows.Scan(&r.Key, &r.Version, &del, &dat, &r.RunID, &at); err != nil {
+			return db.Interpret(err, "dataset records")
+		}
+		r.Deleted, r.UpdatedAt, r.Data = del != 0, fromMicros(at), json.RawMessage(dat)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return db.Interpret(rows.Err(), "dataset records")
+}
+
+// RecordCount returns how many live (not deleted) records an item's dataset has.
+func (s *Service) RecordCount(ctx context.Context, item string) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1 AND deleted = 0`, item).Scan(&n)
+	return n, db.Interpret(err, "dataset")
+}

@@ -1,0 +1,115 @@
+package datasync
+
+import (
+	"context"
+	"errors"
+	gosync "sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// scheduler runs jobs on their cron schedules in the hub's time zone. Every
+// replica runs one; the job lock (a PostgreSQL advisory lock) lets only one
+// of them run a given job at a time, the others skip that tick.
+type scheduler struct {
+	cron   *cron.Cron
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     gosync.WaitGroup
+}
+
+// Start begins running scheduled jobs and resumes runs a killed process
+// left unfinished. Stop ends it.
+func (s *Service) Start(ctx context.Context) error {
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	if s.sched != nil {
+		return nil
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sc := &scheduler{cron: cron.New(cron.WithLocation(s.loc), cron.WithParser(cronParser)), ctx: sctx, cancel: cancel}
+	s.sched = sc
+	if err := s.loadSchedule(sctx, sc); err != nil {
+		s.sched = nil
+		cancel()
+		return err
+	}
+	sc.cron.Start()
+	ids, err := s.interrupted(sctx)
+	if err != nil {
+		s.log.Warn("sync: cannot list interrupted runs", "error", err)
+	}
+	for _, id := range ids {
+		s.spawn(sc, id, "resume")
+	}
+	return nil
+}
+
+// Stop stops the schedule and waits for running jobs to stop at their next
+// page; they resume from their checkpoints on the next start.
+func (s *Service) Stop() {
+	s.schedMu.Lock()
+	sc := s.sched
+	s.sched = nil
+	s.schedMu.Unlock()
+	if sc == nil {
+		return
+	}
+	<-sc.cron.Stop().Done()
+	sc.cancel()
+	sc.wg.Wait()
+}
+
+func (s *Service) loadSchedule(ctx context.Context, sc *scheduler) error {
+	jobs, err := s.Jobs(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, e := range sc.cron.Entries() {
+		sc.cron.Remove(e.ID)
+	}
+	for _, j := range jobs {
+		if j.Paused || j.Spec.Schedule == "" {
+			continue
+		}
+		id := j.ID
+		if _, err := sc.cron.AddFunc(j.Spec.Schedule, func() { s.spawn(sc, id, "schedule") }); err != nil {
+			s.log.Warn("sync: bad schedule", "job", id, "error", err)
+		}
+	}
+	return nil
+}
+
+// reschedule reloads the schedule after a job changed.
+func (s *Service) reschedule() {
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	if s.sched == nil {
+		return
+	}
+	if err := s.loadSchedule(s.sched.ctx, s.sched); err != nil {
+		s.log.Warn("sync: reloading the schedule failed", "error", err)
+	}
+}
+
+func (s *Service) spawn(sc *scheduler, jobID, cause string) {
+	sc.wg.Add(1)
+	go func() {
+		defer sc.wg.Done()
+		start := time.Now()
+		run, err := s.RunJob(sc.ctx, jobID, cause, nil)
+		switch {
+		case errors.Is(err, ErrJobBusy):
+			s.log.Debug("sync: job already running elsewhere", "job", jobID)
+		case err != nil && errs.Is(err, errs.KindUnavailable) && sc.ctx.Err() != nil:
+			s.log.Info("sync: run interrupted by shutdown", "job", jobID, "run", run.ID)
+		case err != nil:
+			s.log.Warn("sync: run failed", "job", jobID, "run", run.ID, "error", err)
+		default:
+			s.log.Info("sync: run finished", "job", jobID, "run", run.ID, "status", run.Status, "took", time.Since(start))
+		}
+	}()
+}

@@ -1,0 +1,268 @@
+// Package datasync (directory sync/) pulls data back from upstream
+// "vertical" systems into the hub's datasets (数据回落): jobs with a source,
+// a schedule and a mode, connectors behind one interface, recorded runs that
+// resume from checkpoints, and the dataset record store with change
+// detection. It is named datasync so it does not shadow the standard sync.
+package datasync
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// Modes of a job.
+const (
+	ModeFull        = "full"        // read everything; records gone from the source are marked deleted
+	ModeIncremental = "incremental" // read records whose cursor field moved past the last run's, less the overlap
+)
+
+// Drift policies: what a run does when the source's fields differ from the mapping.
+const (
+	DriftIgnore = "ignore" // report on the run, carry on
+	DriftStop   = "stop"   // report and fail the run before anything is applied
+)
+
+// Source kinds.
+const (
+	SourceHTTP     = "http"
+	SourcePostgres = "postgres"
+	SourceS3Files  = "s3files"
+)
+
+// Spec is everything an operator sets on a job.
+type Spec struct {
+	// Schedule is a 5-field cron expression in the hub's time zone
+	// (Asia/Shanghai); empty: run only on demand.
+	Schedule string `json:"schedule,omitempty"`
+	Mode     string `json:"mode"`
+	// CursorField is the source field incremental runs advance by (an
+	// RFC 3339 time or a number). Overlap re-reads that much before the
+	// last cursor, so late commits upstream are not missed.
+	CursorField string   `json:"cursor_field,omitempty"`
+	Overlap     Duration `json:"overlap,omitempty"`
+	// DeletedField names a source field that, when true, says the record
+	// was deleted upstream (incremental sources send such tombstones).
+	DeletedField string `json:"deleted_field,omitempty"`
+	// KeyFields are the item's field codes that identify a record.
+	KeyFields []string `json:"key_fields"`
+	// Mapping maps source field names to the item's field codes. Empty:
+	// source names are the item's codes.
+	Mapping map[string]string `json:"mapping,omitempty"`
+	// IgnoreFields are source fields deliberately not loaded (not drift).
+	IgnoreFields []string `json:"ignore_fields,omitempty"`
+	Limits  Limits            `json:"limits"`
+	Drift   string            `json:"drift_policy"`
+	Source  SourceSpec        `json:"source"`
+}
+
+// Limits bound a run.
+type Limits struct {
+	Timeout       Duration `json:"timeout,omitempty"`         // whole run; default 1h
+	Retries       int      `json:"retries"`                   // extra attempts after a failure
+	Backoff       Duration `json:"backoff,omitempty"`         // first retry delay, doubled each time; default 1s
+	RowsPerSecond int      `json:"rows_per_second,omitempty"` // 0: unlimited
+	MaxErrors     int      `json:"max_errors,omitempty"`      // per-row errors kept; default 1000
+}
+
+// SourceSpec says where records come from. Only the fields of Kind apply.
+type SourceSpec struct {
+	Kind string `json:"kind"`
+	// HTTP JSON API.
+	URL         string `json:"url,omitempty"`
+	Pagination  string `json:"pagination,omitempty"`   // page (default) or cursor
+	PageSize    int    `json:"page_size,omitempty"`    // default 1000
+	PageParam   string `json:"page_param,omitempty"`   // default page (1-based)
+	SizeParam   string `json:"size_param,omitempty"`   // default page_size
+	CursorParam string `json:"cursor_param,omitempty"` // default cursor
+	SinceParam  string `json:"since_param,omitempty"`  // default since
+	RecordsPath string `json:"records_path,omitempty"` // default records
+	NextPath    string `json:"next_path,omitempty"`    // default next
+	TotalPath   string `json:"total_path,omitempty"`   // default total
+	Auth        string `json:"auth,omitempty"`         // none, bearer, hmac
+	Token       string `json:"token,omitempty"`        // bearer token or HMAC secret
+	KeyID       string `json:"key_id,omitempty"`       // HMAC key id
+	// PostgreSQL: Query may use $1 for the incremental cursor.
+	DSN   string `json:"dsn,omitempty"`
+	Query string `json:"query,omitempty"`
+	// S3 files: csv or xlsx objects under Prefix of Blobs (an s3:// spec).
+	Blobs  string `json:"blobs,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	// RequestTimeout bounds one upstream request; default 30s.
+	RequestTimeout Duration `json:"request_timeout,omitempty"`
+}
+
+// Redacted returns s without secrets, for responses and logs.
+func (s Spec) Redacted() Spec {
+	if s.Source.Token != "" {
+		s.Source.Token = "***"
+	}
+	if s.Source.DSN != "" {
+		s.Source.DSN = "***"
+	}
+	return s
+}
+
+// Duration is a time.Duration written as "90s" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		*d = Duration(time.Duration(n) * time.Second)
+		return nil
+	}
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// fill sets defaults.
+func (s *Spec) fill() {
+	if s.Mode == "" {
+		s.Mode = ModeFull
+	}
+	if s.Drift == "" {
+		s.Drift = DriftIgnore
+	}
+	if s.Limits.Timeout == 0 {
+		s.Limits.Timeout = Duration(time.Hour)
+	}
+	if s.Limits.Backoff == 0 {
+		s.Limits.Backoff = Duration(time.Second)
+	}
+	if s.Limits.MaxErrors == 0 {
+		s.Limits.MaxErrors = 1000
+	}
+	src := &s.Source
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	if src.Kind == SourceHTTP {
+		def(&src.Pagination, "page")
+		def(&src.PageParam, "page")
+		def(&src.SizeParam, "page_size")
+		def(&src.CursorParam, "cursor")
+		def(&src.SinceParam, "since")
+		def(&src.RecordsPath, "records")
+		def(&src.NextPath, "next")
+		def(&src.TotalPath, "total")
+		def(&src.Auth, "none")
+		if src.PageSize == 0 {
+			src.PageSize = 1000
+		}
+	}
+	if src.RequestTimeout == 0 {
+		src.RequestTimeout = Duration(30 * time.Second)
+	}
+}
+
+// check validates s against the item's field codes.
+func (s *Spec) check(itemFields []string) []errs.FieldError {
+	var fe []errs.FieldError
+	add := func(p, reason, v string) { fe = append(fe, errs.FieldError{Pointer: p, Reason: reason, Value: v}) }
+	if s.Schedule != "" {
+		if _, err := cronParser.Parse(s.Schedule); err != nil {
+			add("/spec/schedule", "a 5-field cron expression: "+err.Error(), s.Schedule)
+		}
+	}
+	switch s.Mode {
+	case ModeFull:
+	case ModeIncremental:
+		if s.CursorField == "" {
+			add("/spec/cursor_field", "required for incremental jobs", "")
+		}
+	default:
+		add("/spec/mode", "full or incremental", s.Mode)
+	}
+	if s.Overlap < 0 {
+		add("/spec/overlap", "must not be negative", time.Duration(s.Overlap).String())
+	}
+	if s.Drift != DriftIgnore && s.Drift != DriftStop {
+		add("/spec/drift_policy", "ignore or stop", s.Drift)
+	}
+	if len(s.KeyFields) == 0 {
+		add("/spec/key_fields", "at least one field code", "")
+	}
+	for i, k := range s.KeyFields {
+		if !slices.Contains(itemFields, k) {
+			add("/spec/key_fields/"+strconv.Itoa(i), "not a field of the item", k)
+		}
+	}
+	for from, to := range s.Mapping {
+		if !slices.Contains(itemFields, to) {
+			add("/spec/mapping/"+from, "not a field of the item", to)
+		}
+	}
+	l := s.Limits
+	if l.Retries < 0 || l.Retries > 20 {
+		add("/spec/limits/retries", "0–20", strconv.Itoa(l.Retries))
+	}
+	if l.RowsPerSecond < 0 {
+		add("/spec/limits/rows_per_second", "0 (unlimited) or positive", strconv.Itoa(l.RowsPerSecond))
+	}
+	if l.Timeout < 0 || l.Backoff < 0 || l.MaxErrors < 0 {
+		add("/spec/limits", "durations and counts must not be negative", "")
+	}
+	src := s.Source
+	switch src.Kind {
+	case SourceHTTP:
+		if !strings.HasPrefix(src.URL, "http://") && !strings.HasPrefix(src.URL, "https://") {
+			add("/spec/source/url", "an http:// or https:// URL", src.URL)
+		}
+		if src.Pagination != "page" && src.Pagination != "cursor" {
+			add("/spec/source/pagination", "page or cursor", src.Pagination)
+		}
+		if src.Auth != "none" && src.Auth != "bearer" && src.Auth != "hmac" {
+			add("/spec/source/auth", "none, bearer or hmac", src.Auth)
+		}
+		if (src.Auth == "bearer" || src.Auth == "hmac") && src.Token == "" {
+			add("/spec/source/token", "required for "+src.Auth+" auth", "")
+		}
+		if src.PageSize < 1 || src.PageSize > 100_000 {
+			add("/spec/source/page_size", "1–100000", strconv.Itoa(src.PageSize))
+		}
+	case SourcePostgres:
+		if !strings.HasPrefix(src.DSN, "postgres://") && !strings.HasPrefix(src.DSN, "postgresql://") {
+			add("/spec/source/dsn", "a postgres:// URL", "")
+		}
+		if strings.TrimSpace(src.Query) == "" {
+			add("/spec/source/query", "required", "")
+		}
+	case SourceS3Files:
+		if !strings.HasPrefix(src.Blobs, "s3://") {
+			add("/spec/source/blobs", "an s3:// store spec", src.Blobs)
+		}
+	default:
+		add("/spec/source/kind", "http, postgres or s3files", src.Kind)
+	}
+	return fe
+}
+
+// itemField maps a source field name to the item's field code.
+func (s *Spec) itemField(src string) string {
+	if len(s.Mapping) == 0 {
+		return src
+	}
+	return s.Mapping[src]
+}
