@@ -28,9 +28,9 @@ type versionRow struct {
 // insertLicence writes a new licence and its first version.
 func insertLicence(ctx context.Context, tx *sql.Tx, v *versionRow) error {
 	l := v.l
-	_, err := tx.ExecContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, doc, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		l.Key(), l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID, string(l.Status), l.Version, l.ValidUntil, string(v.doc), l.UpdatedAt.UnixMicro())
+	_, err := tx.ExecContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		l.Key(), l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID, string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro())
 	if err != nil {
 		if db.IsUniqueViolation(err) {
 			return errs.Conflict("a %s numbered %q already exists", l.TypeName, l.Number)
@@ -58,16 +58,22 @@ func insertVersion(ctx context.Context, tx *sql.Tx, v *versionRow) error {
 // errs.Conflict if someone else wrote a version since prev was read.
 func updateLicence(ctx context.Context, tx *sql.Tx, v *versionRow, prev int) error {
 	l := v.l
-	res, err := tx.ExecContext(ctx, `UPDATE licences SET holder_name = $3, status = $4, version = $5, valid_until = $6, doc = $7, updated_at = $8
+	res, err := tx.ExecContext(ctx, `UPDATE licences SET holder_name = $3, status = $4, version = $5, valid_until = $6, updated_at = $7
 		WHERE id = $1 AND version = $2`,
-		l.Key(), prev, l.Holder.Name, string(l.Status), l.Version, l.ValidUntil, string(v.doc), l.UpdatedAt.UnixMicro())
+		l.Key(), prev, l.Holder.Name, string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro())
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return errs.Conflict("licence %s changed while this change was made; read it again and retry", l.Key())
 	}
-	return insertVersion(ctx, tx, v)
+	if err := insertVersion(ctx, tx, v); err != nil {
+		if db.IsUniqueViolation(err) {
+			return errs.Conflict("licence %s changed while this change was made; read it again and retry", l.Key())
+		}
+		return err
+	}
+	return nil
 }
 
 // Get returns the current version of a licence. id may be the identifier
@@ -82,7 +88,7 @@ func (s *Service) Get(ctx context.Context, id string) (Licence, error) {
 
 func (s *Service) getKey(ctx context.Context, key string) (Licence, error) {
 	var doc string
-	if err := s.db.QueryRow(ctx, `SELECT doc FROM licences WHERE id = $1`, key).Scan(&doc); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version WHERE l.id = $1`, key).Scan(&doc); err != nil {
 		return Licence{}, db.Interpret(err, "licence "+key)
 	}
 	return decode(doc)
@@ -108,9 +114,11 @@ func (s *Service) Lookup(ctx context.Context, idType, id, typeCode string) ([]Li
 	var rows *sql.Rows
 	var err error
 	if typeCode != "" {
-		rows, err = s.db.Query(ctx, `SELECT doc FROM licences WHERE holder_id = $1 AND holder_id_type = $2 AND type_code = $3 ORDER BY id LIMIT 100`, id, idType, typeCode)
+		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
+			WHERE l.holder_id = $1 AND l.holder_id_type = $2 AND l.type_code = $3 ORDER BY l.id LIMIT 100`, id, idType, typeCode)
 	} else {
-		rows, err = s.db.Query(ctx, `SELECT doc FROM licences WHERE holder_id = $1 AND holder_id_type = $2 ORDER BY type_code, id LIMIT 100`, id, idType)
+		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
+			WHERE l.holder_id = $1 AND l.holder_id_type = $2 ORDER BY l.type_code, l.id LIMIT 100`, id, idType)
 	}
 	if err != nil {
 		return nil, db.Interpret(err, "licences")

@@ -18,8 +18,9 @@ CREATE TABLE licence_type_issuers (
 	PRIMARY KEY (type_code, department_id)
 ) WITHOUT ROWID;
 
--- One row per licence, its current version. id is the identifier without
--- version and check character: 1.2.156.3005.2.TYPE.ISSUER.SERIAL.
+-- One row per licence: what lookups need of its current version, whose
+-- data (the sealed document) is in licence_versions. id is the identifier
+-- without version and check character: 1.2.156.3005.2.TYPE.ISSUER.SERIAL.
 CREATE TABLE licences (
 	id             TEXT PRIMARY KEY,
 	type_code      TEXT NOT NULL,
@@ -31,7 +32,6 @@ CREATE TABLE licences (
 	status         TEXT NOT NULL,             -- 01 有效, 02 暂扣, 03 撤销, 04 注销, 07 吊销
 	version        BIGINT NOT NULL,
 	valid_until    TEXT NOT NULL,
-	doc            TEXT NOT NULL,             -- licence.Licence as JSON (the sealed data)
 	updated_at     BIGINT NOT NULL,
 	UNIQUE (type_code, number)
 );

@@ -1,0 +1,352 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
+	"github.com/xiangyang-gov/sharehub/licence"
+)
+
+type qrRequest struct {
+	TTLSeconds int `json:"ttl_seconds,omitempty"`
+}
+
+type qrResponse struct {
+	licence.QR
+	PNGBase64 string `json:"png_base64"`
+}
+
+type lookupResponse struct {
+	Items []licence.View `json:"items"`
+	// Withheld counts licences of types the caller holds no grant for.
+	Withheld int `json:"withheld,omitempty"`
+}
+
+// TokenJWKSPath publishes the hub's QR token keys for offline verification.
+const TokenJWKSPath = "/.well-known/licence-token-jwks.json"
+
+func (s *Server) registerLicences() {
+	if s.licences == nil {
+		return
+	}
+	issuers := []exchange.Role{exchange.RoleIssuer}
+	consumers := []exchange.Role{exchange.RoleApp, exchange.RoleIssuer}
+	s.handle(route{Method: "GET", Path: "/v1/licence-types", Tag: "licences", Summary: "Licence types (证照类型) with their face fields.",
+		Response: list[licence.Type]{}, Handler: func(c *gin.Context) {
+			ts, err := s.licences.Types(c.Request.Context())
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, len(ts))
+			ok(c, http.StatusOK, list[licence.Type]{Items: ts})
+		}})
+	s.handle(route{Method: "PUT", Path: "/v1/licence-types/:code", Tag: "licences", Summary: "Define or change a licence type.", Roles: []exchange.Role{exchange.RoleAdmin},
+		Request: licence.Type{}, Response: licence.Type{}, Handler: func(c *gin.Context) {
+			var t licence.Type
+			if err := bindJSON(c, &t); err != nil {
+				fail(c, err)
+				return
+			}
+			if t.Code != c.Param("code") {
+				fail(c, errs.InvalidFields("licence type is not valid", errs.FieldError{Pointer: "/code", Reason: "must match the path", Value: t.Code}))
+				return
+			}
+			t, err := s.licences.SaveType(c.Request.Context(), principal(c), t)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "licence_type", t.Code)
+			ok(c, http.StatusOK, t)
+		}})
+
+	s.handle(route{Method: "POST", Path: "/v1/licences", Tag: "licences", Summary: "Issue a licence (新发), sealed by the issuing department's seal.", Roles: issuers,
+		Request: licence.NewLicence{}, Response: licence.Licence{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
+			var n licence.NewLicence
+			if err := bindJSON(c, &n); err != nil {
+				fail(c, err)
+				return
+			}
+			l, err := s.licences.Issue(c.Request.Context(), principal(c), n)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "licence", l.Key())
+			ok(c, http.StatusCreated, l)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/licences/:id/events", Tag: "licences", Roles: issuers,
+		Summary: "A lifecycle change as a new sealed version: amend (变更), renew (延续), suspend (暂扣), return (发还), revoke (撤销/吊销), cancel (注销).",
+		Request: licence.Change{}, Response: licence.Licence{}, Handler: func(c *gin.Context) {
+			var ch licence.Change
+			if err := bindJSON(c, &ch); err != nil {
+				fail(c, err)
+				return
+			}
+			l, err := s.licences.Apply(c.Request.Context(), principal(c), c.Param("id"), ch)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "licence", l.Key())
+			ok(c, http.StatusOK, l)
+		}})
+	s.handle(route{Method: "PUT", Path: "/v1/licences/:id/file", Tag: "licences", Roles: issuers, Upload: true,
+		Summary:  "Attach the licence's file (raw body: PDF, OFD, PNG or JPEG, sniffed; size-limited) as a new sealed version.",
+		Query:    []queryParam{{Name: "name", Description: "the file's name; its extension must match the content", Required: true}},
+		Response: licence.Licence{}, Handler: func(c *gin.Context) {
+			l, err := s.licences.AttachFile(c.Request.Context(), principal(c), c.Param("id"), c.Query("name"), c.Request.Body)
+			if err != nil {
+				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
+				return
+			}
+			noteResource(c, "licence", l.Key())
+			ok(c, http.StatusOK, l)
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/licences/:id/history", Tag: "licences", Roles: issuers,
+		Summary: "Every sealed version of a licence (issuers of its department).", Response: list[licence.Version]{}, Handler: func(c *gin.Context) {
+			l, err := s.licences.Get(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if !licence.CanShow(principal(c), &l) {
+				fail(c, errs.Forbidden("only issuers of %s read the history of its licences", l.IssuerID))
+				return
+			}
+			h, err := s.licences.History(c.Request.Context(), l.ID)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "licence", l.Key())
+			noteRows(c, len(h))
+			ok(c, http.StatusOK, list[licence.Version]{Items: h})
+		}})
+
+	s.handle(route{Method: "GET", Path: "/v1/licences/:id", Tag: "licences", Roles: consumers,
+		Summary:  "A licence by identifier (any version's). Needs X-Purpose (用证事由, ≤200 characters) and a grant for its type; fields outside the grant are left out, id numbers masked unless granted.",
+		Response: licence.View{}, Handler: func(c *gin.Context) {
+			id := c.Param("id")
+			p, err := ident.ParseLicenceID(id)
+			if err != nil {
+				fail(c, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()}))
+				return
+			}
+			if err := requirePurpose(c); err != nil {
+				fail(c, err)
+				return
+			}
+			allows, err := s.licenceAccess(c, p.TypeCode, "")
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			l, err := s.licences.Get(c.Request.Context(), id)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if allows == nil {
+				if allows, err = s.licenceAccess(c, l.TypeCode, l.IssuerID); err != nil {
+					fail(c, err)
+					return
+				}
+			}
+			v := licence.ViewOf(&l, allows, time.Now())
+			if v.File != nil {
+				if v.FileURL, _, err = s.licences.FileLink(c.Request.Context(), &l); err != nil {
+					fail(c, err)
+					return
+				}
+			}
+			noteResource(c, "licence", l.Key())
+			noteRows(c, 1)
+			ok(c, http.StatusOK, v)
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/licences", Tag: "licences", Roles: consumers,
+		Summary: "Look licences up by holder id. Needs X-Purpose and a grant for each type returned; licences of other types are withheld.",
+		Query: []queryParam{{Name: "holder_id", Description: "持证主体代码", Required: true},
+			{Name: "holder_id_type", Description: "111 居民身份证号 (default) or 001 统一社会信用代码"},
+			{Name: "type_code", Description: "only this licence type"}},
+		Response: lookupResponse{}, Handler: func(c *gin.Context) { s.lookupLicences(c) }})
+
+	s.handle(route{Method: "POST", Path: "/v1/licences/:id/verify", Tag: "licences",
+		Summary:  "Check the seal over the licence's current version and its file's digest.",
+		Response: licence.Verification{}, Handler: func(c *gin.Context) {
+			v, err := s.licences.Verify(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "licence", v.ID)
+			ok(c, http.StatusOK, v)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/licences/:id/qr", Tag: "licences", Roles: consumers,
+		Summary: "A short-lived QR token (亮证) signed by the hub: JSON with the URL and a PNG, or the PNG alone with Accept: image/png. Issuers of the licence's department, or apps with a grant for its type.",
+		Request: qrRequest{}, Response: qrResponse{}, Handler: func(c *gin.Context) { s.licenceQR(c) }})
+
+	s.handle(route{Method: "GET", Path: "/verify/:token", Tag: "licences", Public: true,
+		Summary:  "Public check of a QR token: a Chinese page for people, JSON with Accept: application/json.",
+		Response: licence.TokenCheck{}, Handler: func(c *gin.Context) { s.verifyPage(c) }})
+	s.handle(route{Method: "GET", Path: TokenJWKSPath, Tag: "licences", Public: true, Unaudited: true,
+		Summary: "The hub's QR token keys (JWK set, Ed25519) for offline verification.", Handler: func(c *gin.Context) {
+			b, err := s.licences.TokenJWKS(c.Request.Context())
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			c.Header("Cache-Control", "public, max-age=300")
+			c.Data(http.StatusOK, "application/jwk-set+json", b)
+		}})
+}
+
+// requirePurpose rejects a data call without a purpose (用证事由).
+func requirePurpose(c *gin.Context) error {
+	p := strings.TrimSpace(c.GetHeader("X-Purpose"))
+	if p == "" {
+		return errs.InvalidFields("a purpose of use (用证事由) is required", errs.FieldError{Pointer: "X-Purpose", Reason: "required, at most 200 characters"})
+	}
+	if len([]rune(p)) > 200 {
+		return errs.InvalidFields("purpose is too long", errs.FieldError{Pointer: "X-Purpose", Reason: "at most 200 characters"})
+	}
+	return nil
+}
+
+// licenceAccess decides what the caller may see of licences of a type.
+// Issuers of issuerID see everything without a grant; when issuerID is
+// "" and the caller is an issuer, it returns nil, nil: decide once the
+// licence (and so its issuer) is known. Everyone else needs a grant.
+func (s *Server) licenceAccess(c *gin.Context, typeCode, issuerID string) (func(string) bool, error) {
+	p := principal(c)
+	if p.Has(exchange.RoleIssuer) {
+		if issuerID == "" {
+			return nil, nil
+		}
+		if p.DepartmentID == issuerID {
+			notePurpose(c, clip(c.GetHeader("X-Purpose"), 200))
+			return func(string) bool { return true }, nil
+		}
+	}
+	a, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceLicenceType, ID: typeCode}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.Allows, nil
+}
+
+func (s *Server) lookupLicences(c *gin.Context) {
+	id, idType, typeCode := strings.TrimSpace(c.Query("holder_id")), strings.TrimSpace(c.Query("holder_id_type")), strings.TrimSpace(c.Query("type_code"))
+	if idType == "" {
+		idType = licence.HolderIDResident
+	}
+	if id == "" {
+		fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?holder_id", Reason: "required"}))
+		return
+	}
+	if err := licence.ValidateHolderID(idType, strings.ToUpper(id)); err != nil {
+		fail(c, errs.InvalidFields("not a valid holder id", errs.FieldError{Pointer: "?holder_id", Reason: err.Error()}))
+		return
+	}
+	id = strings.ToUpper(id)
+	if err := requirePurpose(c); err != nil {
+		fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	if typeCode != "" {
+		// Check the grant before reading anything.
+		if p := principal(c); !p.Has(exchange.RoleIssuer) {
+			if _, err := s.licenceAccess(c, typeCode, ""); err != nil {
+				fail(c, err)
+				return
+			}
+		}
+	}
+	ls, err := s.licences.Lookup(ctx, idType, id, typeCode)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := lookupResponse{Items: []licence.View{}}
+	access := map[string]func(string) bool{}
+	var firstErr error
+	now := time.Now()
+	for i := range ls {
+		l := &ls[i]
+		key := l.TypeCode + "|" + l.IssuerID
+		allows, seen := access[key]
+		if !seen {
+			allows, err = s.licenceAccess(c, l.TypeCode, l.IssuerID)
+			if err != nil && !errs.Is(err, errs.KindForbidden) {
+				fail(c, err)
+				return
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			access[key] = allows
+		}
+		if allows == nil {
+			out.Withheld++
+			continue
+		}
+		out.Items = append(out.Items, licence.ViewOf(l, allows, now))
+		noteResource(c, "licence", l.Key())
+	}
+	if len(out.Items) == 0 && firstErr != nil {
+		fail(c, firstErr)
+		return
+	}
+	noteRows(c, len(out.Items))
+	ok(c, http.StatusOK, out)
+}
+
+func (s *Server) licenceQR(c *gin.Context) {
+	var req qrRequest
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	l, err := s.licences.Get(ctx, c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !licence.CanShow(principal(c), &l) {
+		if _, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceLicenceType, ID: l.TypeCode}, nil); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	qr, err := s.licences.IssueQR(ctx, &l, time.Duration(req.TTLSeconds)*time.Second)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	png, err := qrcode.Encode(qr.URL, qrcode.Medium, 320)
+	if err != nil {
+		fail(c, errs.Internal(err, "QR code"))
+		return
+	}
+	noteResource(c, "licence", l.Key())
+	c.Header("Cache-Control", "no-store")
+	if strings.Contains(c.GetHeader("Accept"), "image/png") {
+		c.Header("X-Verify-URL", qr.URL)
+		c.Data(http.StatusOK, "image/png", png)
+		return
+	}
+	ok(c, http.StatusOK, qrResponse{QR: qr, PNGBase64: base64.StdEncoding.EncodeToString(png)})
+}
