@@ -20,6 +20,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/licence"
 )
 
 // Config tunes the HTTP layer.
@@ -49,6 +50,8 @@ type Deps struct {
 	Blobs    blob.Store
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Licences is the e-licence registry; nil leaves its routes out.
+	Licences *licence.Service
 }
 
 // Server routes HTTP requests to the hub's services.
@@ -62,7 +65,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	engine  *gin.Engine
-	routes  []route
+
+	licences *licence.Service
+	routes   []route
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -94,6 +99,7 @@ func New(d Deps, cfg Config) *Server {
 	e.RemoveExtraSlash = true
 	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics
+	s.licences = d.Licences
 	e.Use(withRequestID, s.observe, s.recoverPanic)
 	e.NoRoute(s.audited, func(c *gin.Context) {
 		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
@@ -106,6 +112,7 @@ func New(d Deps, cfg Config) *Server {
 	s.registerAudit()
 	s.registerBlobs()
 	s.registerCatalog()
+	s.registerLicences()
 	return s
 }
 

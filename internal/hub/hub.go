@@ -21,6 +21,8 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/keys"
+	"github.com/xiangyang-gov/sharehub/licence"
+	"github.com/xiangyang-gov/sharehub/seal"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/hub.Version=v1.2.3".
@@ -38,6 +40,9 @@ type App struct {
 	Catalog  *catalog.Service
 	Audit    *audit.Log
 	API      *api.Server
+	// Seals applies the seals that licences are sealed with.
+	Seals    *seal.Service
+	Licences *licence.Service
 
 	// AuditVerifierKey is the C2SP note verifier key of the checkpoint signer.
 	AuditVerifierKey string
@@ -129,7 +134,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 	a.Exchange = exchange.New(a.DB, exchange.Config{})
 	a.Catalog = catalog.New(a.DB, catalog.Config{})
-	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics}, api.Config{
+	if a.Seals, err = seal.New(seal.Config{DB: a.DB, Master: a.Master, Images: a.Blobs, Directory: a.Exchange, Logger: logger}); err != nil {
+		return nil, err
+	}
+	if a.Licences, err = licence.New(licence.Config{DB: a.DB, Directory: a.Exchange, Sealer: a.Seals, Files: a.Blobs, Keys: a.Keys,
+		PublicURL: a.Config.PublicURL, Logger: logger}); err != nil {
+		return nil, err
+	}
+	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences}, api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
 		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
 	})
@@ -195,6 +207,10 @@ func (a *App) Close(ctx context.Context) error {
 	if a.Exchange != nil {
 		err = errors.Join(err, a.Exchange.Close())
 		a.Exchange = nil
+	}
+	if a.Seals != nil {
+		err = errors.Join(err, a.Seals.Close())
+		a.Seals = nil
 	}
 	if a.Audit != nil {
 		err = errors.Join(err, a.Audit.Close(ctx))
