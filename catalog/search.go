@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"html"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -228,10 +230,11 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	var query string
 	rs := []rune(words[0])
 	if len(words) == 1 && len(rs) == 2 && isHan(rs[0]) && isHan(rs[1]) {
-		// One bigram: rank straight from the index.
+		// One bigram: rank straight from the index. CROSS JOIN keeps
+		// SQLite from starting at the items (PostgreSQL plans it freely).
 		query = `SELECT i.code, i.name, i.provider_id, COALESCE(d.name, ''), i.share_type, i.status, i.doc, -t.rank_key
-			FROM catalog_terms t JOIN catalog_items i ON i.code = t.code LEFT JOIN departments d ON d.id = i.provider_id
-			WHERE t.term = ` + arg(words[0]) + statusCond + `
+			FROM catalog_terms t CROSS JOIN catalog_items i LEFT JOIN departments d ON d.id = i.provider_id
+			WHERE i.code = t.code AND t.term = ` + arg(words[0]) + statusCond + `
 			ORDER BY t.rank_key, t.code LIMIT ` + arg(limit+1) + ` OFFSET ` + arg(offset)
 	} else {
 		var sets, where, score []string
@@ -400,30 +403,63 @@ func mark(text string, words []string, window int) string {
 	return b.String()
 }
 
-// writeTerms inserts the terms of the given items.
+// writeTerms inserts the terms of the given items, sorted so the index
+// B-tree is written in order.
 func (s *Service) writeTerms(ctx context.Context, tx *sql.Tx, codes []string, texts []searchTexts) error {
-	const cols = 3
-	batch := db.MaxParams / cols
-	args := make([]any, 0, batch*cols)
-	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO catalog_terms (term, rank_key, code) VALUES `+s.values(n, cols), args...)
-		args, n = args[:0], 0
-		return db.Interpret(err, "search index")
+	type row struct {
+		term string
+		rank int
+		code string
 	}
+	var rows []row
 	for i, code := range codes {
 		for term, score := range termsOf(texts[i]) {
-			args = append(args, term, -score, code)
-			n++
-			if n == batch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			rows = append(rows, row{term, -score, code})
 		}
 	}
-	return flush()
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		if a.term != b.term {
+			return a.term < b.term
+		}
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		return a.code < b.code
+	})
+	err := s.insertRows(ctx, tx, `INSERT INTO catalog_terms (term, rank_key, code) VALUES `, 3, len(rows), func(i int) []any {
+		return []any{rows[i].term, rows[i].rank, rows[i].code}
+	})
+	return db.Interpret(err, "search index")
+}
+
+// deleteTerms removes an item's terms by their exact keys, recomputed from
+// the texts they were made from.
+func (s *Service) deleteTerms(ctx context.Context, tx *sql.Tx, code string, t searchTexts) error {
+	terms := termsOf(t)
+	args := make([]any, 0, 3*len(terms))
+	for term, score := range terms {
+		args = append(args, term, -score, code)
+	}
+	const batch = 1000
+	for i := 0; i < len(args); i += 3 * batch {
+		part := args[i:min(i+3*batch, len(args))]
+		var b strings.Builder
+		for r := 0; r < len(part)/3; r++ {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			if s.db.Dialect == db.SQLite {
+				b.WriteString("(?, ?, ?)")
+			} else {
+				// PostgreSQL types a VALUES list's parameters as text unless told.
+				fmt.Fprintf(&b, "($%d, CAST($%d AS BIGINT), $%d)", 3*r+1, 3*r+2, 3*r+3)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM catalog_terms WHERE (term, rank_key, code) IN (VALUES `+b.String()+`)`, part...)
+		if err != nil {
+			return db.Interpret(err, "search index")
+		}
+	}
+	return nil
 }

@@ -249,8 +249,8 @@ func (s *Service) commitProgress(ctx context.Context, by string, ps []*pending, 
 				return err
 			}
 			if textsOf(&p.old.Content) != p.texts {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_terms WHERE code = $1`, p.item.Code); err != nil {
-					return db.Interpret(err, "search index")
+				if err := s.deleteTerms(ctx, tx, p.item.Code, textsOf(&p.old.Content)); err != nil {
+					return err
 				}
 				reindex = append(reindex, p)
 			}

@@ -53,14 +53,15 @@ CREATE TABLE catalog_versions (
 -- Inverted index of character bigrams (and the last character of each run,
 -- so a one-character query is a prefix range). rank_key is minus the
 -- item's score for the term, so a single-term query reads its best answers
--- in index order; see catalog/search.go.
+-- in index order; see catalog/search.go. There is no index on code: an
+-- item's old terms are deleted by their exact keys, recomputed from its
+-- stored texts (one B-tree per row keeps bulk loads fast).
 CREATE TABLE catalog_terms (
 	term  TEXT NOT NULL,
 	rank_key BIGINT NOT NULL,
 	code  TEXT NOT NULL,
 	PRIMARY KEY (term, rank_key, code)
 ) WITHOUT ROWID;
-CREATE INDEX catalog_terms_code ON catalog_terms(code);
 
 INSERT INTO catalog_libraries (id, kind, name, sort, created_at) VALUES
 	('base-population', 'base', '人口基础库', 1, 0),
