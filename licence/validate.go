@@ -150,3 +150,9 @@ func serialOf(typeCode, number string) string {
 	}
 	return string(b[:])
 }
+
+// newIDFor returns the identifier of the first version of the licence of
+// the type numbered number, issued by the body with issuerCode.
+func newIDFor(typeCode, issuerCode, number string) (string, error) {
+	return ident.NewLicenceID(typeCode, issuerCode, serialOf(typeCode, number), 1)
+}

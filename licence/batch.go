@@ -1,0 +1,265 @@
+package licence
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/seal"
+)
+
+// Bulk issue (import, demo). A batch's versions are sealed together: the
+// issuer department's seal signs a manifest, the concatenated 32-byte
+// SHA-256 digests of the batch's licence documents in order, and each
+// version records its batch and index. Verifying one licence checks its
+// document's digest, finds it at its index in the manifest and verifies
+// the seal over the manifest: the same assurance as a seal per licence
+// for one signature per BatchSize licences.
+
+// BatchSize is the most licences one seal batch covers.
+const BatchSize = 2000
+
+// BatchMediaType is the media type of a sealed batch manifest.
+const BatchMediaType = "application/vnd.sharehub.licence-batch"
+
+// pending is a new licence ready to be written.
+type pending struct {
+	l   Licence
+	doc []byte
+	sum [32]byte
+}
+
+func newPending(l Licence) (pending, error) {
+	doc, _, err := encode(&l)
+	if err != nil {
+		return pending{}, err
+	}
+	return pending{l: l, doc: doc, sum: sha256.Sum256(doc)}, nil
+}
+
+// writeBatch writes new licences, skipping any whose (type, number) is
+// already registered, sealing the rest in batches per issuing department.
+// It returns how many it created and skipped.
+func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, items []pending) (created, skipped int, err error) {
+	fresh, err := s.unregistered(ctx, items)
+	if err != nil {
+		return 0, 0, err
+	}
+	skipped = len(items) - len(fresh)
+	if len(fresh) == 0 {
+		return 0, skipped, nil
+	}
+	byIssuer := map[string][]*pending{}
+	var order []string
+	for _, p := range fresh {
+		if _, ok := byIssuer[p.l.IssuerID]; !ok {
+			order = append(order, p.l.IssuerID)
+		}
+		byIssuer[p.l.IssuerID] = append(byIssuer[p.l.IssuerID], p)
+	}
+	var batches []sealedBatch
+	for _, dept := range order {
+		group := byIssuer[dept]
+		for len(group) > 0 {
+			n := min(len(group), BatchSize)
+			b, err := s.sealBatch(ctx, by, dept, group[:n])
+			if err != nil {
+				return 0, skipped, err
+			}
+			batches = append(batches, b)
+			group = group[n:]
+		}
+	}
+	if s.db.Dialect == db.Postgres {
+		err = s.copyBatches(ctx, by, batches)
+	} else {
+		err = s.insertBatches(ctx, by, batches)
+	}
+	if err != nil {
+		if db.IsUniqueViolation(err) {
+			return 0, skipped, errs.Conflict("some of these licences were registered by someone else meanwhile; run the import again to skip them")
+		}
+		return 0, skipped, db.Interpret(err, "licence import")
+	}
+	return len(fresh), skipped, nil
+}
+
+type sealedBatch struct {
+	id       string
+	manifest []byte
+	jws      []byte
+	items    []*pending
+	at       time.Time
+}
+
+func (s *Service) sealBatch(ctx context.Context, by *exchange.Principal, dept string, items []*pending) (sealedBatch, error) {
+	manifest := make([]byte, 0, len(items)*sha256.Size)
+	for _, p := range items {
+		manifest = append(manifest, p.sum[:]...)
+	}
+	sum := sha256.Sum256(manifest)
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:])
+	id := "lsb_" + hex.EncodeToString(rnd[:])
+	sealID, err := s.sealFor(ctx, dept)
+	if err != nil {
+		return sealedBatch{}, err
+	}
+	jws, err := s.cfg.Sealer.Sign(ctx, sealer(by, dept), sealID, seal.SignRequest{
+		Document: seal.Document{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(manifest)), MediaType: BatchMediaType, Name: id},
+		Purpose:  "电子证照批量签章",
+	})
+	if err != nil {
+		s.forgetSeal(dept)
+		return sealedBatch{}, err
+	}
+	return sealedBatch{id: id, manifest: manifest, jws: jws, items: items, at: s.now().UTC().Truncate(time.Microsecond)}, nil
+}
+
+// unregistered returns the items whose (type, number) is not yet taken.
+func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending, error) {
+	byType := map[string][]*pending{}
+	for i := range items {
+		byType[items[i].l.TypeCode] = append(byType[items[i].l.TypeCode], &items[i])
+	}
+	taken := map[string]bool{}
+	for tc, ps := range byType {
+		for len(ps) > 0 {
+			n := min(len(ps), 500)
+			args := make([]any, 0, n+1)
+			args = append(args, tc)
+			var q strings.Builder
+			q.WriteString(`SELECT number FROM licences WHERE type_code = $1 AND number IN (`)
+			for i, p := range ps[:n] {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				args = append(args, p.l.Number)
+				q.WriteString("$" + itoa(len(args)))
+			}
+			q.WriteString(")")
+			rows, err := s.db.W.QueryContext(ctx, q.String(), args...)
+			if err != nil {
+				return nil, db.Interpret(err, "licences")
+			}
+			for rows.Next() {
+				var num string
+				if err := rows.Scan(&num); err != nil {
+					rows.Close()
+					return nil, db.Interpret(err, "licences")
+				}
+				taken[tc+"\x00"+num] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, db.Interpret(err, "licences")
+			}
+			ps = ps[n:]
+		}
+	}
+	out := make([]*pending, 0, len(items))
+	seen := map[string]bool{}
+	for i := range items {
+		k := items[i].l.TypeCode + "\x00" + items[i].l.Number
+		if taken[k] || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, &items[i])
+	}
+	return out, nil
+}
+
+// insertBatches writes on SQLite: prepared inserts in one transaction.
+func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, batches []sealedBatch) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		insL, err := tx.PrepareContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insL.Close()
+		insV, err := tx.PrepareContext(ctx, `INSERT INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
+			VALUES (?, 1, 'issue', ?, ?, '', ?, ?, NULL, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insV.Close()
+		for _, b := range batches {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES ($1, $2, $3, $4)`,
+				b.id, b.manifest, string(b.jws), b.at.UnixMicro()); err != nil {
+				return err
+			}
+			for i, p := range b.items {
+				l := &p.l
+				key := l.Key()
+				if _, err := insL.ExecContext(ctx, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
+					string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro()); err != nil {
+					return err
+				}
+				if _, err := insV.ExecContext(ctx, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, i); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// copyBatches writes on PostgreSQL with COPY, in one transaction.
+func (s *Service) copyBatches(ctx context.Context, by *exchange.Principal, batches []sealedBatch) error {
+	conn, err := s.db.W.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		var bRows, lRows, vRows [][]any
+		for _, b := range batches {
+			bRows = append(bRows, []any{b.id, b.manifest, string(b.jws), b.at.UnixMicro()})
+			for i, p := range b.items {
+				l := &p.l
+				key := l.Key()
+				lRows = append(lRows, []any{key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
+					string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro()})
+				vRows = append(vRows, []any{key, int64(1), string(EventIssue), l.UpdatedAt.UnixMicro(), by.ID, "", hex.EncodeToString(p.sum[:]),
+					string(p.doc), b.id, int64(i)})
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licence_seal_batches"}, []string{"id", "manifest", "seal_jws", "created_at"}, pgx.CopyFromRows(bRows)); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licences"}, []string{"id", "type_code", "number", "issuer_id", "holder_name", "holder_id_type", "holder_id",
+			"status", "version", "valid_until", "updated_at"}, pgx.CopyFromRows(lRows)); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licence_versions"}, []string{"licence_id", "version", "event", "at", "by_id", "reason", "digest",
+			"doc", "batch_id", "batch_index"}, pgx.CopyFromRows(vRows)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}

@@ -1,0 +1,256 @@
+package licence
+
+import (
+	"context"
+	"encoding/json"
+	"hash/maphash"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
+)
+
+// SheetName is the worksheet of a licence import file.
+const SheetName = "电子证照"
+
+// Spec is the import file format (GB/T 36902 field names as headers). The
+// face fields (照面信息) are one JSON object per row, checked against the
+// row's type.
+var Spec = sheet.Spec{Sheets: []sheet.Sheet{{Name: SheetName, Aliases: []string{"证照", "licences"}, Columns: []sheet.Column{
+	{Key: "type_code", Header: "证照类型代码", Required: true, Kind: sheet.Code, Max: 21, Example: "11420600000000027M001"},
+	{Key: "number", Header: "证照编号", Required: true, Max: MaxNumber, Example: "420602202400001"},
+	{Key: "issuer_code", Header: "颁发机构代码", Required: true, Kind: sheet.Code, Max: 18, Example: "11420600000000027M", Note: "颁发机构的统一社会信用代码"},
+	{Key: "holder_name", Header: "持证主体", Required: true, Max: 100, Example: "张三"},
+	{Key: "holder_id_type", Header: "持证主体代码类型", Choices: []string{HolderIDResident, HolderIDCredit}, Example: "111", Note: "111 居民身份证号，001 统一社会信用代码；空则按证照类型"},
+	{Key: "holder_id", Header: "持证主体代码", Required: true, Kind: sheet.Code, Max: 18, Example: "420602198001010011"},
+	{Key: "issued_on", Header: "颁发日期", Required: true, Kind: sheet.Date, Example: "2024-01-31"},
+	{Key: "valid_from", Header: "有效期起始日期", Kind: sheet.Date, Example: "2024-01-31"},
+	{Key: "valid_until", Header: "有效期截止日期", Kind: sheet.Date, Example: "2044-01-30", Note: "空则按证照类型的有效期计算；长期有效的证照留空"},
+	{Key: "region", Header: "属地代码", Kind: sheet.Code, Max: 6, Example: "420602"},
+	{Key: "face", Header: "照面信息", Max: 4000, Example: `{"gender":"男","ethnicity":"汉","birth_date":"1980-01-01","address":"湖北省襄阳市襄城区檀溪路1号"}`, Note: "JSON 对象，键为证照类型的照面字段代码"},
+}}}}
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	By *exchange.Principal
+	// Commit writes the file when it has no errors; otherwise a dry run.
+	Commit   bool
+	Progress func(sheet.Progress)
+	// TempDir and UnzipSizeLimit are passed to the spreadsheet reader.
+	TempDir        string
+	UnzipSizeLimit int64
+}
+
+// Import reads a licence file (xlsx or CSV, streamed), checks every row
+// and reports each bad cell; with Commit and no errors it reads the file
+// again and issues its licences in sealed batches. A file is accepted
+// whole or not at all. Rows whose (type, number) is already registered
+// are skipped (Report.Unchanged), so importing a file twice is harmless.
+// The caller needs the importer or admin role (errs.Forbidden); each
+// row's issuer must be a department that issues its type.
+func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (*sheet.Report, error) {
+	if opts.By == nil {
+		return nil, errs.Unauthenticated("sign in to import licences")
+	}
+	if opts.By.Disabled || !opts.By.Has(exchange.RoleImporter, exchange.RoleAdmin) {
+		return nil, errs.Forbidden("importing licences needs the importer or admin role")
+	}
+	f, err := sheet.Open(path, Spec, sheet.Options{UnzipSizeLimit: opts.UnzipSizeLimit, TempDir: opts.TempDir, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep := sheet.NewReport()
+	rep.DryRun = !opts.Commit
+	rc, err := s.newRowChecker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Pass 1: check every row; remember (type, number) hashes to find
+	// duplicates within the file without keeping the rows.
+	seed := maphash.MakeSeed()
+	type seen struct {
+		h    uint64
+		line int32
+	}
+	var keys []seen
+	err = f.Read(ctx, SheetName, rep, func(r *sheet.Row) error {
+		if _, ok := rc.check(r, rep); ok {
+			keys = append(keys, seen{maphash.String(seed, r.Get("type_code")+"\x00"+r.Get("number")), int32(r.Line)})
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	slices.SortFunc(keys, func(a, b seen) int {
+		if a.h != b.h {
+			if a.h < b.h {
+				return -1
+			}
+			return 1
+		}
+		return int(a.line - b.line)
+	})
+	var dups []seen
+	for i := 1; i < len(keys); i++ {
+		if keys[i].h == keys[i-1].h {
+			dups = append(dups, seen{h: uint64(keys[i-1].line), line: keys[i].line})
+		}
+	}
+	keys = nil
+	slices.SortFunc(dups, func(a, b seen) int { return int(a.line - b.line) })
+	for _, d := range dups {
+		rep.AddProblem(sheet.Problem{Sheet: SheetName, Row: int(d.line), Column: "证照编号",
+			Reason: "the same licence type and number as row " + strconv.Itoa(int(d.h))})
+	}
+	if !opts.Commit || !rep.OK() {
+		return rep, nil
+	}
+	// Pass 2: build, seal and write in batches.
+	var batch []pending
+	total := rep.Rows[SheetName]
+	done := 0
+	flush := func() error {
+		created, skipped, err := s.writeBatch(ctx, opts.By, batch)
+		if err != nil {
+			return err
+		}
+		rep.Created += created
+		rep.Unchanged += skipped
+		done += len(batch)
+		batch = batch[:0]
+		if opts.Progress != nil {
+			opts.Progress(sheet.Progress{Phase: "commit", Sheet: SheetName, Done: done, Total: total})
+		}
+		return nil
+	}
+	pass2 := sheet.NewReport()
+	err = f.Read(ctx, SheetName, pass2, func(r *sheet.Row) error {
+		l, ok := rc.check(r, pass2)
+		if !ok {
+			return errs.Conflict("row %d changed between the check and the commit", r.Line)
+		}
+		p, err := newPending(l)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, p)
+		if len(batch) >= BatchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.Committed = true
+	return rep, nil
+}
+
+// rowChecker validates import rows against the registry's types and
+// departments, held in memory for the whole file.
+type rowChecker struct {
+	s       *Service
+	types   map[string]*Type
+	issuers map[string]exchange.Department // by credit code
+	now     time.Time
+	today   string
+}
+
+func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
+	ts, err := s.Types(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc := &rowChecker{s: s, types: map[string]*Type{}, issuers: map[string]exchange.Department{}, now: s.now().UTC().Truncate(time.Microsecond)}
+	rc.today = today(rc.now)
+	for i := range ts {
+		rc.types[ts[i].Code] = &ts[i]
+		for _, id := range ts[i].IssuerIDs {
+			d, err := s.department(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			rc.issuers[d.Code] = d
+		}
+	}
+	return rc, nil
+}
+
+// pointerColumn maps NewLicence field pointers to import columns.
+var pointerColumn = map[string]string{
+	"/type_code": "type_code", "/number": "number", "/holder/name": "holder_name", "/holder/id_type": "holder_id_type",
+	"/holder/id": "holder_id", "/issued_on": "issued_on", "/valid_from": "valid_from", "/valid_until": "valid_until",
+	"/region": "region", "/replaces": "number",
+}
+
+// check validates one row and returns the licence it issues.
+func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
+	bad := false
+	add := func(key, value, reason string) {
+		if r.Bad(key) {
+			return
+		}
+		rep.AddProblem(r.Problem(key, sheet.ClipValue(value), reason))
+		bad = true
+	}
+	for _, k := range []string{"type_code", "number", "issuer_code", "holder_name", "holder_id_type", "holder_id", "issued_on", "valid_from", "valid_until", "region", "face"} {
+		if r.Bad(k) {
+			bad = true
+		}
+	}
+	t := rc.types[r.Get("type_code")]
+	if t == nil {
+		if v := r.Get("type_code"); v != "" {
+			add("type_code", v, "no such licence type")
+		}
+		return Licence{}, false
+	}
+	dep, ok := rc.issuers[r.Get("issuer_code")]
+	if !ok || !slices.Contains(t.IssuerIDs, dep.ID) {
+		add("issuer_code", r.Get("issuer_code"), "not a department that issues "+t.Name)
+		return Licence{}, false
+	}
+	var face map[string]string
+	if v := r.Get("face"); v != "" {
+		if err := json.Unmarshal([]byte(v), &face); err != nil {
+			add("face", v, `not a JSON object of strings, e.g. {"gender":"男"}`)
+			return Licence{}, false
+		}
+	}
+	n := NewLicence{TypeCode: t.Code, Number: r.Get("number"), IssuerID: dep.ID,
+		Holder:   Holder{Name: r.Get("holder_name"), IDType: r.Get("holder_id_type"), ID: r.Get("holder_id")},
+		IssuedOn: r.Get("issued_on"), ValidFrom: r.Get("valid_from"), ValidUntil: r.Get("valid_until"), Region: r.Get("region"), Face: face}
+	if n.Number == "" {
+		return Licence{}, false
+	}
+	l, fe := n.validate(t, rc.today)
+	for _, e := range fe {
+		col, ok := pointerColumn[e.Pointer]
+		reason := e.Reason
+		if !ok {
+			col = "face"
+			reason = strings.TrimPrefix(e.Pointer, "/face/") + ": " + e.Reason
+		}
+		add(col, e.Value, reason)
+	}
+	if bad {
+		return Licence{}, false
+	}
+	l.IssuerID, l.IssuerName, l.IssuerCode = dep.ID, dep.Name, dep.Code
+	id, err := newIDFor(l.TypeCode, dep.Code, l.Number)
+	if err != nil {
+		add("number", l.Number, err.Error())
+		return Licence{}, false
+	}
+	l.ID, l.UpdatedAt = id, rc.now
+	return l, true
+}
