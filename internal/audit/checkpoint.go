@@ -75,11 +75,11 @@ func (l *Log) checkpointNow(force bool) (Checkpoint, error) {
 		made bool
 	)
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := l.db.LockTx(ctx, tx, lockKey); err != nil {
+		size, err := l.lockAndSize(ctx, tx)
+		if err != nil {
 			return err
 		}
-		size, err := l.syncTree(ctx, tx)
-		if err != nil {
+		if err := l.syncTree(ctx, tx, size); err != nil {
 			return err
 		}
 		latest, ok, err := latestCheckpoint(ctx, tx)

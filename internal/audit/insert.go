@@ -45,6 +45,43 @@ func (ins *inserts) prepare(ctx context.Context) error {
 	return nil
 }
 
+// exec writes a batch's rows: entries, their resources and new stored
+// subtree hashes. On PostgreSQL, when the parameters fit one statement, the
+// three INSERTs travel as one, the other two as data-modifying WITH
+// clauses: one round trip per batch instead of three.
+func (ins *inserts) exec(ctx context.Context, tx *sql.Tx, entries, resources, nodes []any) error {
+	if ins.entries.d.Dialect == db.Postgres && len(entries)+len(resources)+len(nodes) <= db.MaxParams {
+		q, args := "", make([]any, 0, len(entries)+len(resources)+len(nodes))
+		for _, part := range []struct {
+			ins  *insert
+			args []any
+		}{{&ins.resources, resources}, {&ins.nodes, nodes}} {
+			if len(part.args) == 0 {
+				continue
+			}
+			if q == "" {
+				q = "WITH "
+			} else {
+				q += ", "
+			}
+			q += part.ins.table + " AS (" + part.ins.statement(len(args), len(part.args)/part.ins.cols) + ") "
+			args = append(args, part.args...)
+		}
+		q += ins.entries.statement(len(args), len(entries)/ins.entries.cols)
+		_, err := tx.ExecContext(ctx, q, append(args, entries...)...)
+		return db.Interpret(err, "audit entries")
+	}
+	for _, part := range []struct {
+		ins  *insert
+		args []any
+	}{{&ins.entries, entries}, {&ins.resources, resources}, {&ins.nodes, nodes}} {
+		if err := part.ins.exec(ctx, tx, part.args); err != nil {
+			return db.Interpret(err, part.ins.table)
+		}
+	}
+	return nil
+}
+
 func (ins *inserts) close() {
 	for _, i := range []*insert{&ins.entries, &ins.resources, &ins.nodes} {
 		if i.one != nil {
@@ -85,16 +122,22 @@ func (ins *insert) exec(ctx context.Context, tx *sql.Tx, args []any) error {
 	per := db.MaxParams / ins.cols * ins.cols
 	for len(args) > 0 {
 		n := min(len(args), per)
-		q := "INSERT INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(n/ins.cols, ins.cols)
-		if ins.dupsOK {
-			q += ins.d.InsertIgnore()
-		}
-		if _, err := tx.ExecContext(ctx, q, args[:n]...); err != nil {
+		if _, err := tx.ExecContext(ctx, ins.statement(0, n/ins.cols), args[:n]...); err != nil {
 			return err
 		}
 		args = args[n:]
 	}
 	return nil
+}
+
+// statement is the multi-row INSERT of rows rows, its parameters numbered
+// from start+1.
+func (ins *insert) statement(start, rows int) string {
+	q := "INSERT INTO " + ins.table + " (" + ins.columns + ") VALUES " + placeholders(start, rows, ins.cols)
+	if ins.dupsOK {
+		q += ins.d.InsertIgnore()
+	}
+	return q
 }
 
 func (ins *insert) execEach(ctx context.Context, tx *sql.Tx, args []any) error {
@@ -111,13 +154,13 @@ func (ins *insert) execEach(ctx context.Context, tx *sql.Tx, args []any) error {
 	return nil
 }
 
-// placeholders is db.Placeholders(0, rows, cols) without fmt: a batch of a
-// thousand entries has sixteen thousand of them.
-func placeholders(rows, cols int) string {
+// placeholders is db.Placeholders(start, rows, cols) without fmt: a batch
+// of a thousand entries has sixteen thousand of them.
+func placeholders(start, rows, cols int) string {
 	var b strings.Builder
 	b.Grow(rows * cols * 7)
 	buf := make([]byte, 0, 8)
-	n := 0
+	n := start
 	for r := 0; r < rows; r++ {
 		if r > 0 {
 			b.WriteString(", ")

@@ -142,11 +142,11 @@ func (l *Log) commit(batch []*request) {
 // the entries after the committed ones and insert them.
 func (l *Log) batchTx(ctx context.Context, batch []*request, first *uint64, next **compact.Range) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
-		if err := l.db.LockTx(ctx, tx, lockKey); err != nil {
+		size, err := l.lockAndSize(ctx, tx)
+		if err != nil {
 			return err
 		}
-		size, err := l.syncTree(ctx, tx)
-		if err != nil {
+		if err := l.syncTree(ctx, tx, size); err != nil {
 			return err
 		}
 		*first = size
@@ -155,23 +155,42 @@ func (l *Log) batchTx(ctx context.Context, batch []*request, first *uint64, next
 	}
 }
 
-// syncTree returns the committed size, read under the lock, and reloads the
-// in-memory tree when another replica (or a batch whose commit reported an
-// error but went through) has moved it.
-func (l *Log) syncTree(ctx context.Context, tx *sql.Tx) (uint64, error) {
-	size, err := storedSize(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	if size != l.tree.End() {
-		t, err := loadTree(ctx, tx, size)
-		if err != nil {
-			return 0, errs.Internal(err, "audit: reload tree at size %d", size)
+// lockAndSize takes the log's lock for the rest of tx and reads the
+// committed size under it.
+//
+// On PostgreSQL the two take one round trip: audit_lock_size (migration
+// 0002) takes the same transaction-scoped advisory lock as db.LockTx, then,
+// being VOLATILE, reads MAX(idx) with a snapshot taken after the lock was
+// granted, so it sees every batch committed before. On SQLite LockTx is a
+// no-op: the one writer connection already serialises batches.
+func (l *Log) lockAndSize(ctx context.Context, tx *sql.Tx) (uint64, error) {
+	if l.db.Dialect != db.Postgres {
+		if err := l.db.LockTx(ctx, tx, lockKey); err != nil {
+			return 0, err
 		}
-		l.log.Debug("audit tree moved by another writer; reloaded", "from", l.tree.End(), "to", size)
-		l.tree = t
+		return storedSize(ctx, tx)
 	}
-	return size, nil
+	var size int64
+	if err := tx.QueryRowContext(ctx, `SELECT audit_lock_size($1)`, int64(lockKey)).Scan(&size); err != nil {
+		return 0, db.Interpret(err, "audit lock")
+	}
+	return uint64(size), nil
+}
+
+// syncTree reloads the in-memory tree when the committed size, read under
+// the lock, differs from it: another replica (or a batch whose commit
+// reported an error but went through) has moved it.
+func (l *Log) syncTree(ctx context.Context, tx *sql.Tx, size uint64) error {
+	if size == l.tree.End() {
+		return nil
+	}
+	t, err := loadTree(ctx, tx, size)
+	if err != nil {
+		return errs.Internal(err, "audit: reload tree at size %d", size)
+	}
+	l.log.Debug("audit tree moved by another writer; reloaded", "from", l.tree.End(), "to", size)
+	l.tree = t
+	return nil
 }
 
 // appendLeaves numbers the batch from size, inserts its rows and the new
@@ -204,13 +223,8 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 			resources = append(resources, res, int64(e.Index))
 		}
 	}
-	for _, ins := range []struct {
-		into *insert
-		args []any
-	}{{&l.inserts.entries, entries}, {&l.inserts.resources, resources}, {&l.inserts.nodes, nodes}} {
-		if err := ins.into.exec(ctx, tx, ins.args); err != nil {
-			return nil, db.Interpret(err, ins.into.table)
-		}
+	if err := l.inserts.exec(ctx, tx, entries, resources, nodes); err != nil {
+		return nil, err
 	}
 	return next, nil
 }
