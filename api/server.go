@@ -21,6 +21,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/licence"
+	datasync "github.com/xiangyang-gov/sharehub/sync"
 )
 
 // Config tunes the HTTP layer.
@@ -46,6 +47,8 @@ type Deps struct {
 	DB       *db.DB
 	Exchange *exchange.Service
 	Catalog  *catalog.Service
+	Sync     *datasync.Service // sync jobs and dataset records
+	Sharing  *exchange.Sharing // share applications, disputes, call statistics
 	Audit    *audit.Log
 	Blobs    blob.Store
 	Logger   *slog.Logger
@@ -60,6 +63,8 @@ type Server struct {
 	db      *db.DB
 	ex      *exchange.Service
 	catalog *catalog.Service
+	sync    *datasync.Service
+	sharing *exchange.Sharing
 	audit   *audit.Log
 	blobs   blob.Store
 	log     *slog.Logger
@@ -97,7 +102,7 @@ func New(d Deps, cfg Config) *Server {
 	// after the handler returns, and a driver may still watch the context.
 	e.ContextWithFallback = false
 	e.RemoveExtraSlash = true
-	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
+	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, sync: d.Sync, sharing: d.Sharing, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics
 	s.licences = d.Licences
 	e.Use(withRequestID, s.observe, s.recoverPanic)
@@ -112,6 +117,11 @@ func New(d Deps, cfg Config) *Server {
 	s.registerAudit()
 	s.registerBlobs()
 	s.registerCatalog()
+	if s.sync != nil && s.sharing != nil {
+		s.registerSync()
+		s.registerData()
+		s.registerSharing()
+	}
 	s.registerLicences()
 	return s
 }

@@ -108,7 +108,7 @@ func TestUpstreamFaults(t *testing.T) {
 			want  string
 		}{
 			{"persistent 500 on page 2", func(u *synctest.Upstream) { u.FailAt = 2 }, "page 2: upstream answered HTTP 500"},
-			{"timeout on page 3", func(u *synctest.Upstream) { u.Slow, u.SlowAt = 5 * time.Second, 3 }, "page 3: timed out after 2s"},
+			{"timeout on page 3", func(u *synctest.Upstream) { u.Slow, u.SlowAt = 5*time.Second, 3 }, "page 3: timed out after 2s"},
 			{"malformed JSON on page 2", func(u *synctest.Upstream) { u.BadJSON = 2 }, "page 2: malformed JSON"},
 		}
 		for _, c := range cases {

@@ -22,6 +22,7 @@ type Service struct {
 	connectors map[string]Connector
 	batch      int
 
+	items   itemCache
 	schedMu gosync.Mutex
 	sched   *scheduler
 }

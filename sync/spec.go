@@ -56,10 +56,10 @@ type Spec struct {
 	// source names are the item's codes.
 	Mapping map[string]string `json:"mapping,omitempty"`
 	// IgnoreFields are source fields deliberately not loaded (not drift).
-	IgnoreFields []string `json:"ignore_fields,omitempty"`
-	Limits  Limits            `json:"limits"`
-	Drift   string            `json:"drift_policy"`
-	Source  SourceSpec        `json:"source"`
+	IgnoreFields []string   `json:"ignore_fields,omitempty"`
+	Limits       Limits     `json:"limits"`
+	Drift        string     `json:"drift_policy"`
+	Source       SourceSpec `json:"source"`
 }
 
 // Limits bound a run.

@@ -23,6 +23,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/keys"
 	"github.com/xiangyang-gov/sharehub/licence"
 	"github.com/xiangyang-gov/sharehub/seal"
+	datasync "github.com/xiangyang-gov/sharehub/sync"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/hub.Version=v1.2.3".
@@ -43,6 +44,8 @@ type App struct {
 	// Seals applies the seals that licences are sealed with.
 	Seals    *seal.Service
 	Licences *licence.Service
+	Sync     *datasync.Service
+	Sharing  *exchange.Sharing
 
 	// AuditVerifierKey is the C2SP note verifier key of the checkpoint signer.
 	AuditVerifierKey string
@@ -134,6 +137,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 	a.Exchange = exchange.New(a.DB, exchange.Config{})
 	a.Catalog = catalog.New(a.DB, catalog.Config{})
+	a.Sync = datasync.New(a.DB, a.Catalog, datasync.Config{Logger: logger})
+	a.Sharing = exchange.NewSharing(a.Exchange, a.Sync, exchange.SharingConfig{})
 	if a.Seals, err = seal.New(seal.Config{DB: a.DB, Master: a.Master, Images: a.Blobs, Directory: a.Exchange, Logger: logger}); err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		PublicURL: a.Config.PublicURL, Logger: logger}); err != nil {
 		return nil, err
 	}
-	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences}, api.Config{
+	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences, Sync: a.Sync, Sharing: a.Sharing}, api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
 		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
 	})
@@ -188,6 +193,9 @@ func (a *App) Run(ctx context.Context) error {
 		go func() { _ = dbg.ListenAndServe() }()
 		defer dbg.Close()
 	}
+	if err := a.Sync.Start(ctx); err != nil {
+		return err
+	}
 	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
 	select {
 	case err := <-errc:
@@ -204,6 +212,10 @@ func (a *App) Run(ctx context.Context) error {
 // Close stops background work and closes every service. Safe to call twice.
 func (a *App) Close(ctx context.Context) error {
 	var err error
+	if a.Sync != nil {
+		a.Sync.Stop() // running jobs stop at their next page and resume later
+		a.Sync = nil
+	}
 	if a.Exchange != nil {
 		err = errors.Join(err, a.Exchange.Close())
 		a.Exchange = nil

@@ -1,0 +1,359 @@
+package api
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
+	datasync "github.com/xiangyang-gov/sharehub/sync"
+)
+
+// dataRecord is one record as a consumer sees it: only granted fields,
+// personal fields masked unless the grant names them.
+type dataRecord struct {
+	Key       string         `json:"key"`
+	Version   int64          `json:"version"`
+	UpdatedAt time.Time      `json:"updated_at"`
+	Deleted   bool           `json:"deleted,omitempty"`
+	Disputed  string         `json:"disputed,omitempty"` // id of the open dispute flagging the record
+	Data      map[string]any `json:"data"`
+}
+
+type dataResponse struct {
+	ItemCode   string       `json:"item_code"`
+	GrantID    string       `json:"grant_id"`
+	Fields     []string     `json:"fields"`
+	Masked     []string     `json:"masked,omitempty"`
+	Records    []dataRecord `json:"records"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// projection decides, per field, whether a caller sees it and how.
+type projection struct {
+	fields []string        // in item order
+	masked map[string]bool // personal fields shown masked
+}
+
+func newProjection(it exchange.ShareItem, a exchange.Access) projection {
+	p := projection{masked: map[string]bool{}}
+	for _, f := range it.Fields {
+		if !a.Allows(f.Code) {
+			continue
+		}
+		p.fields = append(p.fields, f.Code)
+		// "*" does not unmask: personal fields are shown in clear only
+		// when the grant names them.
+		if f.Personal && !slices.Contains(a.Grant.Fields, f.Code) {
+			p.masked[f.Code] = true
+		}
+	}
+	return p
+}
+
+func (p projection) apply(raw json.RawMessage) (map[string]any, error) {
+	var all map[string]any
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(p.fields))
+	for _, f := range p.fields {
+		v, ok := all[f]
+		if !ok {
+			continue
+		}
+		if p.masked[f] {
+			v = maskValue(f, v)
+		}
+		out[f] = v
+	}
+	return out, nil
+}
+
+func (p projection) maskedList() []string {
+	var out []string
+	for _, f := range p.fields {
+		if p.masked[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func maskValue(field string, v any) any {
+	s, ok := v.(string)
+	if !ok {
+		if v == nil {
+			return nil
+		}
+		s = strings.Trim(string(must(json.Marshal(v))), `"`)
+	}
+	if ident.Validate(ident.KindResidentID, s) == nil || len(s) == 18 && field != "" && !strings.ContainsAny(s[:17], "ABCDEFGHJKLMNPQRTUWXY") {
+		return ident.Mask(ident.KindResidentID, s)
+	}
+	if ident.Validate(ident.KindCreditCode, s) == nil {
+		return ident.Mask(ident.KindCreditCode, s)
+	}
+	return ident.Mask("", s)
+}
+
+func must(b []byte, _ error) []byte { return b }
+
+// dataAccess runs the checks every data route shares: a purpose, a grant
+// covering the fields, the quota. It notes the item and the grant.
+func (s *Server) dataAccess(c *gin.Context) (exchange.ShareItem, exchange.Access, projection, error) {
+	code := c.Param("code")
+	noteResource(c, exchange.ResourceCatalogItem, code)
+	if strings.TrimSpace(c.GetHeader("X-Purpose")) == "" {
+		return exchange.ShareItem{}, exchange.Access{}, projection{}, errs.InvalidFields("a purpose is required",
+			errs.FieldError{Pointer: "X-Purpose", Reason: "state the purpose of use (用途) in the X-Purpose header"})
+	}
+	var fields []string
+	for _, f := range strings.Split(c.Query("fields"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	ctx := c.Request.Context()
+	it, err := s.sync.CachedShareItem(ctx, code)
+	if err != nil {
+		return it, exchange.Access{}, projection{}, err
+	}
+	codes := it.FieldCodes()
+	for _, f := range fields {
+		if !slices.Contains(codes, f) {
+			return it, exchange.Access{}, projection{}, errs.InvalidFields("unknown field", errs.FieldError{Pointer: "?fields", Reason: "not a field of item " + code, Value: f})
+		}
+	}
+	a, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceCatalogItem, ID: code}, fields)
+	if err != nil {
+		return it, a, projection{}, err
+	}
+	return it, a, newProjection(it, a), nil
+}
+
+func (s *Server) registerData() {
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/records", Tag: "data",
+		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
+		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100"},
+			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
+			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value"},
+			{Name: "changed_since", Description: "RFC 3339: records changed since"},
+			{Name: "include_deleted", Description: "true: also records gone from the source"},
+			{Name: "cursor"}, {Name: "limit", Description: "1–1000, default 100"}},
+		Response: dataResponse{}, Handler: func(c *gin.Context) {
+			it, a, proj, err := s.dataAccess(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			ctx := c.Request.Context()
+			var recs []datasync.DatasetRecord
+			var next string
+			if keys := c.QueryArray("key"); len(keys) > 0 {
+				if len(keys) > 100 {
+					fail(c, errs.InvalidFields("too many keys", errs.FieldError{Pointer: "?key", Reason: "at most 100 keys per call"}))
+					return
+				}
+				for _, k := range keys {
+					r, err := s.sync.Record(ctx, it.Code, k)
+					if errs.Is(err, errs.KindNotFound) {
+						continue
+					}
+					if err != nil {
+						fail(c, err)
+						return
+					}
+					recs = append(recs, r)
+				}
+			} else {
+				q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
+				if l := c.Query("limit"); l != "" {
+					n, err := strconv.Atoi(l)
+					if err != nil || n < 1 || n > 1000 {
+						fail(c, errs.InvalidFields("bad limit", errs.FieldError{Pointer: "?limit", Reason: "1–1000", Value: l}))
+						return
+					}
+					q.Limit = n
+				}
+				if cs := c.Query("changed_since"); cs != "" {
+					t, err := time.Parse(time.RFC3339Nano, cs)
+					if err != nil {
+						fail(c, errs.InvalidFields("bad time", errs.FieldError{Pointer: "?changed_since", Reason: "RFC 3339", Value: cs}))
+						return
+					}
+					q.ChangedSince = t
+				}
+				for k, vs := range c.Request.URL.Query() {
+					f, ok := strings.CutPrefix(k, "f.")
+					if !ok {
+						continue
+					}
+					if !slices.Contains(proj.fields, f) {
+						fail(c, errs.Forbidden("filter on field %s, which is not granted", f))
+						return
+					}
+					q.Filters[f] = vs[0]
+				}
+				if recs, next, err = s.sync.Records(ctx, it.Code, q); err != nil {
+					fail(c, err)
+					return
+				}
+			}
+			keys := make([]string, len(recs))
+			for i, r := range recs {
+				keys[i] = r.Key
+			}
+			flags, err := s.sharing.Flagged(ctx, it.Code, keys)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			resp := dataResponse{ItemCode: it.Code, GrantID: a.Grant.ID, Fields: proj.fields, Masked: proj.maskedList(), Records: make([]dataRecord, 0, len(recs)), NextCursor: next}
+			for _, r := range recs {
+				data, err := proj.apply(r.Data)
+				if err != nil {
+					fail(c, errs.Internal(err, "record %s", r.Key))
+					return
+				}
+				resp.Records = append(resp.Records, dataRecord{Key: r.Key, Version: r.Version, UpdatedAt: r.UpdatedAt, Deleted: r.Deleted, Disputed: flags[r.Key], Data: data})
+			}
+			noteRows(c, len(resp.Records))
+			ok(c, http.StatusOK, resp)
+		}})
+
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/export", Tag: "data",
+		Summary: "Export every live record of an item a grant covers, as csv or xlsx (granted fields only, personal fields masked unless granted by name); needs X-Purpose; audited with the row count.",
+		Query:   []queryParam{{Name: "format", Description: "csv (default) or xlsx"}, {Name: "fields"}},
+		Handler: func(c *gin.Context) {
+			format := c.DefaultQuery("format", "csv")
+			if format != "csv" && format != "xlsx" {
+				fail(c, errs.InvalidFields("bad format", errs.FieldError{Pointer: "?format", Reason: "csv or xlsx", Value: format}))
+				return
+			}
+			it, _, proj, err := s.dataAccess(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			tmp, err := os.CreateTemp("", "sharehub-export-*")
+			if err != nil {
+				fail(c, errs.Internal(err, "export"))
+				return
+			}
+			defer os.Remove(tmp.Name())
+			defer tmp.Close()
+			n, err := writeExport(c, s, it.Code, proj, format, tmp)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, n)
+			if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+				fail(c, errs.Internal(err, "export"))
+				return
+			}
+			if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
+				fail(c, err)
+				return
+			}
+			mt := "text/csv; charset=utf-8"
+			if format == "xlsx" {
+				mt = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+			}
+			c.Header("Content-Type", mt)
+			c.Header("Content-Disposition", `attachment; filename="`+it.Code+`.`+format+`"`)
+			c.Status(http.StatusOK)
+			_, _ = io.Copy(c.Writer, tmp)
+		}})
+}
+
+func writeExport(c *gin.Context, s *Server, item string, proj projection, format string, out io.Writer) (int, error) {
+	header := append([]string{"key"}, proj.fields...)
+	n := 0
+	row := func(r datasync.DatasetRecord) ([]string, error) {
+		data, err := proj.apply(r.Data)
+		if err != nil {
+			return nil, errs.Internal(err, "record %s", r.Key)
+		}
+		vals := make([]string, 0, len(header))
+		vals = append(vals, r.Key)
+		for _, f := range proj.fields {
+			v := data[f]
+			switch x := v.(type) {
+			case nil:
+				vals = append(vals, "")
+			case string:
+				vals = append(vals, x)
+			default:
+				vals = append(vals, string(must(json.Marshal(x))))
+			}
+		}
+		return vals, nil
+	}
+	ctx := c.Request.Context()
+	if format == "csv" {
+		w := csv.NewWriter(out)
+		_ = w.Write(header)
+		err := s.sync.EachRecord(ctx, item, datasync.RecordQuery{}, func(r datasync.DatasetRecord) error {
+			vals, err := row(r)
+			if err != nil {
+				return err
+			}
+			n++
+			return w.Write(vals)
+		})
+		w.Flush()
+		if err == nil {
+			err = w.Error()
+		}
+		return n, err
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		return 0, errs.Internal(err, "export")
+	}
+	cells := func(vals []string) []any {
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			out[i] = v
+		}
+		return out
+	}
+	if err := sw.SetRow("A1", cells(header)); err != nil {
+		return 0, errs.Internal(err, "export")
+	}
+	err = s.sync.EachRecord(ctx, item, datasync.RecordQuery{}, func(r datasync.DatasetRecord) error {
+		vals, err := row(r)
+		if err != nil {
+			return err
+		}
+		n++
+		if n >= 1_048_575 {
+			return errs.Invalid("an xlsx sheet holds at most 1,048,575 records; export csv instead")
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, n+1)
+		return sw.SetRow(cell, cells(vals))
+	})
+	if err != nil {
+		return n, err
+	}
+	if err := sw.Flush(); err != nil {
+		return n, errs.Internal(err, "export")
+	}
+	_, err = f.WriteTo(out)
+	return n, err
+}

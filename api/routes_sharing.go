@@ -1,0 +1,269 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+type refuseRequest struct {
+	Reason string `json:"reason"`
+}
+
+type acceptDisputeRequest struct {
+	Resolution string `json:"resolution"`
+	// Correction, when given, is applied to the record at once as a new
+	// version (field code → value); otherwise the fix comes with the next sync.
+	Correction map[string]any `json:"correction,omitempty"`
+}
+
+type reviewResponse struct {
+	Items []exchange.GrantMisfit `json:"items"`
+}
+
+func (s *Server) registerSharing() {
+	users := []exchange.Role{exchange.RoleApp, exchange.RoleDataAdmin}
+	dataAdmins := []exchange.Role{exchange.RoleDataAdmin}
+	s.handle(route{Method: "POST", Path: "/v1/applications", Tag: "sharing",
+		Summary: "Apply to use an item: 无条件共享 registers the use and grants at once; 有条件共享 waits for the provider (deadline in working days); 不予共享 is refused.",
+		Roles:   users, Request: exchange.NewApplication{}, Response: exchange.Application{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
+			var na exchange.NewApplication
+			if err := bindJSON(c, &na); err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, exchange.ResourceCatalogItem, na.ItemCode)
+			a, err := s.sharing.Apply(c.Request.Context(), principal(c), na)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "application", a.ID)
+			if a.GrantID != "" {
+				noteResource(c, "grant", a.GrantID)
+			}
+			ok(c, http.StatusCreated, a)
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/applications", Tag: "sharing",
+		Summary: "List applications: the caller's department's, as consumer or (data admins) as provider; admins and auditors see all.",
+		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status", Description: "pending, approved, refused"},
+			{Name: "overdue", Description: "true: pending past their deadline"}, {Name: "item_code"}},
+		Response: list[exchange.Application]{}, Handler: func(c *gin.Context) {
+			p := principal(c)
+			f := exchange.ApplicationFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code")}
+			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
+				if c.Query("as") == "provider" {
+					f.ProviderDepartmentID = p.DepartmentID
+				} else {
+					f.ConsumerDepartmentID = p.DepartmentID
+				}
+			}
+			as, err := s.sharing.Applications(c.Request.Context(), f)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, len(as))
+			ok(c, http.StatusOK, list[exchange.Application]{Items: as})
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/applications/:id", Tag: "sharing", Summary: "One application (its consumer, its provider, admins and auditors).",
+		Response: exchange.Application{}, Handler: func(c *gin.Context) {
+			a, err := s.sharing.Application(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) && p.DepartmentID != a.ConsumerDepartmentID && p.DepartmentID != a.ProviderDepartmentID {
+				fail(c, errs.NotFound("application %s not found", a.ID))
+				return
+			}
+			noteResource(c, "application", a.ID)
+			ok(c, http.StatusOK, a)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/applications/:id/approve", Tag: "sharing",
+		Summary: "Approve an application of the caller's department's item, possibly with fewer fields or a shorter period; makes the grant.",
+		Roles:   dataAdmins, Request: exchange.Decision{}, Response: exchange.Application{}, Handler: func(c *gin.Context) {
+			var d exchange.Decision
+			if err := bindJSON(c, &d); err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "application", c.Param("id"))
+			a, err := s.sharing.Approve(c.Request.Context(), principal(c), c.Param("id"), d)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "grant", a.GrantID)
+			ok(c, http.StatusOK, a)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/applications/:id/refuse", Tag: "sharing", Summary: "Refuse an application, with reasons.",
+		Roles: dataAdmins, Request: refuseRequest{}, Response: exchange.Application{}, Handler: func(c *gin.Context) {
+			var r refuseRequest
+			if err := bindJSON(c, &r); err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "application", c.Param("id"))
+			a, err := s.sharing.Refuse(c.Request.Context(), principal(c), c.Param("id"), r.Reason)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			ok(c, http.StatusOK, a)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/items/:code/review-grants", Tag: "sharing",
+		Summary: "After an item's share type or fields changed: revoke grants that no longer fit, narrow those naming removed fields.",
+		Roles:   []exchange.Role{exchange.RoleAdmin}, Response: reviewResponse{}, Handler: func(c *gin.Context) {
+			noteResource(c, exchange.ResourceCatalogItem, c.Param("code"))
+			ms, err := s.sharing.ReviewGrants(c.Request.Context(), principal(c), c.Param("code"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, len(ms))
+			ok(c, http.StatusOK, reviewResponse{Items: ms})
+		}})
+
+	s.handle(route{Method: "POST", Path: "/v1/disputes", Tag: "sharing", Summary: "Dispute (异议) a record; it is flagged for every consumer while the provider checks it.",
+		Roles: users, Request: exchange.NewDispute{}, Response: exchange.Dispute{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
+			var nd exchange.NewDispute
+			if err := bindJSON(c, &nd); err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, exchange.ResourceCatalogItem, nd.ItemCode)
+			d, err := s.sharing.RaiseDispute(c.Request.Context(), principal(c), nd)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "dispute", d.ID)
+			ok(c, http.StatusCreated, d)
+		}})
+	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle; admins and auditors see all.",
+		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"}},
+		Response: list[exchange.Dispute]{}, Handler: func(c *gin.Context) {
+			p := principal(c)
+			f := exchange.DisputeFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code")}
+			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
+				if c.Query("as") == "provider" {
+					f.ProviderDepartmentID = p.DepartmentID
+				} else {
+					f.ConsumerDepartmentID = p.DepartmentID
+				}
+			}
+			ds, err := s.sharing.Disputes(c.Request.Context(), f)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, len(ds))
+			ok(c, http.StatusOK, list[exchange.Dispute]{Items: ds})
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/accept", Tag: "sharing",
+		Summary: "Accept a dispute (provider data admins); an optional correction is applied to the record at once.",
+		Roles:   dataAdmins, Request: acceptDisputeRequest{}, Response: exchange.Dispute{}, Handler: func(c *gin.Context) {
+			var r acceptDisputeRequest
+			if err := bindJSON(c, &r); err != nil {
+				fail(c, err)
+				return
+			}
+			ctx := c.Request.Context()
+			id := c.Param("id")
+			noteResource(c, "dispute", id)
+			d, err := s.sharing.Dispute(ctx, id)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			var correction string
+			if len(r.Correction) > 0 {
+				if d.Status != exchange.DisputeOpen || d.ProviderDepartmentID != principal(c).DepartmentID {
+					fail(c, errs.Conflict("dispute %s cannot be corrected by this caller now (status %s)", id, d.Status))
+					return
+				}
+				if _, err := s.sync.CorrectRecord(ctx, principal(c), d.ItemCode, d.RecordKey, r.Correction); err != nil {
+					fail(c, err)
+					return
+				}
+				b, _ := json.Marshal(r.Correction)
+				correction = string(b)
+			}
+			d, err = s.sharing.AcceptDispute(ctx, principal(c), id, r.Resolution, correction)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			ok(c, http.StatusOK, d)
+		}})
+	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/reject", Tag: "sharing", Summary: "Reject a dispute with a reason; the flag is cleared.",
+		Roles: dataAdmins, Request: refuseRequest{}, Response: exchange.Dispute{}, Handler: func(c *gin.Context) {
+			var r refuseRequest
+			if err := bindJSON(c, &r); err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "dispute", c.Param("id"))
+			d, err := s.sharing.RejectDispute(c.Request.Context(), principal(c), c.Param("id"), r.Reason)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			ok(c, http.StatusOK, d)
+		}})
+	for _, act := range []string{"clear", "archive"} {
+		s.handle(route{Method: "POST", Path: "/v1/disputes/:id/" + act, Tag: "sharing", Summary: act + " a settled dispute.",
+			Roles: dataAdmins, Response: exchange.Dispute{}, Handler: func(c *gin.Context) {
+				noteResource(c, "dispute", c.Param("id"))
+				var (
+					d   exchange.Dispute
+					err error
+				)
+				if act == "clear" {
+					d, err = s.sharing.ClearDispute(c.Request.Context(), principal(c), c.Param("id"))
+				} else {
+					d, err = s.sharing.ArchiveDispute(c.Request.Context(), principal(c), c.Param("id"))
+				}
+				if err != nil {
+					fail(c, err)
+					return
+				}
+				ok(c, http.StatusOK, d)
+			}})
+	}
+
+	s.handle(route{Method: "GET", Path: "/v1/stats/calls", Tag: "sharing",
+		Summary: "Data calls per day, consumer, provider and item, from the audit log. Auditors and admins see all; others their department's (as consumer, or as=provider).",
+		Query: []queryParam{{Name: "from", Required: true, Description: "RFC 3339"}, {Name: "to", Required: true, Description: "RFC 3339; at most 92 days after from"},
+			{Name: "as", Description: "consumer (default) or provider"}, {Name: "consumer_department_id"}, {Name: "provider_department_id"}, {Name: "item_code"}},
+		Response: list[exchange.CallStat]{}, Handler: func(c *gin.Context) {
+			from, err1 := time.Parse(time.RFC3339, c.Query("from"))
+			to, err2 := time.Parse(time.RFC3339, c.Query("to"))
+			if err1 != nil || err2 != nil {
+				fail(c, errs.InvalidFields("bad period", errs.FieldError{Pointer: "?from", Reason: "from and to are RFC 3339 times"}))
+				return
+			}
+			f := exchange.CallStatsFilter{From: from, To: to, ConsumerDepartmentID: c.Query("consumer_department_id"),
+				ProviderDepartmentID: c.Query("provider_department_id"), ItemCode: c.Query("item_code")}
+			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
+				if c.Query("as") == "provider" {
+					f.ProviderDepartmentID = p.DepartmentID
+				} else {
+					f.ConsumerDepartmentID = p.DepartmentID
+				}
+			}
+			st, err := s.sharing.CallStats(c.Request.Context(), s.audit, f)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteRows(c, len(st))
+			ok(c, http.StatusOK, list[exchange.CallStat]{Items: st})
+		}})
+}

@@ -1,0 +1,465 @@
+package exchange
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// Share types (共享类型) as the catalogue spells them.
+const (
+	ShareUnconditional = "无条件共享"
+	ShareConditional   = "有条件共享"
+	ShareNone          = "不予共享"
+)
+
+// ShareItem is what the sharing workflow needs to know of a catalogue item.
+type ShareItem struct {
+	Code       string
+	Name       string
+	ProviderID string
+	ShareType  string
+	Published  bool
+	Fields     []ShareField
+}
+
+// ShareField is one field of a ShareItem.
+type ShareField struct {
+	Code     string
+	Personal bool
+}
+
+// FieldCodes lists the item's field codes.
+func (it *ShareItem) FieldCodes() []string {
+	out := make([]string, len(it.Fields))
+	for i, f := range it.Fields {
+		out[i] = f.Code
+	}
+	return out
+}
+
+// ItemDirectory looks items up for the sharing workflow (the catalogue
+// implements it; exchange does not import catalog).
+type ItemDirectory interface {
+	ShareItem(ctx context.Context, code string) (ShareItem, error)
+}
+
+// Sharing runs share applications and disputes. Build it with NewSharing.
+type Sharing struct {
+	ex    *Service
+	items ItemDirectory
+	cfg   SharingConfig
+}
+
+// SharingConfig tunes the workflow.
+type SharingConfig struct {
+	// AnswerDays is how many working days a provider has to answer an
+	// application; default 10 (some provinces use 5).
+	AnswerDays int
+	// DisputeDays is how many working days a provider has to settle a
+	// dispute; default 10.
+	DisputeDays int
+	// Holidays are extra non-working days (YYYY-MM-DD); weekends never count.
+	Holidays []string
+	// Workdays are weekend days that are working days (调休), YYYY-MM-DD.
+	Workdays []string
+}
+
+// NewSharing returns the workflow over ex's database.
+func NewSharing(ex *Service, items ItemDirectory, cfg SharingConfig) *Sharing {
+	if cfg.AnswerDays <= 0 {
+		cfg.AnswerDays = 10
+	}
+	if cfg.DisputeDays <= 0 {
+		cfg.DisputeDays = 10
+	}
+	return &Sharing{ex: ex, items: items, cfg: cfg}
+}
+
+// AddWorkingDays returns the end (24:00 local) of the n-th working day after t.
+func (sh *Sharing) AddWorkingDays(t time.Time, n int) time.Time {
+	d := t.In(sh.ex.loc)
+	day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, sh.ex.loc)
+	for n > 0 {
+		day = day.AddDate(0, 0, 1)
+		if sh.working(day) {
+			n--
+		}
+	}
+	return day.AddDate(0, 0, 1).UTC()
+}
+
+func (sh *Sharing) working(day time.Time) bool {
+	s := day.Format(time.DateOnly)
+	if slices.Contains(sh.cfg.Workdays, s) {
+		return true
+	}
+	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return false
+	}
+	return !slices.Contains(sh.cfg.Holidays, s)
+}
+
+// Application kinds and statuses.
+const (
+	KindRegistration = "registration" // 无条件共享: registering the use grants at once
+	KindApplication  = "application"  // 有条件共享: the provider decides
+
+	AppPending  = "pending"
+	AppApproved = "approved"
+	AppRefused  = "refused"
+)
+
+// Application is a department's request to use an item's data.
+type Application struct {
+	ID                   string     `json:"id"`
+	Kind                 string     `json:"kind"`
+	ItemCode             string     `json:"item_code"`
+	ProviderDepartmentID string     `json:"provider_department_id"`
+	ConsumerDepartmentID string     `json:"consumer_department_id"`
+	ApplicantID          string     `json:"applicant_id"`
+	Purpose              string     `json:"purpose"`
+	Scenario             string     `json:"scenario"`
+	Fields               []string   `json:"fields"`
+	ValidUntil           time.Time  `json:"valid_until"`
+	Status               string     `json:"status"`
+	Deadline             time.Time  `json:"deadline"`
+	Overdue              bool       `json:"overdue"`
+	DecidedBy            string     `json:"decided_by,omitempty"`
+	DecidedAt            *time.Time `json:"decided_at,omitempty"`
+	Reason               string     `json:"reason,omitempty"`
+	GrantedFields        []string   `json:"granted_fields,omitempty"`
+	GrantedUntil         *time.Time `json:"granted_until,omitempty"`
+	GrantID              string     `json:"grant_id,omitempty"`
+	CreatedAt            time.Time  `json:"created_at"`
+}
+
+// NewApplication is what a consumer department submits.
+type NewApplication struct {
+	ItemCode   string    `json:"item_code"`
+	Purpose    string    `json:"purpose"`
+	Scenario   string    `json:"scenario"`
+	Fields     []string  `json:"fields"` // empty for a registration: every field
+	ValidUntil time.Time `json:"valid_until"`
+}
+
+// Apply submits an application for p's department. For a 无条件共享 item it
+// is a registration of use and the grant is made at once; for 有条件共享 it
+// waits for the provider, with a deadline of AnswerDays working days.
+// Errors: errs.Forbidden for a 不予共享 item or a caller without the app or
+// data-admin role; errs.Invalid with every problem; errs.NotFound.
+func (sh *Sharing) Apply(ctx context.Context, p *Principal, na NewApplication) (Application, error) {
+	if !p.Has(RoleApp, RoleDataAdmin) {
+		return Application{}, errs.Forbidden("only department apps and data admins apply for data")
+	}
+	trimAll(&na.ItemCode, &na.Purpose, &na.Scenario)
+	it, err := sh.items.ShareItem(ctx, na.ItemCode)
+	if err != nil {
+		return Application{}, err
+	}
+	switch {
+	case !it.Published:
+		return Application{}, errs.Forbidden("item %s is not published", it.Code)
+	case it.ShareType == ShareNone:
+		return Application{}, errs.Forbidden("item %s is %s: it cannot be applied for", it.Code, ShareNone)
+	case it.ProviderID == p.DepartmentID:
+		return Application{}, errs.Invalid("department %s provides item %s; it needs no application", p.DepartmentID, it.Code)
+	}
+	now := sh.ex.now().UTC().Truncate(time.Microsecond)
+	var fe []errs.FieldError
+	if na.Purpose == "" || len([]rune(na.Purpose)) > MaxPurposeLen {
+		fe = append(fe, errs.FieldError{Pointer: "/purpose", Reason: "required, at most 200 characters"})
+	}
+	kind := KindRegistration
+	if it.ShareType == ShareConditional {
+		kind = KindApplication
+		if na.Scenario == "" {
+			fe = append(fe, errs.FieldError{Pointer: "/scenario", Reason: "required for 有条件共享 items"})
+		}
+		if len(na.Fields) == 0 {
+			fe = append(fe, errs.FieldError{Pointer: "/fields", Reason: "name the fields wanted"})
+		}
+	}
+	if len([]rune(na.Scenario)) > 1000 {
+		fe = append(fe, errs.FieldError{Pointer: "/scenario", Reason: "at most 1000 characters"})
+	}
+	codes := it.FieldCodes()
+	for i, f := range na.Fields {
+		if !slices.Contains(codes, f) {
+			fe = append(fe, errs.FieldError{Pointer: "/fields/" + strconv.Itoa(i), Reason: "not a field of the item", Value: f})
+		}
+	}
+	if len(na.Fields) == 0 {
+		na.Fields = []string{AllFields}
+	}
+	if na.ValidUntil.IsZero() || !na.ValidUntil.After(now) || na.ValidUntil.After(now.AddDate(5, 0, 0)) {
+		fe = append(fe, errs.FieldError{Pointer: "/valid_until", Reason: "required, in the future and at most 5 years away"})
+	}
+	if len(fe) > 0 {
+		return Application{}, errs.InvalidFields("application is not valid", fe...)
+	}
+	a := Application{ID: newID("app"), Kind: kind, ItemCode: it.Code, ProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
+		ApplicantID: p.ID, Purpose: na.Purpose, Scenario: na.Scenario, Fields: na.Fields, ValidUntil: na.ValidUntil.UTC().Truncate(time.Microsecond),
+		Status: AppPending, Deadline: sh.AddWorkingDays(now, sh.cfg.AnswerDays), CreatedAt: now}
+	fields, _ := json.Marshal(a.Fields)
+	if _, err := sh.ex.db.W.ExecContext(ctx, `INSERT INTO share_applications (id, kind, item_code, provider_department_id, consumer_department_id,
+		applicant_id, purpose, scenario, fields, valid_until, status, deadline, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		a.ID, a.Kind, a.ItemCode, a.ProviderDepartmentID, a.ConsumerDepartmentID, a.ApplicantID, a.Purpose, a.Scenario, string(fields),
+		a.ValidUntil.UnixMicro(), a.Status, a.Deadline.UnixMicro(), now.UnixMicro()); err != nil {
+		return Application{}, db.Interpret(err, "application")
+	}
+	if kind == KindRegistration {
+		return sh.decide(ctx, p, a.ID, Decision{}, true)
+	}
+	return a, nil
+}
+
+// Decision is a provider's answer. Fields and ValidUntil may narrow what
+// was asked (never widen it); zero values keep what was asked.
+type Decision struct {
+	Fields     []string  `json:"fields,omitempty"`
+	ValidUntil time.Time `json:"valid_until,omitempty"`
+	DailyQuota int64     `json:"daily_quota,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// Approve grants a pending application, possibly narrower than asked. Only
+// data admins of the item's provider department may. Errors: errs.Forbidden,
+// errs.Conflict when it was already decided, errs.Invalid for a widening.
+func (sh *Sharing) Approve(ctx context.Context, p *Principal, id string, d Decision) (Application, error) {
+	return sh.decide(ctx, p, id, d, true)
+}
+
+// Refuse turns a pending application down; the reason is required.
+func (sh *Sharing) Refuse(ctx context.Context, p *Principal, id, reason string) (Application, error) {
+	return sh.decide(ctx, p, id, Decision{Reason: reason}, false)
+}
+
+func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decision, approve bool) (Application, error) {
+	a, err := sh.Application(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	auto := a.Kind == KindRegistration
+	if !auto && !(p.Has(RoleDataAdmin) && p.DepartmentID == a.ProviderDepartmentID) {
+		return a, errs.Forbidden("only data admins of department %s, the provider of item %s, decide this application", a.ProviderDepartmentID, a.ItemCode)
+	}
+	if a.Status != AppPending {
+		return a, errs.Conflict("application %s is already %s", a.ID, a.Status)
+	}
+	now := sh.ex.now().UTC().Truncate(time.Microsecond)
+	d.Reason = strings.TrimSpace(d.Reason)
+	if !approve {
+		if d.Reason == "" || len([]rune(d.Reason)) > 1000 {
+			return a, errs.InvalidFields("refusal is not valid", errs.FieldError{Pointer: "/reason", Reason: "a refusal must give its reasons (at most 1000 characters)"})
+		}
+		res, err := sh.ex.db.W.ExecContext(ctx, `UPDATE share_applications SET status = $1, decided_by = $2, decided_at = $3, reason = $4 WHERE id = $5 AND status = $6`,
+			AppRefused, p.ID, now.UnixMicro(), d.Reason, id, AppPending)
+		if err != nil {
+			return a, db.Interpret(err, "application")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return a, errs.Conflict("application %s was decided meanwhile", id)
+		}
+		return sh.Application(ctx, id)
+	}
+	fields := a.Fields
+	if len(d.Fields) > 0 {
+		for i, f := range d.Fields {
+			if !slices.Contains(a.Fields, AllFields) && !slices.Contains(a.Fields, f) {
+				return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/fields/" + strconv.Itoa(i), Reason: "not asked for: an approval may only narrow", Value: f})
+			}
+		}
+		fields = d.Fields
+	}
+	until := a.ValidUntil
+	if !d.ValidUntil.IsZero() {
+		if d.ValidUntil.After(a.ValidUntil) || !d.ValidUntil.After(now) {
+			return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/valid_until", Reason: "in the future and not later than asked"})
+		}
+		until = d.ValidUntil.UTC().Truncate(time.Microsecond)
+	}
+	if d.DailyQuota < 0 {
+		return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/daily_quota", Reason: "0 (unlimited) or positive"})
+	}
+	// Claim the application first so two approvers cannot make two grants.
+	fj, _ := json.Marshal(fields)
+	res, err := sh.ex.db.W.ExecContext(ctx, `UPDATE share_applications SET status = $1, decided_by = $2, decided_at = $3, reason = $4,
+		granted_fields = $5, granted_until = $6 WHERE id = $7 AND status = $8`,
+		AppApproved, p.ID, now.UnixMicro(), d.Reason, string(fj), until.UnixMicro(), id, AppPending)
+	if err != nil {
+		return a, db.Interpret(err, "application")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return a, errs.Conflict("application %s was decided meanwhile", id)
+	}
+	source := "application"
+	if auto {
+		source = "registration"
+	}
+	g, err := sh.ex.CreateGrant(ctx, p, NewGrant{ConsumerDepartmentID: a.ConsumerDepartmentID, ResourceKind: ResourceCatalogItem, ResourceID: a.ItemCode,
+		Fields: fields, Purpose: a.Purpose, ValidUntil: until, DailyQuota: d.DailyQuota, Source: source})
+	if err != nil {
+		_, _ = sh.ex.db.W.ExecContext(context.WithoutCancel(ctx), `UPDATE share_applications SET status = $1, decided_by = '', decided_at = NULL,
+			granted_fields = '[]', granted_until = NULL WHERE id = $2`, AppPending, id)
+		return a, err
+	}
+	if _, err := sh.ex.db.W.ExecContext(ctx, `UPDATE share_applications SET grant_id = $1 WHERE id = $2`, g.ID, id); err != nil {
+		return a, db.Interpret(err, "application")
+	}
+	return sh.Application(ctx, id)
+}
+
+const appCols = `id, kind, item_code, provider_department_id, consumer_department_id, applicant_id, purpose, scenario, fields, valid_until,
+	status, deadline, decided_by, decided_at, reason, granted_fields, granted_until, grant_id, created_at`
+
+func (sh *Sharing) scanApp(sc interface{ Scan(...any) error }) (Application, error) {
+	var (
+		a                        Application
+		fields, granted          string
+		until, deadline, created int64
+		decidedAt, grantedUntil  sql.NullInt64
+	)
+	err := sc.Scan(&a.ID, &a.Kind, &a.ItemCode, &a.ProviderDepartmentID, &a.ConsumerDepartmentID, &a.ApplicantID, &a.Purpose, &a.Scenario,
+		&fields, &until, &a.Status, &deadline, &a.DecidedBy, &decidedAt, &a.Reason, &granted, &grantedUntil, &a.GrantID, &created)
+	if err != nil {
+		return a, err
+	}
+	_ = json.Unmarshal([]byte(fields), &a.Fields)
+	_ = json.Unmarshal([]byte(granted), &a.GrantedFields)
+	a.ValidUntil, a.Deadline, a.CreatedAt = fromMicros(until), fromMicros(deadline), fromMicros(created)
+	if decidedAt.Valid {
+		t := fromMicros(decidedAt.Int64)
+		a.DecidedAt = &t
+	}
+	if grantedUntil.Valid {
+		t := fromMicros(grantedUntil.Int64)
+		a.GrantedUntil = &t
+	}
+	a.Overdue = a.Status == AppPending && sh.ex.now().After(a.Deadline)
+	return a, nil
+}
+
+// Application returns one application.
+func (sh *Sharing) Application(ctx context.Context, id string) (Application, error) {
+	a, err := sh.scanApp(sh.ex.db.W.QueryRowContext(ctx, `SELECT `+appCols+` FROM share_applications WHERE id = $1`, id))
+	return a, db.Interpret(err, "application "+id)
+}
+
+// ApplicationFilter narrows Applications.
+type ApplicationFilter struct {
+	ProviderDepartmentID string
+	ConsumerDepartmentID string
+	ItemCode             string
+	Status               string
+	OverdueOnly          bool // pending past their deadline
+	Limit                int  // default 100, at most 1000
+}
+
+// Applications lists applications, oldest deadline first.
+func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]Application, error) {
+	q := `SELECT ` + appCols + ` FROM share_applications WHERE 1 = 1`
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += " AND " + strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
+	}
+	if f.ProviderDepartmentID != "" {
+		add("provider_department_id = ?", f.ProviderDepartmentID)
+	}
+	if f.ConsumerDepartmentID != "" {
+		add("consumer_department_id = ?", f.ConsumerDepartmentID)
+	}
+	if f.ItemCode != "" {
+		add("item_code = ?", f.ItemCode)
+	}
+	if f.OverdueOnly {
+		f.Status = AppPending
+		add("deadline < ?", sh.ex.now().UnixMicro())
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	rows, err := sh.ex.db.R.QueryContext(ctx, q+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), args...)
+	if err != nil {
+		return nil, db.Interpret(err, "applications")
+	}
+	defer rows.Close()
+	out := []Application{}
+	for rows.Next() {
+		a, err := sh.scanApp(rows)
+		if err != nil {
+			return nil, db.Interpret(err, "applications")
+		}
+		out = append(out, a)
+	}
+	return out, db.Interpret(rows.Err(), "applications")
+}
+
+// GrantMisfit is a grant that no longer fits its item.
+type GrantMisfit struct {
+	Grant  Grant    `json:"grant"`
+	Reason string   `json:"reason"`
+	Gone   []string `json:"gone_fields,omitempty"`
+}
+
+// ReviewGrants checks the active grants on an item after its share type or
+// fields changed: grants on a 不予共享 item are revoked; grants naming
+// fields the item no longer has are narrowed (revoked and re-made with the
+// remaining fields, or revoked when none remain). It returns what it did.
+func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode string) ([]GrantMisfit, error) {
+	it, err := sh.items.ShareItem(ctx, itemCode)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := sh.ex.Grants(ctx, GrantFilter{ResourceKind: ResourceCatalogItem, ResourceID: itemCode, ActiveOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	codes := it.FieldCodes()
+	out := []GrantMisfit{}
+	for _, g := range gs {
+		if it.ShareType == ShareNone || !it.Published {
+			if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, "item "+itemCode+" is no longer shared"); err != nil {
+				return out, err
+			}
+			out = append(out, GrantMisfit{Grant: g, Reason: "revoked: the item is no longer shared"})
+			continue
+		}
+		var keep, gone []string
+		for _, f := range g.Fields {
+			if f == AllFields || slices.Contains(codes, f) {
+				keep = append(keep, f)
+			} else {
+				gone = append(gone, f)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, "fields "+strings.Join(gone, ", ")+" left item "+itemCode); err != nil {
+			return out, err
+		}
+		m := GrantMisfit{Grant: g, Gone: gone, Reason: "revoked: no granted field remains"}
+		if len(keep) > 0 {
+			ng, err := sh.ex.CreateGrant(ctx, by, NewGrant{ConsumerDepartmentID: g.ConsumerDepartmentID, ResourceKind: g.ResourceKind, ResourceID: g.ResourceID,
+				Fields: keep, Purpose: g.Purpose, ValidUntil: g.ValidUntil, DailyQuota: g.DailyQuota, Source: g.Source})
+			if err != nil {
+				return out, err
+			}
+			m.Reason = "narrowed to " + strings.Join(keep, ", ") + " as grant " + ng.ID
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

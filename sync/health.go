@@ -1,0 +1,157 @@
+package datasync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"maps"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/catalog"
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+)
+
+// ShareItem makes the catalogue an exchange.ItemDirectory for the sharing
+// workflow (exchange cannot import catalog, which imports exchange).
+func (s *Service) ShareItem(ctx context.Context, code string) (exchange.ShareItem, error) {
+	it, err := s.catalog.Item(ctx, code)
+	if err != nil {
+		return exchange.ShareItem{}, err
+	}
+	out := exchange.ShareItem{Code: it.Code, Name: it.Name, ProviderID: it.ProviderID, ShareType: it.ShareType, Published: it.Status == catalog.StatusPublished}
+	for _, f := range it.Fields {
+		out.Fields = append(out.Fields, exchange.ShareField{Code: f.Code, Personal: f.Personal || f.Sensitive})
+	}
+	return out, nil
+}
+
+// MaxAge is how old an item's data may be for its update cycle (更新周期)
+// before its job counts as overdue; 0 for 不定期 (no deadline).
+func MaxAge(cycle string) time.Duration {
+	day := 24 * time.Hour
+	switch cycle {
+	case "实时":
+		return time.Hour
+	case "每日":
+		return day + 6*time.Hour
+	case "每周":
+		return 7*day + 6*time.Hour
+	case "每月":
+		return 31*day + 6*time.Hour
+	case "每季度":
+		return 92 * day
+	case "每半年":
+		return 183 * day
+	case "每年":
+		return 366 * day
+	}
+	return 0
+}
+
+// Health is a job's freshness and completeness.
+type Health struct {
+	JobID        string     `json:"job_id"`
+	ItemCode     string     `json:"item_code"`
+	UpdateCycle  string     `json:"update_cycle"`
+	Paused       bool       `json:"paused"`
+	LastSuccess  *time.Time `json:"last_success,omitempty"`
+	AgeSeconds   float64    `json:"age_seconds"`     // since the last success; -1 if never
+	MaxAge       float64    `json:"max_age_seconds"` // from the update cycle; 0: no deadline
+	Overdue      bool       `json:"overdue"`
+	LastStatus   string     `json:"last_status,omitempty"`
+	Records      int64      `json:"records"`      // live records in the dataset
+	SourceCount  int64      `json:"source_count"` // last count the source gave; -1 unknown
+	Completeness float64    `json:"completeness"` // records / source_count; -1 unknown
+}
+
+// Health reports every job's freshness and completeness.
+func (s *Service) Health(ctx context.Context) ([]Health, error) {
+	jobs, err := s.Jobs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]Health, 0, len(jobs))
+	for _, j := range jobs {
+		h := Health{JobID: j.ID, ItemCode: j.ItemCode, Paused: j.Paused, AgeSeconds: -1, SourceCount: -1, Completeness: -1}
+		if it, err := s.catalog.Item(ctx, j.ItemCode); err == nil {
+			h.UpdateCycle = it.UpdateCycle
+			h.MaxAge = MaxAge(it.UpdateCycle).Seconds()
+		}
+		var last sql.NullInt64
+		if err := s.db.R.QueryRowContext(ctx, `SELECT MAX(finished_at) FROM sync_runs WHERE job_id = $1 AND status IN ($2, $3)`,
+			j.ID, StatusSucceeded, StatusPartly).Scan(&last); err != nil {
+			return nil, db.Interpret(err, "sync runs")
+		}
+		if last.Valid {
+			t := fromMicros(last.Int64)
+			h.LastSuccess = &t
+			h.AgeSeconds = now.Sub(t).Seconds()
+		}
+		var (
+			status string
+			count  int64
+		)
+		err := s.db.R.QueryRowContext(ctx, `SELECT status, source_count FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT 1`, j.ID).Scan(&status, &count)
+		if err != nil && err != sql.ErrNoRows {
+			return nil, db.Interpret(err, "sync runs")
+		}
+		h.LastStatus = status
+		if h.Records, err = s.RecordCount(ctx, j.ItemCode); err != nil {
+			return nil, err
+		}
+		if j.Spec.Mode == ModeFull && count >= 0 {
+			h.SourceCount = count
+			if count > 0 {
+				h.Completeness = float64(h.Records) / float64(count)
+			} else {
+				h.Completeness = 1
+			}
+		}
+		h.Overdue = !j.Paused && h.MaxAge > 0 && (h.AgeSeconds < 0 || h.AgeSeconds > h.MaxAge)
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// CorrectRecord changes fields of one record directly (a dispute's
+// correction) as a new version. Only the provider's data admins may.
+func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item, key string, fields map[string]any) (DatasetRecord, error) {
+	it, codes, err := s.item(ctx, item)
+	if err != nil {
+		return DatasetRecord{}, err
+	}
+	if !catalog.CanChange(p, it.ProviderID) {
+		return DatasetRecord{}, errs.Forbidden("only data admins of department %s correct records of item %s", it.ProviderID, item)
+	}
+	for f := range fields {
+		found := false
+		for _, c := range codes {
+			found = found || c == f
+		}
+		if !found {
+			return DatasetRecord{}, errs.InvalidFields("correction is not valid", errs.FieldError{Pointer: "/correction/" + f, Reason: "not a field of the item"})
+		}
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var dat string
+		if err := tx.QueryRowContext(ctx, `SELECT data FROM dataset_records WHERE item_code = $1 AND record_key = $2`, item, key).Scan(&dat); err != nil {
+			return db.Interpret(err, "record "+key)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(dat), &m); err != nil {
+			return errs.Internal(err, "record %s", key)
+		}
+		maps.Copy(m, fields)
+		b, _ := json.Marshal(m)
+		_, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
+			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), "correction:"+p.ID, s.nowUTC().UnixMicro(), item, key)
+		return db.Interpret(err, "record "+key)
+	})
+	if err != nil {
+		return DatasetRecord{}, err
+	}
+	return s.Record(ctx, item, key)
+}
