@@ -64,7 +64,7 @@ func (ins *inserts) exec(ctx context.Context, tx *sql.Tx, entries, resources, no
 			} else {
 				q += ", "
 			}
-			q += part.ins.table + " AS (" + part.ins.statement(len(args), len(part.args)/part.ins.cols) + ") "
+			q += "added_" + part.ins.table + " AS (" + part.ins.statement(len(args), len(part.args)/part.ins.cols) + ") "
 			args = append(args, part.args...)
 		}
 		q += ins.entries.statement(len(args), len(entries)/ins.entries.cols)
