@@ -113,7 +113,7 @@ func generate(opts GenerateOptions, emit func([]string) error) error {
 			ti++
 		}
 		t := &types[ti]
-		run := min(opts.Count-done, 200+rng.IntN(800))
+		run := min(opts.Count-done, 1+rng.IntN(min(max(opts.Count/100, 1), 1000)))
 		issuer := opts.IssuerCode(t.IssuerIDs[0])
 		for k := 0; k < run; k++ {
 			seq[ti]++

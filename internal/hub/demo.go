@@ -37,6 +37,11 @@ type DemoResult struct {
 	Keys         []DemoKey
 	GrantID      string
 	Resource     exchange.Resource
+	// Licences is how many demo licences exist; LicenceID one of them (a
+	// 居民身份证 of LicenceHolder, type LicenceType) and LicenceQRURL its
+	// verify page.
+	Licences                                            int
+	LicenceID, LicenceType, LicenceHolder, LicenceQRURL string
 }
 
 // The demo's grant: the civil affairs bureau's app may read population base
@@ -158,6 +163,9 @@ func (a *App) SeedDemo(ctx context.Context, dir string) (DemoResult, error) {
 		gs = append(gs, g)
 	}
 	res.GrantID, res.Resource = gs[0].ID, demoResource
+	if err := a.seedLicences(ctx, admin, &res); err != nil {
+		return res, fmt.Errorf("demo licences: %w", err)
+	}
 	return res, nil
 }
 
