@@ -175,6 +175,9 @@ func (s *Server) registerData() {
 						fail(c, err)
 						return
 					}
+					if r.Deleted && c.Query("include_deleted") != "true" {
+						continue
+					}
 					recs = append(recs, r)
 				}
 			} else {
