@@ -79,4 +79,8 @@ OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
 		u, res.Resource.Kind, res.Resource.ID, key["app"],
 		u, res.Resource.Kind, res.Resource.ID, key["app"],
 		u, key["auditor"], u, app.Config.DataDir, u, u)
+	if res.LicenceQRURL != "" {
+		fmt.Fprintf(w, "\nE-licences: %d demo licences of a dozen types. Scan or open this QR verify page (a 居民身份证, valid 24h):\n  %s\n  curl -s -H 'Accept: application/json' %s\n",
+			res.Licences, res.LicenceQRURL, res.LicenceQRURL)
+	}
 }

@@ -28,6 +28,9 @@ in one transaction if it has no errors, and not at all if it has any.
 
 // cmdImport runs `sharehub import catalog FILE`.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "licences" {
+		return cmdImportLicences(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "catalog" {
 		fmt.Fprint(stderr, importUsage)
 		return &exitError{2, errors.New("import: say what to import; today: catalog")}

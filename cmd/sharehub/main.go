@@ -67,6 +67,7 @@ Commands:
   import     import catalog FILE [--commit]: check and load a catalogue spreadsheet
   export     export catalog|template --out FILE.xlsx
   generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests
+  licence    licence setup | generate --count N --out FILE.csv|xlsx: the e-licence catalogue and test data
   version    print the version
 
 Run 'sharehub COMMAND -h' for a command's flags. Every flag can also be set
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdExport(ctx, rest, stdout, stderr)
 	case "generate":
 		return cmdGenerate(ctx, rest, stdout, stderr)
+	case "licence", "licences":
+		return cmdLicence(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sharehub", versionString())
 		return nil

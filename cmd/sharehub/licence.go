@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
+	"github.com/xiangyang-gov/sharehub/licence"
+	"github.com/xiangyang-gov/sharehub/seal"
+)
+
+const licenceUsage = `usage:
+  sharehub import licences FILE.csv|FILE.xlsx [--commit] [--json] [flags]
+      check every row and print a report (dry run); --commit issues the
+      licences in sealed batches if the file has no errors. Rows whose
+      (type, number) is registered already are skipped.
+  sharehub licence setup [flags]
+      load the built-in catalogue of 224 licence types and give every
+      issuing department a 业务专用章 if it has none (departments must exist:
+      run the demo once, or bootstrap and create them).
+  sharehub licence generate --count N --out FILE.csv|FILE.xlsx [--seed S] [flags]
+      write N realistic licences across the catalogue in the import format
+      (reads the departments' credit codes from the database).
+`
+
+// cmdLicence runs `sharehub licence ...`.
+func cmdLicence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, licenceUsage)
+		return &exitError{2, errors.New("licence: say setup or generate")}
+	}
+	switch args[0] {
+	case "setup":
+		return cmdLicenceSetup(ctx, args[1:], stdout, stderr)
+	case "generate":
+		return cmdLicenceGenerate(ctx, args[1:], stdout, stderr)
+	case "import":
+		return cmdImportLicences(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, licenceUsage)
+	return &exitError{2, fmt.Errorf("licence: unknown command %q", args[0])}
+}
+
+// licenceServices opens what the licence commands need: the database, the
+// seal service (for sealing imports) and the registry.
+type licenceServices struct {
+	db    *db.DB
+	ex    *exchange.Service
+	seals *seal.Service
+	svc   *licence.Service
+}
+
+func openLicence(ctx context.Context, cfg hub.Config) (*licenceServices, error) {
+	cfg.Fill()
+	d, err := hub.OpenDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	master, err := hub.LoadMaster(cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	blobs, err := blob.Open(ctx, cfg.Blobs, blob.Options{MaxSize: cfg.MaxUpload})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("--blobs: %w", err)
+	}
+	ex := exchange.New(d, exchange.Config{})
+	seals, err := seal.New(seal.Config{DB: d, Master: master, Directory: ex, Images: blobs})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	svc, err := licence.New(licence.Config{DB: d, Directory: ex, Sealer: seals, Files: blobs})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &licenceServices{db: d, ex: ex, seals: seals, svc: svc}, nil
+}
+
+func (l *licenceServices) Close() {
+	l.seals.Close()
+	l.ex.Close()
+	l.db.Close()
+}
+
+func cliAdmin() *exchange.Principal {
+	return &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleImporter}}
+}
+
+// cmdImportLicences runs `sharehub import licences FILE`.
+func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	fs := newFlagSet("import licences", stderr)
+	check := configFlags(fs, &cfg)
+	commit := fs.Bool("commit", false, "issue the licences if the file has no errors (default: dry run)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	file, err := parseWithFile(fs, args, check)
+	if err != nil {
+		fmt.Fprint(stderr, licenceUsage)
+		return err
+	}
+	ls, err := openLicence(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	start := time.Now()
+	last := time.Time{}
+	progress := func(p sheet.Progress) {
+		if *quiet || time.Since(last) < 200*time.Millisecond && p.Done != p.Total {
+			return
+		}
+		last = time.Now()
+		rate := float64(p.Done) / time.Since(start).Seconds()
+		if p.Total > 0 {
+			fmt.Fprintf(stderr, "\r%-7s %s %8.0f rows/s", p.Phase, bar(uint64(p.Done), uint64(p.Total)), rate)
+		} else {
+			fmt.Fprintf(stderr, "\r%-7s %d rows %8.0f rows/s", p.Phase, p.Done, rate)
+		}
+	}
+	rep, err := ls.svc.Import(ctx, file, licence.ImportOptions{By: cliAdmin(), Commit: *commit, Progress: progress})
+	if !*quiet {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	rep.File = file
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		printReport(stdout, rep, time.Since(start))
+	}
+	if !rep.OK() {
+		return &exitError{1, fmt.Errorf("%s has %d errors; nothing was written", file, rep.ErrorCount)}
+	}
+	return nil
+}
+
+func cmdLicenceSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	fs := newFlagSet("licence setup", stderr)
+	check := configFlags(fs, &cfg)
+	if err := parse(fs, args, check); err != nil {
+		return err
+	}
+	ls, err := openLicence(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	deps, err := ls.ex.Departments(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, d := range deps {
+		if strings.HasPrefix(d.ID, "xy-") {
+			ids = append(ids, d.ID)
+		}
+	}
+	types, err := ls.svc.LoadCatalogue(ctx, cliAdmin(), ls.seals, ids)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d licence types loaded; %d departments have a seal for licences\n", len(types), len(ids))
+	return nil
+}
+
+func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	fs := newFlagSet("licence generate", stderr)
+	check := configFlags(fs, &cfg)
+	count := fs.Int("count", 10000, "how many licences")
+	out := fs.String("out", "", "FILE.csv or FILE.xlsx")
+	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same file)")
+	if err := parse(fs, args, check); err != nil {
+		return err
+	}
+	if *out == "" || *count <= 0 {
+		fmt.Fprint(stderr, licenceUsage)
+		return &exitError{2, errors.New("licence generate: --out FILE and a positive --count are needed")}
+	}
+	cfg.Fill()
+	d, err := hub.OpenDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ex := exchange.New(d, exchange.Config{})
+	deps, err := ex.Departments(ctx)
+	ex.Close()
+	d.Close()
+	if err != nil {
+		return err
+	}
+	codes := map[string]string{}
+	for _, dp := range deps {
+		codes[dp.ID] = dp.Code
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	opts := licence.GenerateOptions{Count: *count, Seed: *seed, IssuerCode: func(id string) string { return codes[id] }}
+	start := time.Now()
+	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
+		err = licence.GenerateXLSX(f, opts)
+	} else {
+		err = licence.Generate(f, opts)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d licences written to %s in %.1fs\n", *count, *out, time.Since(start).Seconds())
+	return nil
+}
