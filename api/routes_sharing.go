@@ -147,7 +147,7 @@ func (s *Server) registerSharing() {
 			ok(c, http.StatusCreated, d)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle; admins and auditors see all.",
-		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"}},
+		Query:    []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"}},
 		Response: list[exchange.Dispute]{}, Handler: func(c *gin.Context) {
 			p := principal(c)
 			f := exchange.DisputeFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code")}

@@ -25,7 +25,7 @@ type fixture struct {
 	item catalog.Item
 }
 
-func setup(t *testing.T, d *db.DB) *fixture {
+func setup(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	for i, dep := range [][3]string{
@@ -64,7 +64,7 @@ func peopleContent(share string) catalog.Content {
 	}
 }
 
-func mustItem(t *testing.T, cat *catalog.Service, share string) catalog.Item {
+func mustItem(t testing.TB, cat *catalog.Service, share string) catalog.Item {
 	t.Helper()
 	ctx := context.Background()
 	it, err := cat.Create(ctx, admin, catalog.NewItem{Content: peopleContent(share)})
