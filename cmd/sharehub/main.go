@@ -8,6 +8,7 @@
 //	sharehub import catalog FILE     check (and with --commit write) a catalogue spreadsheet
 //	sharehub export catalog|template write the catalogue, or its import template, as xlsx
 //	sharehub generate catalog        make a realistic catalogue file for scale tests
+//	sharehub sync jobs|run JOB|runs JOB|errors RUN   sync jobs (数据回落)
 //	sharehub version
 //
 // Every flag can also be set with a SHAREHUB_* environment variable
@@ -68,6 +69,7 @@ Commands:
   export     export catalog|template --out FILE.xlsx
   generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests
   licence    licence setup | generate --count N --out FILE.csv|xlsx: the e-licence catalogue and test data
+  sync       sync jobs | run JOB | runs JOB | errors RUN: pull upstream data (数据回落)
   version    print the version
 
 Run 'sharehub COMMAND -h' for a command's flags. Every flag can also be set
@@ -99,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdGenerate(ctx, rest, stdout, stderr)
 	case "licence", "licences":
 		return cmdLicence(ctx, rest, stdout, stderr)
+	case "sync":
+		return cmdSync(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sharehub", versionString())
 		return nil
