@@ -21,6 +21,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/licence"
+	"github.com/xiangyang-gov/sharehub/seal"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 )
 
@@ -40,6 +41,11 @@ type Config struct {
 	AuditOrigin string
 	// AuditVerifierKey is the note verifier key auditors use for checkpoints.
 	AuditVerifierKey string
+	// VerifyRate and VerifyBurst rate-limit the public seal verification
+	// per client address (token bucket). Defaults 20/s, burst 40; a
+	// negative rate turns the limit off.
+	VerifyRate  float64
+	VerifyBurst int
 }
 
 // Deps are the services the API calls.
@@ -55,6 +61,8 @@ type Deps struct {
 	Metrics  *Metrics
 	// Licences is the e-licence registry; nil leaves its routes out.
 	Licences *licence.Service
+	// Seals is the e-seal service; nil leaves its routes out.
+	Seals *seal.Service
 }
 
 // Server routes HTTP requests to the hub's services.
@@ -74,6 +82,9 @@ type Server struct {
 	licences *licence.Service
 	routes   []route
 
+	seals       *seal.Service
+	verifyLimit *rateLimiter
+
 	openapiOnce sync.Once
 	openapi     []byte
 }
@@ -88,6 +99,12 @@ func New(d Deps, cfg Config) *Server {
 	}
 	if cfg.AuditTimeout == 0 {
 		cfg.AuditTimeout = 10 * time.Second
+	}
+	if cfg.VerifyRate == 0 {
+		cfg.VerifyRate = 20
+	}
+	if cfg.VerifyBurst == 0 {
+		cfg.VerifyBurst = 40
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -105,6 +122,7 @@ func New(d Deps, cfg Config) *Server {
 	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, sync: d.Sync, sharing: d.Sharing, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics
 	s.licences = d.Licences
+	s.seals = d.Seals
 	e.Use(withRequestID, s.observe, s.recoverPanic)
 	e.NoRoute(s.audited, func(c *gin.Context) {
 		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
@@ -123,6 +141,7 @@ func New(d Deps, cfg Config) *Server {
 		s.registerSharing()
 	}
 	s.registerLicences()
+	s.registerSeals()
 	return s
 }
 

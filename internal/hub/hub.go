@@ -146,7 +146,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		PublicURL: a.Config.PublicURL, Logger: logger}); err != nil {
 		return nil, err
 	}
-	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences, Sync: a.Sync, Sharing: a.Sharing}, api.Config{
+	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences, Seals: a.Seals, Sync: a.Sync, Sharing: a.Sharing}, api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
 		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
 	})
