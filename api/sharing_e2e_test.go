@@ -21,7 +21,7 @@ import (
 )
 
 // key makes a principal with roles in the department and returns its key.
-func key(t *testing.T, h *hubtest.Hub, dept, name string, roles ...exchange.Role) string {
+func key(t testing.TB, h *hubtest.Hub, dept, name string, roles ...exchange.Role) string {
 	t.Helper()
 	ctx := context.Background()
 	p, err := h.Exchange.CreatePrincipal(ctx, exchange.NewPrincipal{DepartmentID: dept, Name: name, Roles: roles})
@@ -35,7 +35,7 @@ func key(t *testing.T, h *hubtest.Hub, dept, name string, roles ...exchange.Role
 	return secret
 }
 
-func peopleItem(t *testing.T, h *hubtest.Hub, name, share string) catalog.Item {
+func peopleItem(t testing.TB, h *hubtest.Hub, name, share string) catalog.Item {
 	t.Helper()
 	ctx := context.Background()
 	admin := &exchange.Principal{ID: "prn_test_admin", DepartmentID: "xy-sjj", Roles: []exchange.Role{exchange.RoleAdmin}}
