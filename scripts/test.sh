@@ -68,6 +68,12 @@ else
 	say "WARNING: no S3 gateway: S3 tests will be SKIPPED"
 fi
 
+say "Chromium (the licence verify page test opens it headless)"
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	sudo=""; [[ $(id -u) != 0 ]] && sudo="sudo"
+	$sudo apt-get install -y chromium >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium >/dev/null; }
+fi
+
 say "go test"
 set +e
 go test -count=1 -timeout 20m ./...
