@@ -6,6 +6,8 @@
 //	sharehub bootstrap [flags]       create the first admin and print its key
 //	sharehub audit verify [flags]    recompute and check the whole audit log
 //	sharehub import catalog FILE     check (and with --commit write) a catalogue spreadsheet
+//	sharehub import seals FILE       check (and with --commit create) seals from a spreadsheet
+//	sharehub seal verify FILE.jws    verify a sealed document offline (--document, --jwks)
 //	sharehub export catalog|template write the catalogue, or its import template, as xlsx
 //	sharehub generate catalog        make a realistic catalogue file for scale tests
 //	sharehub sync jobs|run JOB|runs JOB|errors RUN   sync jobs (数据回落)
@@ -65,7 +67,8 @@ Commands:
   migrate    apply database migrations and exit
   bootstrap  create the first department and admin, and print an admin key
   audit      audit log tools: audit verify
-  import     import catalog FILE [--commit]: check and load a catalogue spreadsheet
+  import     import catalog|seals FILE [--commit]: check and load a catalogue or seal spreadsheet
+  seal       seal verify FILE.jws [--document FILE] [--jwks FILE|URL]: verify a sealed document offline
   export     export catalog|template --out FILE.xlsx
   generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests
   licence    licence setup | generate --count N --out FILE.csv|xlsx: the e-licence catalogue and test data
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAudit(ctx, rest, stdout, stderr)
 	case "import":
 		return cmdImport(ctx, rest, stdout, stderr)
+	case "seal":
+		return cmdSeal(ctx, rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
 	case "generate":
