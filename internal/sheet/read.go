@@ -477,7 +477,9 @@ func (f *File) header(sh *Sheet, raw []string, line int, rep *Report) []int {
 }
 
 var (
-	reExcelNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$`)
+	// Excel shows a rounded number as 1.14206E+17: the exponent's sign is
+	// required, so a valid credit code such as 91420606021445E835 passes.
+	reExcelNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?[eE][+-][0-9]+$`)
 	reDate        = regexp.MustCompile(`^([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?(\s+[0-9:]+)?$`)
 	reSerial      = regexp.MustCompile(`^[0-9]{5}(\.[0-9]+)?$`)
 )
