@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
@@ -84,7 +85,7 @@ func benchFullRefresh(b *testing.B, d *db.DB) {
 	src := &memSource{n: n, page: 10_000, changeEvery: 100}
 	ctx := context.Background()
 	f := setup(b, d)
-	svc := datasync.New(d, f.cat, datasync.Config{Connectors: map[string]datasync.Connector{datasync.SourceHTTP: src}})
+	svc := datasync.New(d, f.cat, datasync.Config{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), Connectors: map[string]datasync.Connector{datasync.SourceHTTP: src}})
 	j, err := svc.CreateJob(ctx, gajAdmin, datasync.NewJob{ItemCode: f.item.Code, Name: "bench", Spec: datasync.Spec{
 		Mode: datasync.ModeFull, KeyFields: []string{"id"}, Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "http://127.0.0.1:1/"}}})
 	if err != nil {

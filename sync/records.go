@@ -91,9 +91,8 @@ func (s *Service) stage(ctx context.Context, runID string, recs []staged, progre
 // execFunc runs one statement in the staging transaction.
 type execFunc func(q string, args ...any) error
 
-// stagePostgres COPYs the page into a temporary table and moves it into
-// sync_stage with one INSERT … ON CONFLICT DO NOTHING RETURNING, all in one
-// pgx transaction on one connection.
+// stagePostgres COPYs the page into sync_stage and writes the run's
+// progress, in one pgx transaction on one connection.
 func (s *Service) stagePostgres(ctx context.Context, runID string, recs []staged, progress func(exec execFunc, dups []int) error) error {
 	conn, err := s.db.W.Conn(ctx)
 	if err != nil {
@@ -108,39 +107,29 @@ func (s *Service) stagePostgres(ctx context.Context, runID string, recs []staged
 			return err
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS sync_stage_in (record_key TEXT NOT NULL, hash BIGINT NOT NULL, tombstone BIGINT NOT NULL, data TEXT NOT NULL) ON COMMIT DELETE ROWS`); err != nil {
-			return err
+		// Fast path: COPY straight into sync_stage. A key this run staged
+		// before (a duplicate in the source) makes it fail; then the page
+		// goes through a temporary table and ON CONFLICT DO NOTHING, which
+		// names the duplicates.
+		cols := []string{"run_id", "record_key", "hash", "tombstone", "data"}
+		rowsOf := func(i int) ([]any, error) {
+			r := recs[i]
+			return []any{runID, r.key, r.hash, b2i(r.tomb), string(r.data)}, nil
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sync_stage_in"}, []string{"record_key", "hash", "tombstone", "data"},
-			pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
-				r := recs[i]
-				return []any{r.key, r.hash, b2i(r.tomb), string(r.data)}, nil
-			})); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data)
-			SELECT $1, record_key, hash, tombstone, data FROM sync_stage_in ON CONFLICT DO NOTHING RETURNING record_key`, runID)
+		sp, err := tx.Begin(ctx) // a savepoint
 		if err != nil {
 			return err
 		}
-		inserted := make(map[string]bool, len(recs))
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
+		_, err = sp.CopyFrom(ctx, pgx.Identifier{"sync_stage"}, cols, pgx.CopyFromSlice(len(recs), rowsOf))
+		if err == nil {
+			err = sp.Commit(ctx)
+		} else {
+			_ = sp.Rollback(ctx)
+			if !db.IsUniqueViolation(err) {
 				return err
 			}
-			inserted[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(inserted) != len(recs) {
-			for i, r := range recs {
-				if !inserted[r.key] {
-					dups = append(dups, i)
-				}
+			if dups, err = stageWithConflicts(ctx, tx, runID, recs); err != nil {
+				return err
 			}
 		}
 		if err := progress(func(q string, args ...any) error {
@@ -152,6 +141,46 @@ func (s *Service) stagePostgres(ctx context.Context, runID string, recs []staged
 		return tx.Commit(ctx)
 	})
 	return db.Interpret(err, "stage")
+}
+
+// stageWithConflicts stages a page some of whose keys are already staged
+// and returns the indexes of those.
+func stageWithConflicts(ctx context.Context, tx pgx.Tx, runID string, recs []staged) ([]int, error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS sync_stage_in (record_key TEXT NOT NULL, hash BIGINT NOT NULL, tombstone BIGINT NOT NULL, data TEXT NOT NULL) ON COMMIT DELETE ROWS`); err != nil {
+		return nil, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sync_stage_in"}, []string{"record_key", "hash", "tombstone", "data"},
+		pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
+			r := recs[i]
+			return []any{r.key, r.hash, b2i(r.tomb), string(r.data)}, nil
+		})); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data)
+		SELECT $1, record_key, hash, tombstone, data FROM sync_stage_in ON CONFLICT DO NOTHING RETURNING record_key`, runID)
+	if err != nil {
+		return nil, err
+	}
+	inserted := make(map[string]bool, len(recs))
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inserted[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var dups []int
+	for i, r := range recs {
+		if !inserted[r.key] {
+			dups = append(dups, i)
+		}
+	}
+	return dups, nil
 }
 
 func b2i(b bool) int64 {
@@ -166,6 +195,10 @@ func b2i(b bool) int64 {
 // after a deletion) get a new version, tombstones mark records deleted,
 // and in a full refresh every live record the run did not stage is marked
 // deleted. Staged rows are removed.
+//
+// Unchanged records are filtered out by the join before the upsert, so
+// they are never touched: on PostgreSQL an ON CONFLICT DO UPDATE whose
+// WHERE is false still locks (and so writes) the row.
 func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, full bool, now time.Time) (Counts, error) {
 	var c Counts
 	count := func() (int64, error) {
@@ -182,8 +215,12 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 		return c, db.Interpret(err, "stage")
 	}
 	us := now.UnixMicro()
+	t0 := time.Now()
+	defer func() { s.log.Debug("sync: applied", "run", runID, "took", time.Since(t0)) }()
 	res, err := tx.ExecContext(ctx, `INSERT INTO dataset_records (item_code, record_key, version, hash, deleted, data, run_id, updated_at)
-		SELECT $1, s.record_key, 1, s.hash, 0, s.data, $2, $3 FROM sync_stage s WHERE s.run_id = $2 AND s.tombstone = 0
+		SELECT $1, s.record_key, 1, s.hash, 0, s.data, $2, $3 FROM sync_stage s
+		LEFT JOIN dataset_records d ON d.item_code = $1 AND d.record_key = s.record_key
+		WHERE s.run_id = $2 AND s.tombstone = 0 AND (d.record_key IS NULL OR d.hash <> s.hash OR d.deleted <> 0)
 		ON CONFLICT (item_code, record_key) DO UPDATE SET version = dataset_records.version + 1, hash = excluded.hash, deleted = 0,
 			data = excluded.data, run_id = excluded.run_id, updated_at = excluded.updated_at
 		WHERE dataset_records.hash <> excluded.hash OR dataset_records.deleted <> 0`, item, runID, us)
@@ -191,6 +228,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 		return c, db.Interpret(err, "dataset")
 	}
 	changed, _ := res.RowsAffected()
+	s.log.Debug("sync: upsert", "run", runID, "took", time.Since(t0))
 	after, err := count()
 	if err != nil {
 		return c, db.Interpret(err, "dataset")
@@ -209,6 +247,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 		c.Unchanged += tombs - n // tombstones of records already gone
 	}
 	if full {
+		s.log.Debug("sync: before deletions", "run", runID, "took", time.Since(t0))
 		res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
 			WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)
 		if err != nil {
@@ -217,6 +256,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 		n, _ := res.RowsAffected()
 		c.Deleted += n
 	}
+	s.log.Debug("sync: before stage cleanup", "run", runID, "took", time.Since(t0))
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sync_stage WHERE run_id = $1`, runID); err != nil {
 		return c, db.Interpret(err, "stage")
 	}

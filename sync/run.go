@@ -103,6 +103,9 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 	switch {
 	case err == nil:
 		run.Cause = "resume"
+		if err := s.checkStage(ctx, &run); err != nil {
+			return run, err
+		}
 	case errs.Is(err, errs.KindNotFound):
 		run, err = s.startRun(ctx, j, cause)
 		if err != nil {
@@ -146,6 +149,35 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 		err = fmt.Errorf("timed out after %s: %w", time.Duration(j.Spec.Limits.Timeout), err)
 	}
 	return run, s.failRun(context.WithoutCancel(ctx), &run, err)
+}
+
+// checkStage makes sure an interrupted run's staged records are all there
+// (on PostgreSQL the staging table is UNLOGGED and empty after a database
+// crash). If some are missing, the run starts again from the beginning.
+func (s *Service) checkStage(ctx context.Context, run *Run) error {
+	var staged int64
+	if err := s.db.W.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_stage WHERE run_id = $1`, run.ID).Scan(&staged); err != nil {
+		return db.Interpret(err, "stage")
+	}
+	if staged == run.Counts.Read-run.Counts.Rejected {
+		return nil
+	}
+	s.log.Warn("sync: staged records of an interrupted run are missing; restarting it", "run", run.ID, "staged", staged,
+		"expected", run.Counts.Read-run.Counts.Rejected)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM sync_stage WHERE run_id = $1`, `DELETE FROM sync_run_errors WHERE run_id = $1`,
+			`UPDATE sync_runs SET rows_read = 0, rejected = 0, errors_kept = 0, checkpoint = '', cursor_to = '' WHERE id = $1`} {
+			if _, err := tx.ExecContext(ctx, q, run.ID); err != nil {
+				return db.Interpret(err, "sync run")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	run.Counts, run.ErrorsKept, run.Checkpoint, run.CursorTo = Counts{}, 0, "", ""
+	return nil
 }
 
 // errStop marks failures that retrying cannot fix (schema drift under the

@@ -49,8 +49,10 @@ CREATE TABLE sync_run_errors (
 );
 
 -- A run's records wait here until the run has read everything; then one
--- transaction applies them, so a dataset is never half-written.
-CREATE TABLE sync_stage (
+-- transaction applies them, so a dataset is never half-written. UNLOGGED:
+-- staging writes no WAL; after a PostgreSQL crash the table is empty, and a
+-- resumed run that finds fewer staged rows than it counted starts afresh.
+CREATE UNLOGGED TABLE sync_stage (
 	run_id     TEXT NOT NULL,
 	record_key TEXT NOT NULL,
 	hash       BIGINT NOT NULL,
