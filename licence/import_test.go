@@ -112,7 +112,7 @@ func TestImport(t *testing.T) {
 		for _, l := range ls {
 			if l.IssuerID == "xy-gaj" {
 				dept = l.IssuerID
-				if _, err := f.svc.Apply(ctx, issuer(dept), l.ID, licence.Change{Event: licence.EventSuspend, Reason: "暂扣"}); err != nil {
+				if _, err := f.svc.Apply(ctx, issuer(dept), l.ID, licence.Change{Event: licence.EventRevoke, Reason: "撤销"}); err != nil {
 					t.Fatal(err)
 				}
 				break
