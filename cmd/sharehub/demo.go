@@ -83,4 +83,5 @@ OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
 		fmt.Fprintf(w, "\nE-licences: %d demo licences of a dozen types. Scan or open this QR verify page (a 居民身份证, valid 24h):\n  %s\n  curl -s -H 'Accept: application/json' %s\n",
 			res.Licences, res.LicenceQRURL, res.LicenceQRURL)
 	}
+	printSealDemo(w, u, res)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/internal/hub"
 	"github.com/xiangyang-gov/sharehub/seal"
 )
 
@@ -182,4 +183,34 @@ func printSealResult(w io.Writer, file string, res seal.Result) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
+}
+
+// printSealDemo prints the e-seal part of the demo: curl commands that seal
+// a file with the data bureau's 公章, add the civil affairs bureau's, and
+// verify the result online and offline.
+func printSealDemo(w io.Writer, u string, res hub.DemoResult) {
+	var sealers []string // in SeedDemo's order: the data bureau's, then civil affairs'
+	for _, k := range res.Keys {
+		if k.Role == "seal-user" {
+			sealers = append(sealers, k.Secret)
+		}
+	}
+	if res.SealID == "" || res.SecondSealID == "" || len(sealers) < 2 {
+		return
+	}
+	fmt.Fprintf(w, `
+E-seals: %d demo 公章 (one per department). Seal keepers' keys (role seal-user):
+  %s   (政务服务和大数据管理局, seal %s)
+  %s   (民政局, seal %s)
+Seal a file, add a second organisation's seal, verify online and offline:
+  echo '襄阳市数据共享合作协议' > /tmp/contract.txt
+  curl -s %s/v1/seals/%s/sign -H 'Authorization: Bearer %s' \
+       -F file=@/tmp/contract.txt -F purpose=签订数据共享合作协议 > /tmp/contract.jws
+  curl -s %s/v1/seals/%s/sign -H 'Authorization: Bearer %s' \
+       -F 'existing=</tmp/contract.jws' -F purpose=签订数据共享合作协议 > /tmp/contract2.jws
+  curl -s %s/v1/signatures/verify -F 'jws=</tmp/contract2.jws' -F document=@/tmp/contract.txt
+  go run ./cmd/sharehub seal verify /tmp/contract2.jws --document /tmp/contract.txt --jwks %s/.well-known/jwks.json
+  curl -s %s/v1/seals/%s/image -H 'Authorization: Bearer %s' > /tmp/seal.svg   # the seal picture
+`, res.Seals, sealers[0], res.SealID, sealers[1], res.SecondSealID,
+		u, res.SealID, sealers[0], u, res.SecondSealID, sealers[1], u, u, u, res.SealID, sealers[0])
 }

@@ -42,6 +42,11 @@ type DemoResult struct {
 	// verify page.
 	Licences                                            int
 	LicenceID, LicenceType, LicenceHolder, LicenceQRURL string
+	// Seals is how many demo 公章 exist (one per demo department); SealID
+	// is the data bureau's, SecondSealID the civil affairs bureau's (keys:
+	// role "seal-user" of those departments).
+	Seals                int
+	SealID, SecondSealID string
 }
 
 // The demo's grant: the civil affairs bureau's app may read population base
@@ -92,6 +97,8 @@ func (a *App) SeedDemo(ctx context.Context, dir string) (DemoResult, error) {
 		{exchange.RoleAdmin, "hub-admin", dataBureau, []exchange.Role{exchange.RoleAdmin}},
 		{exchange.RoleAuditor, "auditor", dataBureau, []exchange.Role{exchange.RoleAuditor}},
 		{exchange.RoleApp, "civil-affairs-app", civil, []exchange.Role{exchange.RoleApp}},
+		{exchange.RoleSealUser, DemoSealerData, dataBureau, []exchange.Role{exchange.RoleSealUser}},
+		{exchange.RoleSealUser, DemoSealerCivil, civil, []exchange.Role{exchange.RoleSealUser}},
 	}
 	keyFile := filepath.Join(a.Config.DataDir, "demo-keys.json")
 	saved := map[string]DemoKey{}
@@ -165,6 +172,9 @@ func (a *App) SeedDemo(ctx context.Context, dir string) (DemoResult, error) {
 	res.GrantID, res.Resource = gs[0].ID, demoResource
 	if err := a.seedLicences(ctx, admin, &res); err != nil {
 		return res, fmt.Errorf("demo licences: %w", err)
+	}
+	if err := a.seedSeals(ctx, admin, deps, dataBureau, civil, &res); err != nil {
+		return res, fmt.Errorf("demo seals: %w", err)
 	}
 	return res, nil
 }
