@@ -2,11 +2,9 @@ package audit_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,33 +36,10 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close(context.Background())
-			// Entries are made before the clock starts: the benchmark measures
-			// the log, not fmt.Sprintf.
-			sample := make([]audit.Entry, 4096)
-			for i := range sample {
-				sample[i] = sampleEntry(i)
-			}
-			var next atomic.Int64
+			sample := sampleEntries()
 			b.ResetTimer()
 			cpu0 := processCPU()
-			var wg sync.WaitGroup
-			for range appenders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						if _, err := l.Append(context.Background(), sample[i%int64(len(sample))]); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			appendConcurrently(b, l, sample, 0, b.N)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/entry")
@@ -75,63 +50,121 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkRawInsert is what Append is measured against: the same rows
-// (with a constant where the leaf hash goes) inserted by one goroutine as
-// multi-row INSERTs into audit_entries and audit_resources, one
-// transaction per batch of the given size, with no Merkle work, no lock,
-// no queue. Compare its entries/s with BenchmarkAppend's.
+// BenchmarkRawInsert is the baseline for Append: the same rows written with
+// the same statements, one transaction per batch of the given size, from
+// one goroutine, with no queue, no lock, no size read and no Merkle work.
 func BenchmarkRawInsert(b *testing.B) {
 	for _, dialect := range dbtest.Backends {
 		for _, batch := range []int{50, 1024} {
 			b.Run(fmt.Sprintf("%s/batch=%d", dialect, batch), func(b *testing.B) {
-				d := dbtest.Open(b, dialect)
-				ctx := context.Background()
-				sample := make([]audit.Entry, 4096)
-				for i := range sample {
-					sample[i] = sampleEntry(i)
-				}
-				zero := make([]byte, 32)
+				raw := audit.NewRawInserter(dbtest.Open(b, dialect))
+				defer raw.Close()
+				sample := sampleEntries()
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for done := 0; done < b.N; done += batch {
 					n := min(batch, b.N-done)
-					var rows, res []any
-					for i := done; i < done+n; i++ {
-						e := &sample[i%len(sample)]
-						rows = append(rows, int64(i), e.Time.UnixMicro(), e.RequestID, e.PrincipalID, e.DepartmentID, e.Method,
-							e.Route, strings.Join(e.Resources, "\n"), e.Purpose, e.EndUser, e.CaseNumber, int64(e.Status),
-							int64(e.Rows), e.Latency.Microseconds(), e.RequestHash[:], zero)
-						for _, r := range e.Resources {
-							res = append(res, r, int64(i))
-						}
-					}
-					err := d.Tx(ctx, func(tx *sql.Tx) error {
-						if _, err := tx.ExecContext(ctx, `INSERT INTO audit_entries (idx, at, request_id, principal_id, department_id,
-							method, route, resources, purpose, end_user, case_number, status, row_count, latency_us, request_hash, leaf_hash)
-							VALUES `+rawPlaceholders(d.Dialect, n, 16), rows...); err != nil {
-							return err
-						}
-						_, err := tx.ExecContext(ctx, `INSERT INTO audit_resources (resource, idx) VALUES `+rawPlaceholders(d.Dialect, len(res)/2, 2), res...)
-						return err
-					})
-					if err != nil {
+					if err := raw.Insert(context.Background(), uint64(done), sampleRange(sample, done, n)); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/entry")
 			})
 		}
 	}
 }
 
-// rawPlaceholders is db.Placeholders, but with anonymous "?" on SQLite,
-// where thousands of named "$N" make parsing quadratic.
-func rawPlaceholders(dialect db.Dialect, rows, cols int) string {
-	if dialect == db.Postgres {
-		return db.Placeholders(0, rows, cols)
+// BenchmarkAppendVsRaw alternates blocks of 4,096 entries appended by 64
+// goroutines with the same entries written by RawInserter in batches of
+// the size Append just achieved, so that both see the same machine (which
+// is shared), and reports the rate of each and append/raw.
+//
+//	go test ./internal/audit -run '^$' -bench BenchmarkAppendVsRaw -benchtime 100000x
+func BenchmarkAppendVsRaw(b *testing.B) {
+	for _, dialect := range dbtest.Backends {
+		b.Run(string(dialect), func(b *testing.B) {
+			ctx := context.Background()
+			var batches, batched atomic.Int64
+			l, err := audit.Open(ctx, dbtest.Open(b, dialect), mustSigner(b), audit.Options{
+				Origin: testOrigin, Logger: quiet,
+				OnBatch: func(size int, _ time.Duration) { batches.Add(1); batched.Add(int64(size)) },
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close(ctx)
+			raw := audit.NewRawInserter(dbtest.Open(b, dialect))
+			defer raw.Close()
+			sample := sampleEntries()
+			const block = 4096
+			var appendTime, rawTime time.Duration
+			b.ResetTimer()
+			for done := 0; done < b.N; done += block {
+				n := min(block, b.N-done)
+				batches.Store(0)
+				batched.Store(0)
+				start := time.Now()
+				appendConcurrently(b, l, sample, done, n)
+				appendTime += time.Since(start)
+				size := max(1, int(batched.Load()/max(1, batches.Load())))
+				start = time.Now()
+				for i := 0; i < n; i += size {
+					if err := raw.Insert(ctx, uint64(done+i), sampleRange(sample, done+i, min(size, n-i))); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rawTime += time.Since(start)
+			}
+			b.StopTimer()
+			appendRate, rawRate := float64(b.N)/appendTime.Seconds(), float64(b.N)/rawTime.Seconds()
+			b.ReportMetric(appendRate, "append-entries/s")
+			b.ReportMetric(rawRate, "raw-entries/s")
+			b.ReportMetric(appendRate/rawRate, "append/raw")
+		})
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// sampleEntries are made before any clock starts: the benchmarks measure
+// the log, not fmt.Sprintf.
+func sampleEntries() []audit.Entry {
+	s := make([]audit.Entry, 4096)
+	for i := range s {
+		s[i] = sampleEntry(i)
+	}
+	return s
+}
+
+func sampleRange(sample []audit.Entry, from, n int) []audit.Entry {
+	out := make([]audit.Entry, n)
+	for i := range out {
+		out[i] = sample[(from+i)%len(sample)]
+	}
+	return out
+}
+
+// appendConcurrently appends n sample entries from 64 goroutines.
+func appendConcurrently(b *testing.B, l *audit.Log, sample []audit.Entry, from, n int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if _, err := l.Append(context.Background(), sample[(from+i)%len(sample)]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // BenchmarkVerify verifies a log of $AUDIT_BENCH_VERIFY_N entries (default

@@ -216,17 +216,23 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 		if err := next.Append(leaf[:], visit); err != nil {
 			return nil, errs.Internal(err, "audit: append leaf %d", e.Index)
 		}
-		entries = append(entries, int64(e.Index), e.Time.UnixMicro(), e.RequestID, e.PrincipalID, e.DepartmentID,
-			e.Method, e.Route, storedResources(e.Resources), e.Purpose, e.EndUser, e.CaseNumber,
-			int64(e.Status), int64(e.Rows), e.Latency.Microseconds(), e.RequestHash[:], leaf[:])
-		for _, res := range e.Resources {
-			resources = append(resources, res, int64(e.Index))
-		}
+		entries, resources = rowArgs(entries, resources, e, leaf[:])
 	}
 	if err := l.inserts.exec(ctx, tx, entries, resources, nodes); err != nil {
 		return nil, err
 	}
 	return next, nil
+}
+
+// rowArgs appends e's audit_entries row and its audit_resources rows.
+func rowArgs(entries, resources []any, e *Entry, leaf []byte) ([]any, []any) {
+	entries = append(entries, int64(e.Index), e.Time.UnixMicro(), e.RequestID, e.PrincipalID, e.DepartmentID,
+		e.Method, e.Route, storedResources(e.Resources), e.Purpose, e.EndUser, e.CaseNumber,
+		int64(e.Status), int64(e.Rows), e.Latency.Microseconds(), e.RequestHash[:], leaf)
+	for _, res := range e.Resources {
+		resources = append(resources, res, int64(e.Index))
+	}
+	return entries, resources
 }
 
 // leafHash is the RFC 6962 leaf hash, SHA-256(0x00 || data).
