@@ -23,12 +23,12 @@ import (
 // dataRecord is one record as a consumer sees it: only granted fields,
 // personal fields masked unless the grant names them.
 type dataRecord struct {
-	Key       string         `json:"key"`
-	Version   int64          `json:"version"`
-	UpdatedAt time.Time      `json:"updated_at"`
-	Deleted   bool           `json:"deleted,omitempty"`
-	Disputed  string         `json:"disputed,omitempty"` // id of the open dispute flagging the record
-	Data      map[string]any `json:"data"`
+	Key       string                     `json:"key"`
+	Version   int64                      `json:"version"`
+	UpdatedAt time.Time                  `json:"updated_at"`
+	Deleted   bool                       `json:"deleted,omitempty"`
+	Disputed  string                     `json:"disputed,omitempty"` // id of the open dispute flagging the record
+	Data      map[string]json.RawMessage `json:"data"`
 }
 
 type dataResponse struct {
@@ -62,19 +62,23 @@ func newProjection(it exchange.ShareItem, a exchange.Access) projection {
 	return p
 }
 
-func (p projection) apply(raw json.RawMessage) (map[string]any, error) {
-	var all map[string]any
+func (p projection) apply(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return nil, err
 	}
-	out := make(map[string]any, len(p.fields))
+	out := make(map[string]json.RawMessage, len(p.fields))
 	for _, f := range p.fields {
 		v, ok := all[f]
 		if !ok {
 			continue
 		}
 		if p.masked[f] {
-			v = maskValue(f, v)
+			var x any
+			if err := json.Unmarshal(v, &x); err != nil {
+				return nil, err
+			}
+			v = must(json.Marshal(maskValue(f, x)))
 		}
 		out[f] = v
 	}
@@ -293,8 +297,11 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 		vals := make([]string, 0, len(header))
 		vals = append(vals, r.Key)
 		for _, f := range proj.fields {
-			v := data[f]
-			switch x := v.(type) {
+			var x any
+			if v, ok := data[f]; ok {
+				_ = json.Unmarshal(v, &x)
+			}
+			switch x := x.(type) {
 			case nil:
 				vals = append(vals, "")
 			case string:

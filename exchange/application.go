@@ -56,6 +56,7 @@ type Sharing struct {
 	ex    *Service
 	items ItemDirectory
 	cfg   SharingConfig
+	flags flagCache
 }
 
 // SharingConfig tunes the workflow.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
@@ -76,6 +77,7 @@ func (sh *Sharing) RaiseDispute(ctx context.Context, p *Principal, nd NewDispute
 		return Dispute{}, errs.Forbidden("department %s has no grant on item %s, so it cannot dispute its records", p.DepartmentID, it.Code)
 	}
 	now := sh.ex.now().UTC().Truncate(time.Microsecond)
+	defer sh.flags.forget(nd.ItemCode)
 	d := Dispute{ID: newID("dsp"), ItemCode: it.Code, RecordKey: nd.RecordKey, ProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
 		RaisedBy: p.ID, Reason: nd.Reason, Status: DisputeOpen, Flagged: true, Deadline: sh.AddWorkingDays(now, sh.cfg.DisputeDays), CreatedAt: now}
 	_, err = sh.ex.db.W.ExecContext(ctx, `INSERT INTO disputes (id, item_code, record_key, provider_department_id, consumer_department_id, raised_by,
@@ -120,6 +122,7 @@ func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, c
 	if n, _ := res.RowsAffected(); n == 0 {
 		return d, errs.Conflict("dispute %s is %s, not open", id, d.Status)
 	}
+	sh.flags.forget(d.ItemCode)
 	return sh.Dispute(ctx, id)
 }
 
@@ -137,6 +140,7 @@ func (sh *Sharing) ClearDispute(ctx context.Context, p *Principal, id string) (D
 		return d, errs.Conflict("dispute %s is %s and %s; only a flagged accepted dispute is cleared", id, d.Status, map[bool]string{true: "flagged", false: "not flagged"}[d.Flagged])
 	}
 	_, err = sh.ex.db.W.ExecContext(ctx, `UPDATE disputes SET flagged = 0 WHERE id = $1`, id)
+	sh.flags.forget(d.ItemCode)
 	if err != nil {
 		return d, db.Interpret(err, "dispute")
 	}
@@ -264,6 +268,9 @@ func (sh *Sharing) Flagged(ctx context.Context, itemCode string, keys []string) 
 	if len(keys) == 0 {
 		return out, nil
 	}
+	if has, err := sh.flags.anyFlagged(ctx, sh, itemCode); err != nil || !has {
+		return out, err
+	}
 	if len(keys) == 1 {
 		var id string
 		err := sh.ex.db.QueryRow(ctx, `SELECT id FROM disputes WHERE item_code = $1 AND record_key = $2 AND flagged = 1 LIMIT 1`, itemCode, keys[0]).Scan(&id)
@@ -295,6 +302,48 @@ func (sh *Sharing) Flagged(ctx context.Context, itemCode string, keys []string) 
 		out[k] = id
 	}
 	return out, db.Interpret(rows.Err(), "disputes")
+}
+
+// flagCache remembers for a short while whether an item has any flagged
+// record, so the data path skips the dispute lookup for the (many) items
+// with none. Changes made here apply at once; other replicas' within the TTL.
+type flagCache struct {
+	mu sync.Mutex
+	m  map[string]flagState
+}
+
+type flagState struct {
+	any    bool
+	loaded time.Time
+}
+
+const flagCacheTTL = time.Second
+
+func (c *flagCache) anyFlagged(ctx context.Context, sh *Sharing, item string) (bool, error) {
+	now := time.Now()
+	c.mu.Lock()
+	st, ok := c.m[item]
+	c.mu.Unlock()
+	if ok && now.Sub(st.loaded) < flagCacheTTL {
+		return st.any, nil
+	}
+	var n int64
+	if err := sh.ex.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM disputes WHERE item_code = $1 AND flagged = 1 LIMIT 1) f`, item).Scan(&n); err != nil {
+		return false, db.Interpret(err, "disputes")
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 10_000 {
+		c.m = map[string]flagState{}
+	}
+	c.m[item] = flagState{any: n > 0, loaded: now}
+	c.mu.Unlock()
+	return n > 0, nil
+}
+
+func (c *flagCache) forget(item string) {
+	c.mu.Lock()
+	delete(c.m, item)
+	c.mu.Unlock()
 }
 
 func clipRunes(s string, n int) string {
