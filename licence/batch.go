@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +146,7 @@ func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending
 					q.WriteString(", ")
 				}
 				args = append(args, p.l.Number)
-				q.WriteString("$" + itoa(len(args)))
+				q.WriteString("$" + strconv.Itoa(len(args)))
 			}
 			q.WriteString(")")
 			rows, err := s.db.W.QueryContext(ctx, q.String(), args...)
@@ -255,11 +256,4 @@ func (s *Service) copyBatches(ctx context.Context, by *exchange.Principal, batch
 		}
 		return tx.Commit(ctx)
 	})
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }

@@ -88,7 +88,7 @@ func rawLoad(tb testing.TB, d *db.DB, n int) time.Duration {
 	for rs.Next() {
 		var (
 			id, tc, num, iss, hn, ht, hid, st, vu, ev, by, reason, dg, doc, batch string
-			ver, upd, at, idx                                                   int64
+			ver, upd, at, idx                                                     int64
 		)
 		if err := rs.Scan(&id, &tc, &num, &iss, &hn, &ht, &hid, &st, &ver, &vu, &upd, &ev, &at, &by, &reason, &dg, &doc, &batch, &idx); err != nil {
 			tb.Fatal(err)

@@ -202,6 +202,7 @@ func (s *Service) transition(t *Type, l *Licence, c Change, now time.Time) error
 		if len(c.Face) == 0 && c.HolderName == "" {
 			return errs.InvalidFields("change is not valid", errs.FieldError{Pointer: "/face", Reason: "an amendment changes face fields or the holder's name"})
 		}
+		t.canonical(face)
 		l.Face = face
 	case EventRenew:
 		if st != StatusValid && st != StatusExpired {

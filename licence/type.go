@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
 )
@@ -165,10 +167,8 @@ func checkValue(f Field, v string) string {
 			return "a decimal number"
 		}
 	case FormatEnum:
-		for _, c := range f.Choices {
-			if c == v {
-				return ""
-			}
+		if _, ok := f.choice(v); ok {
+			return ""
 		}
 		return "one of " + strings.Join(f.Choices, ", ")
 	default:
@@ -200,4 +200,32 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// choice returns the choice v names, comparing NFKC forms: spreadsheet
+// cells are NFKC-normalised, which turns （） into ().
+func (f Field) choice(v string) (string, bool) {
+	for _, c := range f.Choices {
+		if c == v {
+			return c, true
+		}
+	}
+	nv := norm.NFKC.String(v)
+	for _, c := range f.Choices {
+		if norm.NFKC.String(c) == nv {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// canonical rewrites enum values to the type's spelling of the choice.
+func (t *Type) canonical(face map[string]string) {
+	for _, f := range t.Fields {
+		if v, ok := face[f.Code]; ok && f.Format == FormatEnum {
+			if c, ok := f.choice(v); ok {
+				face[f.Code] = c
+			}
+		}
+	}
 }

@@ -119,6 +119,7 @@ func (n *NewLicence) validate(t *Type, today string) (Licence, []errs.FieldError
 		}
 	}
 	fe = append(fe, t.CheckFace(face, "/face")...)
+	t.canonical(face)
 	return Licence{
 		TypeCode: t.Code, TypeName: t.Name, Number: n.Number, Holder: n.Holder,
 		IssuedOn: n.IssuedOn, ValidFrom: n.ValidFrom, ValidUntil: n.ValidUntil, Region: n.Region,
