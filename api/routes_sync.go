@@ -19,6 +19,9 @@ func redactJob(j datasync.Job) datasync.Job {
 func (s *Server) registerSync() {
 	keepers := []exchange.Role{exchange.RoleAdmin, exchange.RoleDataAdmin}
 	readers := []exchange.Role{exchange.RoleAdmin, exchange.RoleDataAdmin, exchange.RoleAuditor}
+	if s.metrics != nil {
+		_ = s.metrics.reg.Register(s.sync.Collector()) // freshness and completeness in /metrics
+	}
 	s.handle(route{Method: "POST", Path: "/v1/sync/jobs", Tag: "sync", Summary: "Create a sync job (数据回落) for a published item of the caller's department.", Roles: keepers,
 		Request: datasync.NewJob{}, Response: datasync.Job{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
 			var nj datasync.NewJob

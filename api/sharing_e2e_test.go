@@ -265,6 +265,16 @@ func TestShareTypes(t *testing.T) {
 			h.Do(t, "POST", "/v1/sync/jobs", gaj, datasync.NewJob{ItemCode: free.Code, Name: "全量", Spec: datasync.Spec{Mode: "full", KeyFields: []string{"id"}, IgnoreFields: []string{"updated_at"},
 				Source: datasync.SourceSpec{Kind: "http", URL: up.RecordsURL(), Auth: "bearer", Token: synctest.Token}}}).Want(t, http.StatusCreated).JSON(t, &job)
 			h.Do(t, "POST", "/v1/sync/jobs/"+job.ID+"/run", gaj, nil).Want(t, http.StatusOK)
+			metrics := string(h.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
+			if want := `sharehub_sync_dataset_records{item="` + free.Code + `",job="` + job.ID + `"} 3`; !strings.Contains(metrics, want) ||
+				!strings.Contains(metrics, `sharehub_sync_job_overdue{item="`+free.Code+`",job="`+job.ID+`"} 0`) {
+				t.Fatalf("metrics lack %s", want)
+			}
+			var health struct{ Items []datasync.Health }
+			h.Do(t, "GET", "/v1/sync/health", gaj, nil).Want(t, http.StatusOK).JSON(t, &health)
+			if len(health.Items) != 1 || health.Items[0].Completeness != 1 || health.Items[0].Overdue || health.Items[0].MaxAge != 30*3600 {
+				t.Fatalf("health: %+v", health.Items)
+			}
 			var page dataResp
 			h.Do(t, "GET", "/v1/data/"+free.Code+"/records?f.id=P0000002", mzj, nil, "X-Purpose: 户籍核验").Want(t, http.StatusOK).JSON(t, &page)
 			if len(page.Records) != 1 || page.Records[0].Data["sfzh"] != "420602********0002" || page.Records[0].Data["name"] != "***" ||
