@@ -31,6 +31,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && args[0] == "licences" {
 		return cmdImportLicences(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "seals" {
+		return cmdImportSeals(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "catalog" {
 		fmt.Fprint(stderr, importUsage)
 		return &exitError{2, errors.New("import: say what to import; today: catalog")}
