@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/sheet"
 )
@@ -114,6 +115,14 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	}
 	if !opts.Commit || !rep.OK() {
 		return rep, nil
+	}
+	if s.db.Dialect == db.SQLite {
+		// The holder index takes inserts at random places; with SQLite's
+		// default 2 MB page cache most of them read pages back from the
+		// OS. A bigger cache on the one writer connection, for the import.
+		if _, err := s.db.W.ExecContext(ctx, `PRAGMA cache_size = -65536`); err == nil {
+			defer s.db.W.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+		}
 	}
 	// Pass 2: build, seal and write. The reader (parsing, checking, JSON,
 	// hashing) runs ahead of the writer (sealing, database) by a couple of

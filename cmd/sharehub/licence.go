@@ -120,12 +120,18 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer ls.Close()
 	start := time.Now()
 	last := time.Time{}
+	began := map[string]time.Time{} // when each phase was first seen: rates per phase
 	progress := func(p sheet.Progress) {
+		phaseStart, ok := began[p.Phase]
+		if !ok {
+			phaseStart = time.Now()
+			began[p.Phase] = phaseStart
+		}
 		if *quiet || time.Since(last) < 200*time.Millisecond && p.Done != p.Total {
 			return
 		}
 		last = time.Now()
-		rate := float64(p.Done) / time.Since(start).Seconds()
+		rate := float64(p.Done) / time.Since(phaseStart).Seconds()
 		if p.Total > 0 {
 			fmt.Fprintf(stderr, "\r%-7s %s %8.0f rows/s", p.Phase, bar(uint64(p.Done), uint64(p.Total)), rate)
 		} else {
