@@ -12,8 +12,9 @@ import (
 
 // Service is the data directory's store and rules. Build it with New.
 type Service struct {
-	db  *db.DB
-	now func() time.Time
+	db     *db.DB
+	now    func() time.Time
+	search searchIndex
 }
 
 // Config tunes a Service.

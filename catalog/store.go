@@ -42,6 +42,7 @@ type pending struct {
 	note    string
 	changes []Change
 	texts   searchTexts
+	seq     int64
 	doc     string
 	hash    string
 }
@@ -213,94 +214,99 @@ func (s *Service) commit(ctx context.Context, by string, ps []*pending) error {
 func (s *Service) commitProgress(ctx context.Context, by string, ps []*pending, progress func(done int)) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	for _, p := range ps {
-		p.doc, p.hash = docOf(&p.item.Content)
-		p.texts = textsOf(&p.item.Content)
 		if p.old == nil {
 			p.item.Version, p.item.CreatedAt = 1, now
-			if p.changes == nil {
-				p.changes = diff(snapshot{Content{}, ""}, snapshot{p.item.Content, p.item.Status})
-			}
 		} else {
 			p.item.Version = p.old.Version + 1
 		}
 		p.item.UpdatedAt, p.item.UpdatedBy = now, by
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *sql.Tx, w *writer) error {
 		if err := s.db.LockTx(ctx, tx, catalogLockKey); err != nil {
 			return err
 		}
 		if err := s.assignCodes(ctx, tx, ps); err != nil {
 			return err
 		}
-		var creates, updates []*pending
-		for _, p := range ps {
-			if p.old == nil {
-				creates = append(creates, p)
-			} else {
-				updates = append(updates, p)
-			}
+		// seq orders commits for the search index (index.go): this
+		// transaction holds the catalogue lock, so no other can take
+		// these numbers or commit a larger one first.
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM catalog_items`).Scan(&seq); err != nil {
+			return db.Interpret(err, "catalogue items")
 		}
-		if err := s.insertItems(ctx, tx, creates); err != nil {
-			return err
-		}
-		var reindex []*pending
-		for i, p := range updates {
-			if err := s.updateItem(ctx, tx, p); err != nil {
-				return err
-			}
-			if textsOf(&p.old.Content) != p.texts {
-				if err := s.deleteTerms(ctx, tx, p.item.Code, textsOf(&p.old.Content)); err != nil {
-					return err
-				}
-				reindex = append(reindex, p)
-			}
-			if !slices.Equal(p.old.Libraries, p.item.Libraries) {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_item_libraries WHERE code = $1`, p.item.Code); err != nil {
-					return db.Interpret(err, "item libraries")
-				}
-			}
-			if progress != nil && i%500 == 0 {
-				progress(i)
-			}
-		}
-		var libRows [][2]string
-		for _, p := range ps {
-			if p.old == nil || !slices.Equal(p.old.Libraries, p.item.Libraries) {
-				for _, l := range p.item.Libraries {
-					libRows = append(libRows, [2]string{p.item.Code, l})
-				}
-			}
-		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO catalog_item_libraries (code, library_id) VALUES `, 2, len(libRows), func(i int) []any {
-			return []any{libRows[i][0], libRows[i][1]}
-		}); err != nil {
-			return db.Interpret(err, "item libraries")
-		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO catalog_versions (code, version, action, at, by_id, note, changes, doc) VALUES `, 8, len(ps), func(i int) []any {
-			p := ps[i]
-			ch, _ := json.Marshal(p.changes)
-			return []any{p.item.Code, p.item.Version, p.action, now.UnixMicro(), by, p.note, string(ch), snapshotDoc(p.item)}
-		}); err != nil {
-			return db.Interpret(err, "item versions")
-		}
-		idx := append(creates, reindex...)
-		codes := make([]string, len(idx))
-		texts := make([]searchTexts, len(idx))
-		for i, p := range idx {
-			codes[i], texts[i] = p.item.Code, p.texts
-		}
-		const chunk = 1000
-		for i := 0; i < len(codes); i += chunk {
-			j := min(i+chunk, len(codes))
-			if err := s.writeTerms(ctx, tx, codes[i:j], texts[i:j]); err != nil {
+		// A chunk at a time: each item's document, search texts and
+		// version are made, written and dropped, so a large import does
+		// not hold them all.
+		const chunk = 500
+		for i := 0; i < len(ps); i += chunk {
+			part := ps[i:min(i+chunk, len(ps))]
+			if err := s.commitChunk(ctx, tx, w, by, now, part, &seq); err != nil {
 				return err
 			}
 			if progress != nil {
-				progress(len(updates) + j)
+				progress(i + len(part))
 			}
 		}
 		return nil
 	})
+}
+
+func (s *Service) commitChunk(ctx context.Context, tx *sql.Tx, w *writer, by string, now time.Time, ps []*pending, seq *int64) error {
+	var creates, updates []*pending
+	for _, p := range ps {
+		*seq++
+		p.seq = *seq
+		p.doc, p.hash = docOf(&p.item.Content)
+		p.texts = textsOf(&p.item.Content)
+		if p.old == nil {
+			if p.changes == nil {
+				p.changes = diff(snapshot{Content{}, ""}, snapshot{p.item.Content, p.item.Status})
+			}
+			creates = append(creates, p)
+		} else {
+			updates = append(updates, p)
+		}
+	}
+	defer func() {
+		for _, p := range ps {
+			p.doc, p.texts, p.changes = "", searchTexts{}, nil
+		}
+	}()
+	if err := s.insertItems(ctx, w, creates); err != nil {
+		return err
+	}
+	for _, p := range updates {
+		if err := s.updateItem(ctx, tx, p); err != nil {
+			return err
+		}
+		if !slices.Equal(p.old.Libraries, p.item.Libraries) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_item_libraries WHERE code = $1`, p.item.Code); err != nil {
+				return db.Interpret(err, "item libraries")
+			}
+		}
+	}
+	var libRows [][2]string
+	for _, p := range ps {
+		if p.old == nil || !slices.Equal(p.old.Libraries, p.item.Libraries) {
+			for _, l := range p.item.Libraries {
+				libRows = append(libRows, [2]string{p.item.Code, l})
+			}
+		}
+	}
+	if err := w.insert(ctx, "catalog_item_libraries", []string{"code", "library_id"}, len(libRows), func(i int) []any {
+		return []any{libRows[i][0], libRows[i][1]}
+	}); err != nil {
+		return db.Interpret(err, "item libraries")
+	}
+	if err := w.insert(ctx, "catalog_versions", []string{"code", "version", "action", "at", "by_id", "note", "changes", "doc"}, len(ps), func(i int) []any {
+		p := ps[i]
+		ch, _ := json.Marshal(p.changes)
+		return []any{p.item.Code, p.item.Version, p.action, now.UnixMicro(), by, p.note, string(ch), snapshotDoc(p.item)}
+	}); err != nil {
+		return db.Interpret(err, "item versions")
+	}
+	return nil
 }
 
 // assignCodes gives each new item without a code the next sequence number
@@ -340,15 +346,15 @@ func (s *Service) assignCodes(ctx context.Context, tx *sql.Tx, ps []*pending) er
 	return nil
 }
 
-const itemInsertCols = 16
+var itemInsertCols = []string{"code", "name", "provider_id", "status", "version", "share_type", "format", "update_cycle", "doc", "content_hash",
+	"search_name", "search_fields", "search_summary", "created_at", "updated_at", "updated_by", "seq"}
 
-func (s *Service) insertItems(ctx context.Context, tx *sql.Tx, ps []*pending) error {
-	err := s.insertRows(ctx, tx, `INSERT INTO catalog_items (code, name, provider_id, status, version, share_type, format, update_cycle, doc, content_hash,
-		search_name, search_fields, search_summary, created_at, updated_at, updated_by) VALUES `, itemInsertCols, len(ps), func(i int) []any {
+func (s *Service) insertItems(ctx context.Context, w *writer, ps []*pending) error {
+	err := w.insert(ctx, "catalog_items", itemInsertCols, len(ps), func(i int) []any {
 		p := ps[i]
 		it := &p.item
-		return []any{it.Code, it.Name, it.ProviderID, string(it.Status), it.Version, it.ShareType, it.Format, it.UpdateCycle, p.doc, p.hash,
-			p.texts.name, p.texts.fields, p.texts.summary, it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro(), it.UpdatedBy}
+		return []any{it.Code, it.Name, it.ProviderID, string(it.Status), int64(it.Version), it.ShareType, it.Format, it.UpdateCycle, p.doc, p.hash,
+			p.texts.name, p.texts.fields, p.texts.summary, it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro(), it.UpdatedBy, p.seq}
 	})
 	if db.IsUniqueViolation(err) {
 		return errs.Conflict("an item with the same code, or the same name from the same provider, already exists")
@@ -359,10 +365,10 @@ func (s *Service) insertItems(ctx context.Context, tx *sql.Tx, ps []*pending) er
 func (s *Service) updateItem(ctx context.Context, tx *sql.Tx, p *pending) error {
 	it := &p.item
 	r, err := tx.ExecContext(ctx, `UPDATE catalog_items SET name = $1, provider_id = $2, status = $3, version = $4, share_type = $5, format = $6,
-		update_cycle = $7, doc = $8, content_hash = $9, search_name = $10, search_fields = $11, search_summary = $12, updated_at = $13, updated_by = $14
-		WHERE code = $15 AND version = $16`,
+		update_cycle = $7, doc = $8, content_hash = $9, search_name = $10, search_fields = $11, search_summary = $12, updated_at = $13, updated_by = $14, seq = $15
+		WHERE code = $16 AND version = $17`,
 		it.Name, it.ProviderID, string(it.Status), it.Version, it.ShareType, it.Format, it.UpdateCycle, p.doc, p.hash,
-		p.texts.name, p.texts.fields, p.texts.summary, it.UpdatedAt.UnixMicro(), it.UpdatedBy, it.Code, p.old.Version)
+		p.texts.name, p.texts.fields, p.texts.summary, it.UpdatedAt.UnixMicro(), it.UpdatedBy, p.seq, it.Code, p.old.Version)
 	if db.IsUniqueViolation(err) {
 		return errs.Conflict("provider %s already has an item named %q", it.ProviderID, it.Name)
 	}
@@ -373,33 +379,6 @@ func (s *Service) updateItem(ctx context.Context, tx *sql.Tx, p *pending) error 
 		return errs.Conflict("item %s changed while this change was being made: read it again", it.Code)
 	}
 	return nil
-}
-
-// insertRows inserts n rows of cols values in multi-row statements.
-func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row func(i int) []any) error {
-	batch := db.MaxParams / cols
-	for i := 0; i < n; i += batch {
-		j := min(i+batch, n)
-		args := make([]any, 0, (j-i)*cols)
-		for k := i; k < j; k++ {
-			args = append(args, row(k)...)
-		}
-		if _, err := tx.ExecContext(ctx, prefix+s.values(j-i, cols), args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// values returns the VALUES list for rows of cols parameters. SQLite gets
-// anonymous "?" parameters: it resolves "$N" names by a linear search per
-// parameter, which makes a 30,000-parameter statement quadratic.
-func (s *Service) values(rows, cols int) string {
-	if s.db.Dialect != db.SQLite {
-		return db.Placeholders(0, rows, cols)
-	}
-	one := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	return one + strings.Repeat(", "+one, rows-1)
 }
 
 const itemCols = `i.code, i.status, i.version, i.doc, i.created_at, i.updated_at, i.updated_by, COALESCE(d.name, '')`

@@ -26,8 +26,10 @@ CREATE TABLE catalog_items (
 	created_at     BIGINT NOT NULL,
 	updated_at     BIGINT NOT NULL,
 	updated_by     TEXT NOT NULL,
+	seq            BIGINT NOT NULL,           -- commit order: each write takes the next number (catalog/index.go)
 	UNIQUE (provider_id, name)
 );
+CREATE UNIQUE INDEX catalog_items_seq ON catalog_items(seq);
 CREATE INDEX catalog_items_status ON catalog_items(status, code);
 CREATE INDEX catalog_items_share ON catalog_items(share_type, code);
 
@@ -50,18 +52,9 @@ CREATE TABLE catalog_versions (
 	PRIMARY KEY (code, version)
 );
 
--- Inverted index of character bigrams (and the last character of each run,
--- so a one-character query is a prefix range). rank_key is minus the
--- item's score for the term, so a single-term query reads its best answers
--- in index order; see catalog/search.go. There is no index on code: an
--- item's old terms are deleted by their exact keys, recomputed from its
--- stored texts (one B-tree per row keeps bulk loads fast).
-CREATE TABLE catalog_terms (
-	term  TEXT COLLATE "C" NOT NULL,
-	rank_key BIGINT NOT NULL,
-	code  TEXT COLLATE "C" NOT NULL,
-	PRIMARY KEY (term, rank_key, code)
-);
+-- The search index is not a table: it is kept in memory from the
+-- search_* columns above and caught up before each search by seq (see
+-- catalog/index.go), so it follows every commit and cannot drift.
 
 INSERT INTO catalog_libraries (id, kind, name, sort, created_at) VALUES
 	('base-population', 'base', '人口基础库', 1, 0),
