@@ -166,6 +166,7 @@ func (s *Service) checkStage(ctx context.Context, run *Run) error {
 		"expected", run.Counts.Read-run.Counts.Rejected)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM sync_stage WHERE run_id = $1`, `DELETE FROM sync_run_errors WHERE run_id = $1`,
+			`DELETE FROM sync_files WHERE run_id = $1`,
 			`UPDATE sync_runs SET rows_read = 0, rejected = 0, errors_kept = 0, checkpoint = '', cursor_to = '' WHERE id = $1`} {
 			if _, err := tx.ExecContext(ctx, q, run.ID); err != nil {
 				return db.Interpret(err, "sync run")
@@ -240,7 +241,7 @@ func (r *runner) read(ctx context.Context) error {
 	if conn == nil {
 		return fmt.Errorf("%w: no connector for source kind %q", errStop, r.job.Spec.Source.Kind)
 	}
-	req := Request{Since: r.run.CursorFrom, CursorField: r.job.Spec.CursorField, Checkpoint: r.run.Checkpoint}
+	req := Request{Since: r.run.CursorFrom, CursorField: r.job.Spec.CursorField, Checkpoint: r.run.Checkpoint, JobID: r.job.ID, RunID: r.run.ID}
 	if r.job.Spec.Mode == ModeFull {
 		req.Since = ""
 	}
@@ -371,6 +372,12 @@ func (r *runner) stagePage(ctx context.Context, page Page) error {
 		if len(r.drift.New) > 0 || len(r.drift.Missing) > 0 {
 			b, _ := json.Marshal(r.drift)
 			drift = string(b)
+		}
+		if t := page.Taken; t != nil {
+			if err := exec(`INSERT INTO sync_files (job_id, object_key, etag, run_id, taken_at) VALUES ($1, $2, $3, $4, $5)`,
+				r.job.ID, t.Key, t.ETag, r.run.ID, r.s.nowUTC().UnixMicro()); err != nil {
+				return err
+			}
 		}
 		if err := exec(`UPDATE sync_runs SET rows_read = $1, rejected = $2, errors_kept = $3, checkpoint = $4, cursor_to = $5,
 			source_count = $6, drift = $7, attempt = $8 WHERE id = $9`,
@@ -529,6 +536,9 @@ func (s *Service) failRun(ctx context.Context, run *Run, cause error) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sync_stage WHERE run_id = $1`, run.ID); err != nil {
 			return db.Interpret(err, "stage")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sync_files WHERE run_id = $1`, run.ID); err != nil { // give the files back
+			return db.Interpret(err, "sync files")
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = $1, finished_at = $2, error = $3, attempt = $4, drift = $5,
 			inserted = 0, updated = 0, unchanged = 0, deleted = 0 WHERE id = $6`,

@@ -63,7 +63,7 @@ func New(d *db.DB, c *catalog.Service, cfg Config) *Service {
 		connectors: map[string]Connector{
 			SourceHTTP:     hc,
 			SourcePostgres: PostgresConnector{},
-			SourceS3Files:  S3FilesConnector{},
+			SourceS3Files:  S3FilesConnector{db: d},
 		}}
 	for k, v := range cfg.Connectors {
 		s.connectors[k] = v

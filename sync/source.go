@@ -23,6 +23,9 @@ type Page struct {
 	Position string
 	// Total is the record count the source reports, -1 when unknown.
 	Total int64
+	// Taken, from file sources, is the file this page finished; it is
+	// recorded with the page so the file is never read again.
+	Taken *TakenFile
 }
 
 // Request says what a source should read.
@@ -34,6 +37,8 @@ type Request struct {
 	CursorField string
 	// Checkpoint resumes an interrupted run; empty to start afresh.
 	Checkpoint string
+	// JobID and RunID name the job and run reading.
+	JobID, RunID string
 }
 
 // Reader yields pages until io.EOF.

@@ -189,7 +189,7 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 	switch s.Mode {
 	case ModeFull:
 	case ModeIncremental:
-		if s.CursorField == "" {
+		if s.CursorField == "" && s.Source.Kind != SourceS3Files { // new files are the increment
 			add("/spec/cursor_field", "required for incremental jobs", "")
 		}
 	default:
