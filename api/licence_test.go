@@ -116,7 +116,10 @@ func TestLicenceAPI(t *testing.T) {
 				h.Do(t, "GET", "/v1/licences?holder_id="+holder[:17]+"Y", h.AppKey, nil, purpose).Want(t, 400)
 				h.Do(t, "GET", q, h.healthApp, nil, purpose).Want(t, 403)
 				h.Do(t, "GET", q+"&type_code="+h.idType, h.healthApp, nil, purpose).Want(t, 403)
-				got := h.Do(t, "GET", q+"&type_code="+h.idType, h.AppKey, nil, purpose).Want(t, 200).Map(t)
+				got := h.Do(t, "GET", q+"&type_code="+h.idType, h.AppKey, nil, purpose, "X-Request-ID: lic-lookup-1").Want(t, 200).Map(t)
+				if es := entriesFor(t, h.Hub, "lic-lookup-1"); len(es) != 1 || strings.Count(strings.Join(es[0].Resources, " "), "grant:") != 1 || es[0].Rows != 1 {
+					t.Fatalf("lookup audit entry (one grant check, one row): %+v", es)
+				}
 				items := got["items"].([]any)
 				if len(items) != 1 || items[0].(map[string]any)["holder_id"] == holder {
 					t.Fatalf("lookup: %v", got)
