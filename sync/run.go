@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
@@ -255,8 +256,39 @@ func (r *runner) read(ctx context.Context) error {
 	if r.run.Drift != nil {
 		r.drift = *r.run.Drift
 	}
+	// The next page is fetched (and decoded) while this one is staged.
+	// Only staged pages move the checkpoint, so a page fetched but not
+	// staged when the process dies is simply fetched again.
+	type fetched struct {
+		page Page
+		err  error
+	}
+	pages := make(chan fetched, 1)
+	fctx, stop := context.WithCancel(ctx)
+	var wg gosync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(pages)
+		for {
+			p, err := rd.Next(fctx)
+			select {
+			case pages <- fetched{p, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { stop(); wg.Wait() }() // before rd.Close
 	for {
-		page, err := rd.Next(ctx)
+		f, ok := <-pages
+		if !ok {
+			return ctx.Err()
+		}
+		page, err := f.page, f.err
 		if isDone(err) {
 			return nil
 		}
