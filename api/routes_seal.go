@@ -8,6 +8,7 @@ import (
 	"math"
 	"mime/multipart"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -447,7 +448,7 @@ func formValue(f *multipart.Form, key string) string {
 }
 
 func (s *Server) verifyHandler(c *gin.Context) {
-	if wait, allowed := s.verifyLimit.allow(c.ClientIP(), time.Now()); !allowed {
+	if wait, allowed := s.verifyLimit.allow(s.clientAddr(c), time.Now()); !allowed {
 		fail(c, errs.RateLimited("too many verification requests from this address; try again in %s", wait.Round(time.Millisecond)))
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return
@@ -540,6 +541,49 @@ func (s *Server) verifyHandler(c *gin.Context) {
 	noteRows(c, len(res.Signatures))
 	c.Header("Cache-Control", "no-store")
 	ok(c, http.StatusOK, res)
+}
+
+// clientAddr is the address the verification rate limit counts against:
+// the TCP peer, or, when the peer is one of Config.TrustedProxies, the
+// nearest X-Forwarded-For entry that is not a trusted proxy. (gin's
+// ClientIP trusts every proxy by default, so a client could name any
+// address it likes in X-Forwarded-For and get a fresh bucket each time.)
+func (s *Server) clientAddr(c *gin.Context) string {
+	peer := c.RemoteIP()
+	if !s.trustedProxy(peer) {
+		return peer
+	}
+	hops := strings.Split(c.GetHeader("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		if !s.trustedProxy(h) {
+			return h
+		}
+		peer = h
+	}
+	return peer
+}
+
+func (s *Server) trustedProxy(addr string) bool {
+	if len(s.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.cfg.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(p); err == nil && pfx.Contains(ip.Unmap()) {
+			return true
+		}
+		if a, err := netip.ParseAddr(p); err == nil && a.Unmap() == ip.Unmap() {
+			return true
+		}
+	}
+	return false
 }
 
 // rateLimiter is a token bucket per client address: rate tokens a second,

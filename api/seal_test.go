@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -282,7 +283,8 @@ func TestSealVerifyRateLimit(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	var limited *hubtest.Response
 	for i := 0; i < 200 && limited == nil; i++ {
-		r := h.Do(t, "POST", "/v1/signatures/verify", "", map[string]any{"jws": "x"})
+		// A forged X-Forwarded-For does not buy a fresh bucket.
+		r := h.Do(t, "POST", "/v1/signatures/verify", "", map[string]any{"jws": "x"}, fmt.Sprintf("X-Forwarded-For: 10.0.%d.%d", i/250, i%250))
 		switch r.Status {
 		case 400:
 		case 429:

@@ -46,6 +46,10 @@ type Config struct {
 	// negative rate turns the limit off.
 	VerifyRate  float64
 	VerifyBurst int
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For the verification rate limit believes; by
+	// default none, and the TCP peer is the client.
+	TrustedProxies []string
 }
 
 // Deps are the services the API calls.
