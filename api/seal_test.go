@@ -211,7 +211,13 @@ func TestSealsHTTP(t *testing.T) {
 				t.Fatalf("multipart verify: %s", mustJSON(mres))
 			}
 			// Offline, with the published key set only.
-			jwks := h.Do(t, "GET", "/.well-known/jwks.json", "", nil).Want(t, 200).Body
+			jr := h.Do(t, "GET", "/.well-known/jwks.json", "", nil).Want(t, 200)
+			jwks := jr.Body
+			if etag := jr.Header.Get("ETag"); etag == "" {
+				t.Error("the key set has no ETag")
+			} else {
+				h.Do(t, "GET", "/.well-known/jwks.json", "", nil, "If-None-Match: "+etag).Want(t, 304)
+			}
 			off, err := seal.VerifyOffline(jws3, bytes.NewReader(doc), jwks)
 			if err != nil || !off.Valid || len(off.Signatures) != 2 {
 				t.Fatalf("offline: %v %s", err, mustJSON(off))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,6 +89,7 @@ type Server struct {
 
 	seals       *seal.Service
 	verifyLimit *rateLimiter
+	jwksTag     atomic.Pointer[etagged]
 
 	openapiOnce sync.Once
 	openapi     []byte
