@@ -67,18 +67,57 @@ func (s *Service) stage(ctx context.Context, runID string, recs []staged, progre
 		return s.stagePostgres(ctx, runID, recs, progress)
 	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`)
+		// Batches of sqliteBatch rows in one prepared multi-row INSERT with
+		// "?" placeholders (numbered $N ones make modernc's multi-row
+		// insert quadratic). A batch that inserts fewer rows than it has
+		// holds duplicates; it is redone row by row to name them.
+		full, err := tx.PrepareContext(ctx, stageInsert(sqliteBatch))
 		if err != nil {
 			return db.Interpret(err, "stage")
 		}
-		defer st.Close()
-		for i, r := range recs {
-			res, err := st.ExecContext(ctx, runID, r.key, r.hash, b2i(r.tomb), string(r.data))
+		defer full.Close()
+		one, err := tx.PrepareContext(ctx, stageInsert(1))
+		if err != nil {
+			return db.Interpret(err, "stage")
+		}
+		defer one.Close()
+		args := make([]any, 0, sqliteBatch*5)
+		for lo := 0; lo < len(recs); lo += sqliteBatch {
+			batch := recs[lo:min(lo+sqliteBatch, len(recs))]
+			args = args[:0]
+			for _, r := range batch {
+				args = append(args, runID, r.key, r.hash, b2i(r.tomb), string(r.data))
+			}
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT stage_batch`); err != nil {
+				return db.Interpret(err, "stage")
+			}
+			var res sql.Result
+			if len(batch) == sqliteBatch {
+				res, err = full.ExecContext(ctx, args...)
+			} else {
+				res, err = tx.ExecContext(ctx, stageInsert(len(batch)), args...)
+			}
 			if err != nil {
 				return db.Interpret(err, "stage")
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				dups = append(dups, i)
+			if n, _ := res.RowsAffected(); n < int64(len(batch)) {
+				// Duplicates of keys staged by earlier pages: redo the batch
+				// row by row to name them.
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO stage_batch`); err != nil {
+					return db.Interpret(err, "stage")
+				}
+				for i, r := range batch {
+					res, err := one.ExecContext(ctx, runID, r.key, r.hash, b2i(r.tomb), string(r.data))
+					if err != nil {
+						return db.Interpret(err, "stage")
+					}
+					if n, _ := res.RowsAffected(); n == 0 {
+						dups = append(dups, lo+i)
+					}
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE stage_batch`); err != nil {
+				return db.Interpret(err, "stage")
 			}
 		}
 		return progress(func(q string, args ...any) error {
@@ -86,6 +125,23 @@ func (s *Service) stage(ctx context.Context, runID string, recs []staged, progre
 			return db.Interpret(err, "sync run")
 		}, dups)
 	})
+}
+
+// sqliteBatch is how many records one staging INSERT carries on SQLite.
+const sqliteBatch = 200
+
+// stageInsert is a multi-row INSERT into sync_stage with "?" placeholders.
+func stageInsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO sync_stage (run_id, record_key, hash, tombstone, data) VALUES `)
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT DO NOTHING")
+	return b.String()
 }
 
 // execFunc runs one statement in the staging transaction.

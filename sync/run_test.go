@@ -167,6 +167,18 @@ func TestUpstreamFaults(t *testing.T) {
 				t.Fatalf("errors %+v %v", es, err)
 			}
 		})
+		t.Run("a key repeated on a later page is rejected", func(t *testing.T) {
+			up.Set(func(u *synctest.Upstream) { u.RepeatFirstAt = 3 })
+			defer up.Reset()
+			r := f.run(t, j.ID)
+			if r.Status != datasync.StatusPartly || r.Counts.Rejected != 1 || r.Counts.Read != 2501 || r.Counts.Unchanged+r.Counts.Updated != 2500 {
+				t.Fatalf("run %+v", r)
+			}
+			es, err := f.sync.RunErrors(ctx, r.ID)
+			if err != nil || len(es) != 1 || !strings.Contains(es[0].Reason, "duplicate key \""+es[0].Key+"\": already read earlier in this run") || es[0].Position != "page 3" {
+				t.Fatalf("errors %+v %v", es, err)
+			}
+		})
 	})
 }
 

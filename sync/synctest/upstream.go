@@ -48,8 +48,10 @@ type Upstream struct {
 	DropAddress bool
 	// DuplicateAt repeats the first record of this page at its end.
 	DuplicateAt int
-	Requests    int
-	gen         int
+	// RepeatFirstAt adds the very first record (of page 1) to this page.
+	RepeatFirstAt int
+	Requests      int
+	gen           int
 }
 
 // New starts an upstream with n people, updated at times before base.
@@ -118,7 +120,7 @@ func (u *Upstream) Set(fn func(u *Upstream)) {
 func (u *Upstream) Reset() {
 	u.mu.Lock()
 	u.Fail500, u.FailAt, u.Slow, u.SlowAt, u.BadJSON = 0, 0, 0, 0, 0
-	u.ExtraField, u.DropAddress, u.DuplicateAt = false, false, 0
+	u.ExtraField, u.DropAddress, u.DuplicateAt, u.RepeatFirstAt = false, false, 0, 0
 	u.mu.Unlock()
 }
 
@@ -216,6 +218,10 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if u.DuplicateAt == page && len(recs) > 0 {
 		recs = append(recs, recs[0])
+	}
+	if u.RepeatFirstAt == page && len(list) > 0 {
+		p := list[0]
+		recs = append(recs, map[string]any{"id": p.ID, "name": p.Name, "sfzh": p.IDNumber, "address": p.Address, "updated_at": p.UpdatedAt.Format(time.RFC3339Nano)})
 	}
 	bad := u.BadJSON == page
 	u.mu.Unlock()
