@@ -2,6 +2,9 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,16 +31,17 @@ import (
 // under a second, and every single-term query ranks from precomputed
 // scores.
 
-// postings are the items holding one term, in slot order, with the item's
-// score for the term as a one-word query (phraseScore).
+// postings are the items holding one term, in slot order, with where the
+// term occurs in each (flags: flagScore gives the item's score for the term
+// as a one-word query).
 type postings struct {
-	ids    []int32
-	scores []uint8
+	ids   []int32
+	flags []uint8
 }
 
-func (p *postings) add(id int32, score int) {
+func (p *postings) add(id int32, flags uint8) {
 	p.ids = append(p.ids, id)
-	p.scores = append(p.scores, uint8(score))
+	p.flags = append(p.flags, flags)
 }
 
 // find returns the position of id, or -1.
@@ -53,7 +57,8 @@ type slot struct {
 	code   string
 	status Status
 	texts  searchTexts
-	dead   bool // replaced by a later slot of the same code
+	show   *hitDoc // the summary and fields as written, for marking hits
+	dead   bool    // replaced by a later slot of the same code
 }
 
 // memIndex is the search index. Slots are appended, never reused, so every
@@ -61,6 +66,8 @@ type slot struct {
 type memIndex struct {
 	seq    int64 // highest catalog_items.seq applied
 	slots  []slot
+	state  []uint8  // per slot: 0 replaced, else statusCode
+	keys   []uint64 // per slot: codeKey
 	byCode map[string]int32
 	han    map[uint64]*postings // Chinese characters and bigrams (hanKey)
 	words  map[string]*postings // runs of letters and digits, at most 32
@@ -93,8 +100,38 @@ const (
 	inSummary
 )
 
+// phraseFlags are the flags of p in t: flagScore(phraseFlags(t, p)) ==
+// phraseScore(t, p).
+func phraseFlags(t searchTexts, p string) uint8 {
+	var f uint8
+	switch {
+	case t.name == p:
+		f |= nameEqual | namePrefix | inName
+	case strings.HasPrefix(t.name, p):
+		f |= namePrefix | inName
+	case strings.Contains(t.name, p):
+		f |= inName
+	}
+	if strings.Contains(t.fields, p) {
+		f |= inFields
+	}
+	if strings.Contains(t.summary, p) {
+		f |= inSummary
+	}
+	return f
+}
+
+var flagScores = func() (t [32]uint8) {
+	for f := range t {
+		t[f] = uint8(flagScore0(uint8(f)))
+	}
+	return t
+}()
+
 // flagScore is phraseScore for a term whose occurrences are flags.
-func flagScore(f uint8) int {
+func flagScore(f uint8) int { return int(flagScores[f&31]) }
+
+func flagScore0(f uint8) int {
 	s := 0
 	switch {
 	case f&nameEqual != 0:
@@ -155,14 +192,17 @@ func (ix *memIndex) scanHan(text string, flag uint8, isName bool) {
 }
 
 // add indexes an item as the live slot of its code.
-func (ix *memIndex) add(code string, status Status, t searchTexts) {
+func (ix *memIndex) add(code string, status Status, t searchTexts, show *hitDoc) {
 	id := int32(len(ix.slots))
 	if old, ok := ix.byCode[code]; ok {
 		ix.slots[old].dead = true
+		ix.state[old] = 0
 		ix.dead++
 	}
 	ix.byCode[code] = id
-	ix.slots = append(ix.slots, slot{code: code, status: status, texts: t})
+	ix.slots = append(ix.slots, slot{code: code, status: status, texts: t, show: show})
+	ix.state = append(ix.state, statusCode(status))
+	ix.keys = append(ix.keys, codeKey(code))
 	clear(ix.scratch)
 	ix.hasWords = false
 	ix.scanHan(t.name, inName, true)
@@ -174,7 +214,7 @@ func (ix *memIndex) add(code string, status Status, t searchTexts) {
 			p = &postings{}
 			ix.han[k] = p
 		}
-		p.add(id, flagScore(f))
+		p.add(id, f)
 	}
 	if !ix.hasWords {
 		return
@@ -191,11 +231,55 @@ func (ix *memIndex) add(code string, status Status, t searchTexts) {
 			p = &postings{}
 			ix.words[w] = p
 		}
-		p.add(id, phraseScore(t, w))
+		p.add(id, phraseFlags(t, w))
 	}
 	wordTokens(t.name, seen)
 	wordTokens(t.fields, seen)
 	wordTokens(t.summary, seen)
+}
+
+// statusCode numbers the statuses for memIndex.state.
+func statusCode(s Status) uint8 {
+	switch s {
+	case StatusDraft:
+		return 1
+	case StatusPublished:
+		return 2
+	case StatusWithdrawn:
+		return 3
+	}
+	return 4
+}
+
+// codeKey maps a resource code (classification of 6–10 digits, '-', 6
+// digits) to a number in the same order as the codes compare as strings:
+// each classification digit d counts d+1 in base 11, short
+// classifications padded with 0 (as '-' sorts before digits), then the
+// sequence. Other codes get the largest key and compare as strings.
+func codeKey(code string) uint64 {
+	i := strings.IndexByte(code, '-')
+	if i < 6 || i > 10 || len(code) != i+7 {
+		return math.MaxUint64
+	}
+	var k uint64
+	for j := 0; j < 10; j++ {
+		k *= 11
+		if j < i {
+			c := code[j]
+			if c < '0' || c > '9' {
+				return math.MaxUint64
+			}
+			k += uint64(c-'0') + 1
+		}
+	}
+	var n uint64
+	for _, c := range []byte(code[i+1:]) {
+		if c < '0' || c > '9' {
+			return math.MaxUint64
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return k*1_000_000 + n
 }
 
 // wordTokens calls emit for each run of letters and digits (not Chinese)
@@ -236,7 +320,7 @@ const rebuildAbove = 2000
 // read-locked: call the returned function when done with it.
 func (s *Service) currentIndex(ctx context.Context) (*memIndex, func(), error) {
 	var top int64
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM catalog_items`).Scan(&top); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM catalog_items`).Scan(&top); err != nil {
 		return nil, nil, db.Interpret(err, "search index")
 	}
 	si := &s.search
@@ -288,7 +372,7 @@ func (s *Service) refreshIndex(ctx context.Context, top int64) error {
 
 // loadIndex adds the items written after ix.seq.
 func (s *Service) loadIndex(ctx context.Context, ix *memIndex) error {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, code, status, search_name, search_fields, search_summary FROM catalog_items WHERE seq > $1 ORDER BY seq`, ix.seq)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, code, status, search_name, search_fields, search_summary, doc FROM catalog_items WHERE seq > $1 ORDER BY seq`, ix.seq)
 	if err != nil {
 		return db.Interpret(err, "search index")
 	}
@@ -299,11 +383,16 @@ func (s *Service) loadIndex(ctx context.Context, ix *memIndex) error {
 			code   string
 			status string
 			t      searchTexts
+			doc    []byte
 		)
-		if err := rows.Scan(&seq, &code, &status, &t.name, &t.fields, &t.summary); err != nil {
+		if err := rows.Scan(&seq, &code, &status, &t.name, &t.fields, &t.summary, &doc); err != nil {
 			return db.Interpret(err, "search index")
 		}
-		ix.add(code, Status(status), t)
+		show := &hitDoc{}
+		if err := json.Unmarshal(doc, show); err != nil {
+			return fmt.Errorf("item %s: stored document: %w", code, err)
+		}
+		ix.add(code, Status(status), t, show)
 		ix.seq = max(ix.seq, seq)
 	}
 	return db.Interpret(rows.Err(), "search index")
@@ -317,28 +406,36 @@ type ranked struct {
 
 // queryPlan is how one query word is looked up.
 type queryPlan struct {
-	word  string
-	exact *postings   // the word is one term: its postings give the answers and scores
-	need  []*postings // otherwise: terms every answer holds (then the phrase is checked)
-	none  bool        // a needed term is in no item
+	word string
+	// exact: the word is one term, whose postings give the answers and
+	// their scores.
+	exact bool
+	// terms every answer holds (then, unless exact, the phrase is
+	// checked); lead is set when terms[0] starts the word, so its name
+	// flags bound the word's.
+	terms []*postings
+	lead  bool
+	none  bool // a needed term is in no item
 }
 
 func (ix *memIndex) plan(w string) queryPlan {
 	p := queryPlan{word: w}
 	rs := []rune(w)
-	lookHan := func(k uint64) *postings {
-		l := ix.han[k]
-		if l == nil {
+	lookHan := func(k uint64) {
+		if l := ix.han[k]; l != nil {
+			p.terms = append(p.terms, l)
+		} else {
 			p.none = true
 		}
-		return l
 	}
 	switch {
 	case len(rs) == 1 && isHan(rs[0]):
-		p.exact = lookHan(hanKey(rs[0], -1))
+		p.exact, p.lead = true, true
+		lookHan(hanKey(rs[0], -1))
 		return p
 	case len(rs) == 2 && isHan(rs[0]) && isHan(rs[1]):
-		p.exact = lookHan(hanKey(rs[0], rs[1]))
+		p.exact, p.lead = true, true
+		lookHan(hanKey(rs[0], rs[1]))
 		return p
 	}
 	allWord := len(rs) <= 32
@@ -349,15 +446,18 @@ func (ix *memIndex) plan(w string) queryPlan {
 		}
 	}
 	if allWord {
-		if p.exact = ix.words[w]; p.exact == nil {
+		p.exact, p.lead = true, true
+		if l := ix.words[w]; l != nil {
+			p.terms = append(p.terms, l)
+		} else {
 			p.none = true
 		}
 		return p
 	}
-	// Its Chinese bigrams (or lone characters), and itself when the whole
-	// word is letters and digits: a run of letters inside a longer word
-	// may continue in the text ("gdp" in "gdp2024"), so LIKE-style
-	// checking decides.
+	// Its Chinese bigrams (or lone characters); a run of letters inside a
+	// longer word may continue in the text ("gdp" in "gdp2024"), so it is
+	// left to the phrase check.
+	p.lead = isHan(rs[0])
 	for i := 0; i < len(rs); i++ {
 		if !isHan(rs[i]) {
 			continue
@@ -367,14 +467,10 @@ func (ix *memIndex) plan(w string) queryPlan {
 			j++
 		}
 		if j-i == 1 {
-			if l := lookHan(hanKey(rs[i], -1)); l != nil {
-				p.need = append(p.need, l)
-			}
+			lookHan(hanKey(rs[i], -1))
 		}
 		for k := i; k+1 < j; k++ {
-			if l := lookHan(hanKey(rs[k], rs[k+1])); l != nil {
-				p.need = append(p.need, l)
-			}
+			lookHan(hanKey(rs[k], rs[k+1]))
 		}
 		i = j - 1
 	}
@@ -382,8 +478,8 @@ func (ix *memIndex) plan(w string) queryPlan {
 }
 
 // rank returns the answers from position offset, at most n of them, best
-// first (score, then code).
-func (ix *memIndex) rank(words []string, ok func(Status) bool, offset, n int) []ranked {
+// first (score, then code). want is a statusCode, 0 for any status.
+func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 	plans := make([]queryPlan, len(words))
 	for i, w := range words {
 		if plans[i] = ix.plan(w); plans[i].none {
@@ -392,14 +488,20 @@ func (ix *memIndex) rank(words []string, ok func(Status) bool, offset, n int) []
 	}
 	k := offset + n
 	top := make([]ranked, 0, min(k, 1024))
+	keys := ix.keys
 	better := func(a, b ranked) bool {
 		if a.score != b.score {
 			return a.score > b.score
 		}
+		if ka, kb := keys[a.id], keys[b.id]; ka != kb && ka != math.MaxUint64 && kb != math.MaxUint64 {
+			return ka < kb
+		}
 		return ix.slots[a.id].code < ix.slots[b.id].code
 	}
+	// full says a candidate with this bound cannot enter the top.
+	out := func(c ranked) bool { return len(top) == k && !better(c, top[k-1]) }
 	consider := func(c ranked) {
-		if len(top) == k && !better(c, top[k-1]) {
+		if out(c) {
 			return
 		}
 		i := sort.Search(len(top), func(i int) bool { return better(c, top[i]) })
@@ -409,102 +511,165 @@ func (ix *memIndex) rank(words []string, ok func(Status) bool, offset, n int) []
 		copy(top[i+1:], top[i:len(top)-1])
 		top[i] = c
 	}
+	state := ix.state
 	live := func(id int32) bool {
-		sl := &ix.slots[id]
-		return !sl.dead && ok(sl.status)
+		st := state[id]
+		return st != 0 && (want == 0 || st == want)
 	}
-	if len(plans) == 1 && plans[0].exact != nil {
+	if len(plans) == 1 && plans[0].exact {
 		// One term: the postings hold the answers and their scores.
-		p := plans[0].exact
+		p := plans[0].terms[0]
 		for i, id := range p.ids {
 			if live(id) {
-				consider(ranked{id, int(p.scores[i])})
+				consider(ranked{id, flagScore(p.flags[i])})
 			}
 		}
-	} else {
-		var lists []*postings
-		for _, p := range plans {
-			if p.exact != nil {
-				lists = append(lists, p.exact)
-			}
-			lists = append(lists, p.need...)
-		}
-		sort.Slice(lists, func(i, j int) bool { return len(lists[i].ids) < len(lists[j].ids) })
-		check := func(id int32) {
-			if !live(id) {
-				return
-			}
-			for _, l := range lists[min(1, len(lists)):] {
-				if l.find(id) < 0 {
-					return
-				}
-			}
-			t := ix.slots[id].texts
-			score := 0
-			for _, p := range plans {
-				s := phraseScore(t, p.word)
-				if s == 0 {
-					return
-				}
-				score += s
-			}
-			consider(ranked{id, score})
-		}
-		if len(lists) > 0 {
-			for _, id := range lists[0].ids {
-				check(id)
-			}
-		} else {
-			for id := range ix.slots {
-				check(int32(id))
-			}
+		return page(top, offset)
+	}
+	type need struct {
+		l    *postings
+		word int // plan index
+		lead bool
+	}
+	var needs []need
+	for w, p := range plans {
+		for i, l := range p.terms {
+			needs = append(needs, need{l, w, i == 0 && p.lead})
 		}
 	}
+	sort.SliceStable(needs, func(i, j int) bool { return len(needs[i].l.ids) < len(needs[j].l.ids) })
+	// Per word: the flags every term shares (where the phrase may be) and
+	// the lead term's name flags.
+	in := make([]uint8, len(plans))
+	lead := make([]uint8, len(plans))
+	check := func(id int32, pos0 int) {
+		if !live(id) {
+			return
+		}
+		for w := range plans {
+			in[w], lead[w] = inName|inFields|inSummary, 0
+		}
+		for i, nd := range needs {
+			pos := pos0
+			if i > 0 {
+				if pos = nd.l.find(id); pos < 0 {
+					return
+				}
+			}
+			f := nd.l.flags[pos]
+			in[nd.word] &= f
+			if nd.lead {
+				lead[nd.word] = f
+			}
+		}
+		// An upper bound of the score, from the flags alone.
+		bound := 0
+		for w, p := range plans {
+			f := in[w]
+			if f == 0 && len(p.terms) > 0 {
+				return
+			}
+			if len(p.terms) == 0 {
+				f = inName | inFields | inSummary | namePrefix | nameEqual
+			} else if f&inName != 0 {
+				// The name can start with (or be) the phrase only if it
+				// starts with the phrase's first term.
+				if !p.lead || lead[w]&namePrefix != 0 {
+					f |= namePrefix | nameEqual
+				}
+			}
+			bound += flagScore(f)
+		}
+		if out(ranked{id, bound}) {
+			return
+		}
+		t := &ix.slots[id].texts
+		score := 0
+		for _, p := range plans {
+			s := phraseScore(*t, p.word)
+			if s == 0 {
+				return
+			}
+			score += s
+		}
+		consider(ranked{id, score})
+	}
+	if len(needs) > 0 {
+		for pos, id := range needs[0].l.ids {
+			check(id, pos)
+		}
+	} else {
+		for id := range ix.slots {
+			check(int32(id), -1)
+		}
+	}
+	return page(top, offset)
+}
+
+func page(top []ranked, offset int) []ranked {
 	if offset >= len(top) {
 		return nil
 	}
 	return top[offset:]
 }
 
-// hitRows reads the rows of the ranked answers, in their order.
-func (s *Service) hitRows(ctx context.Context, codes []string, each func(code, name, provider, providerName, shareType, status, doc string)) error {
+// hitRow is what a hit shows from the item's row: read live, so a
+// department's new name shows at once.
+type hitRow struct{ name, provider, providerName, shareType, status string }
+
+// hitRows reads the rows of the given items (at most 101). The statement
+// always has 21 or 101 parameters, padded with empty codes, so it is
+// prepared once.
+func (s *Service) hitRows(ctx context.Context, codes []string) (map[string]hitRow, error) {
+	got := make(map[string]hitRow, len(codes))
 	if len(codes) == 0 {
-		return nil
+		return got, nil
 	}
-	args := make([]any, len(codes))
-	var b strings.Builder
-	for i, c := range codes {
-		if i > 0 {
-			b.WriteString(", ")
+	n := 21
+	if len(codes) > n {
+		n = 101
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ""
+		if i < len(codes) {
+			args[i] = codes[i]
 		}
-		args[i] = c
-		b.WriteString("$" + strconv.Itoa(i+1))
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT i.code, i.name, i.provider_id, COALESCE(d.name, ''), i.share_type, i.status, i.doc
-		FROM catalog_items i LEFT JOIN departments d ON d.id = i.provider_id WHERE i.code IN (`+b.String()+`)`, args...)
+	rows, err := s.db.Query(ctx, hitQuery(n), args...)
 	if err != nil {
-		return db.Interpret(err, "search")
+		return nil, db.Interpret(err, "search")
 	}
 	defer rows.Close()
-	type row struct{ name, provider, providerName, shareType, status, doc string }
-	got := make(map[string]row, len(codes))
 	for rows.Next() {
 		var (
 			code string
-			r    row
+			r    hitRow
 		)
-		if err := rows.Scan(&code, &r.name, &r.provider, &r.providerName, &r.shareType, &r.status, &r.doc); err != nil {
-			return db.Interpret(err, "search")
+		if err := rows.Scan(&code, &r.name, &r.provider, &r.providerName, &r.shareType, &r.status); err != nil {
+			return nil, db.Interpret(err, "search")
 		}
 		got[code] = r
 	}
-	if err := rows.Err(); err != nil {
-		return db.Interpret(err, "search")
+	return got, db.Interpret(rows.Err(), "search")
+}
+
+var hitQueries sync.Map
+
+func hitQuery(n int) string {
+	if q, ok := hitQueries.Load(n); ok {
+		return q.(string)
 	}
-	for _, c := range codes {
-		if r, ok := got[c]; ok {
-			each(c, r.name, r.provider, r.providerName, r.shareType, r.status, r.doc)
+	var b strings.Builder
+	b.WriteString(`SELECT i.code, i.name, i.provider_id, COALESCE(d.name, ''), i.share_type, i.status
+		FROM catalog_items i LEFT JOIN departments d ON d.id = i.provider_id WHERE i.code IN (`)
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
 		}
+		b.WriteString("$" + strconv.Itoa(i))
 	}
-	return nil
+	b.WriteString(")")
+	hitQueries.Store(n, b.String())
+	return b.String()
 }

@@ -2,8 +2,8 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"html"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -158,29 +158,35 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	if len(words) > 8 {
 		return res, errs.InvalidFields("search query has too many words", errs.FieldError{Pointer: "?q", Reason: "at most 8 words"})
 	}
-	ok := func(st Status) bool { return st == StatusPublished }
+	want := statusCode(StatusPublished)
 	switch {
 	case q.AnyStatus:
-		ok = func(Status) bool { return true }
+		want = 0
 	case q.Status != "":
-		ok = func(st Status) bool { return st == q.Status }
+		want = statusCode(q.Status)
 	}
 	ix, done, err := s.currentIndex(ctx)
 	if err != nil {
 		return res, err
 	}
-	top := ix.rank(words, ok, offset, limit+1)
+	top := ix.rank(words, want, offset, limit+1)
 	codes := make([]string, len(top))
-	scores := make(map[string]int, len(top))
+	shows := make([]*hitDoc, len(top))
 	for i, r := range top {
-		codes[i] = ix.slots[r.id].code
-		scores[codes[i]] = r.score
+		codes[i], shows[i] = ix.slots[r.id].code, ix.slots[r.id].show
 	}
 	done()
-	err = s.hitRows(ctx, codes, func(code, name, provider, providerName, shareType, status, doc string) {
-		h := Hit{Code: code, Name: name, ProviderID: provider, ProviderName: providerName, ShareType: shareType, Status: Status(status), Score: scores[code]}
-		var c hitDoc
-		_ = json.Unmarshal([]byte(doc), &c)
+	got, err := s.hitRows(ctx, codes)
+	if err != nil {
+		return res, err
+	}
+	for i, code := range codes {
+		r, found := got[code]
+		if !found {
+			continue
+		}
+		h := Hit{Code: code, Name: r.name, ProviderID: r.provider, ProviderName: r.providerName, ShareType: r.shareType, Status: Status(r.status), Score: top[i].score}
+		c := shows[i]
 		h.NameMarked = mark(h.Name, words, 0)
 		if marks(c.Summary, words) {
 			h.SummaryMarked = mark(c.Summary, words, 60)
@@ -193,9 +199,6 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 			}
 		}
 		res.Items = append(res.Items, h)
-	})
-	if err != nil {
-		return res, err
 	}
 	if len(res.Items) > limit {
 		res.Items = res.Items[:limit]
@@ -218,12 +221,34 @@ func marks(text string, words []string) bool {
 	if !utf8.ValidString(text) {
 		return strings.Contains(mark(text, words, 0), "<mark>")
 	}
+	for _, w := range words {
+		if strings.Contains(text, w) { // w is lower-case: it is in the lower-cased text too
+			return true
+		}
+	}
+	if !hasUpper(text) {
+		return false
+	}
 	low := strings.Map(unicode.ToLower, text)
 	if utf8.RuneCountInString(low) != utf8.RuneCountInString(text) {
 		low = text
 	}
 	for _, w := range words {
 		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasUpper reports whether lower-casing changes text.
+func hasUpper(text string) bool {
+	for _, r := range text {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				return true
+			}
+		} else if unicode.ToLower(r) != r {
 			return true
 		}
 	}
@@ -249,7 +274,7 @@ func mark(text string, words []string, window int) string {
 			continue
 		}
 		for i := 0; i+len(wr) <= len(low); i++ {
-			if string(low[i:i+len(wr)]) == w {
+			if low[i] == wr[0] && slices.Equal(low[i:i+len(wr)], wr) {
 				for k := i; k < i+len(wr); k++ {
 					hit[k] = true
 				}
