@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,9 +61,11 @@ end
 			}
 			conns, dur := envOr("CONNS", "64"), envOr("WRK_DURATION", "10s")
 			before, _ := h.Audit.Size(context.Background())
+			cpu0 := processCPU()
 			b.ResetTimer()
 			out, err := exec.Command("wrk", "-t2", "-c"+conns, "-d"+dur, "--latency", "-s", script, h.URL).CombinedOutput()
 			b.StopTimer()
+			cpu := processCPU() - cpu0
 			if err != nil {
 				b.Fatalf("wrk: %v\n%s", err, out)
 			}
@@ -74,9 +77,22 @@ end
 			rate, _ := strconv.ParseFloat(string(m[1]), 64)
 			after, _ := h.Audit.Size(context.Background())
 			b.ReportMetric(rate, "req/s")
-			b.Logf("%s: %.0f req/s, %d audit entries written\n%s", backend, rate, after-before, out)
+			secs, _ := time.ParseDuration(dur)
+			perReq := cpu / time.Duration(rate*secs.Seconds())
+			b.ReportMetric(float64(perReq.Microseconds()), "hub-cpu-µs/req")
+			b.Logf("%s: %.0f req/s, %d audit entries written, hub CPU %s per request (the hub runs in this process; wrk and PostgreSQL not counted)\n%s",
+				backend, rate, after-before, perReq, out)
 		})
 	}
+}
+
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envOr(k, def string) string {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,6 +58,15 @@ func (r *memReader) Next(context.Context) (datasync.Page, error) {
 
 var errDoneForTest = io.EOF
 
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchRecords() int {
 	if v, err := strconv.Atoi(os.Getenv("SHAREHUB_BENCH_RECORDS")); err == nil && v > 0 {
 		return v
@@ -92,16 +102,19 @@ func benchFullRefresh(b *testing.B, d *db.DB) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	r, err := svc.RunJob(ctx, j.ID, "bench", nil)
 	if err != nil || r.Counts.Inserted != int64(n) {
 		b.Fatalf("load: %+v %v", r, err)
 	}
 	load := time.Since(start)
+	cpu1 := processCPU()
 	src.gen = 1
 	start = time.Now()
 	r, err = svc.RunJob(ctx, j.ID, "bench", nil)
 	refresh := time.Since(start)
+	cpu2 := processCPU()
 	b.StopTimer()
 	if err != nil || r.Counts.Updated != int64(n/100) || r.Counts.Unchanged != int64(n-n/100) {
 		b.Fatalf("refresh: %+v %v", r, err)
@@ -109,6 +122,7 @@ func benchFullRefresh(b *testing.B, d *db.DB) {
 	b.ReportMetric(float64(n)/load.Seconds(), "load-rec/s")
 	b.ReportMetric(float64(n)/refresh.Seconds(), "refresh-rec/s")
 	b.ReportMetric(refresh.Seconds(), "refresh-s")
-	b.Logf("%s: %d records: load %s (%.0f rec/s), full refresh with 1%% changed %s (%.0f rec/s)", d.Dialect, n, load.Round(time.Millisecond),
-		float64(n)/load.Seconds(), refresh.Round(time.Millisecond), float64(n)/refresh.Seconds())
+	b.Logf("%s: %d records: load %s (%.0f rec/s, this process's CPU %s), full refresh with 1%% changed %s (%.0f rec/s, CPU %s); CPU excludes a PostgreSQL server",
+		d.Dialect, n, load.Round(time.Millisecond), float64(n)/load.Seconds(), (cpu1 - cpu0).Round(time.Millisecond),
+		refresh.Round(time.Millisecond), float64(n)/refresh.Seconds(), (cpu2 - cpu1).Round(time.Millisecond))
 }
