@@ -182,6 +182,30 @@ func TestUpstreamFaults(t *testing.T) {
 	})
 }
 
+func TestCursorPaginationAndHMAC(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		up := synctest.New(t, 2345)
+		up.Set(func(u *synctest.Upstream) { u.CursorPages, u.HMACSecret = true, "shared-secret" })
+		spec := httpSpec(up, datasync.ModeFull)
+		spec.Source.Pagination, spec.Source.Auth, spec.Source.Token, spec.Source.KeyID = "cursor", "hmac", "shared-secret", "hub"
+		j := f.job(t, spec)
+		wantCounts(t, f.run(t, j.ID), datasync.Counts{Read: 2345, Inserted: 2345})
+		if up.Requests != 3 {
+			t.Fatalf("%d requests for 3 pages", up.Requests)
+		}
+		// A wrong secret is refused upstream: the run fails and says so.
+		spec.Source.Token = "wrong"
+		if _, err := f.sync.UpdateJob(context.Background(), gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		r := f.run(t, j.ID)
+		if r.Status != datasync.StatusFailed || !strings.Contains(r.Error, "HTTP 401") {
+			t.Fatalf("run with a wrong secret: %+v", r)
+		}
+	})
+}
+
 func pgURLOf(t *testing.T, d *db.DB) string { return d.URL }
 
 func TestResumeAfterInterruption(t *testing.T) {

@@ -5,6 +5,9 @@
 package synctest
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -52,6 +55,12 @@ type Upstream struct {
 	RepeatFirstAt int
 	Requests      int
 	gen           int
+	// HMACSecret switches auth from the bearer token to the hmac scheme
+	// (datasync.SignHMAC over method, request URI and X-Timestamp).
+	HMACSecret string
+	// CursorPages serves cursor pagination: an opaque "next" token
+	// instead of page numbers.
+	CursorPages bool
 }
 
 // New starts an upstream with n people, updated at times before base.
@@ -147,7 +156,17 @@ func (u *Upstream) Live() int {
 func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.Requests++
-	if r.Header.Get("Authorization") != "Bearer "+Token {
+	if u.HMACSecret != "" {
+		m := hmac.New(sha256.New, []byte(u.HMACSecret))
+		m.Write([]byte(r.Method + "\n" + r.URL.RequestURI() + "\n" + r.Header.Get("X-Timestamp")))
+		ts, _ := strconv.ParseInt(r.Header.Get("X-Timestamp"), 10, 64)
+		if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(r.Header.Get("X-Signature"))) || r.Header.Get("X-Key-Id") != "hub" ||
+			time.Since(time.Unix(ts, 0)).Abs() > time.Minute {
+			u.mu.Unlock()
+			http.Error(w, `{"error":"bad signature"}`, http.StatusUnauthorized)
+			return
+		}
+	} else if r.Header.Get("Authorization") != "Bearer "+Token {
 		u.mu.Unlock()
 		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 		return
@@ -155,6 +174,13 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page, _ := strconv.Atoi(q.Get("page"))
 	size, _ := strconv.Atoi(q.Get("page_size"))
+	if u.CursorPages {
+		// The token is "c" + the page number, opaque to the client.
+		page = 1
+		if c := q.Get("cursor"); c != "" {
+			page, _ = strconv.Atoi(c[1:])
+		}
+	}
 	if page < 1 {
 		page = 1
 	}
@@ -237,5 +263,13 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"total": 5, "records": [{"id": "P1", "name": `))
 		return
 	}
-	json.NewEncoder(w).Encode(map[string]any{"total": total, "records": recs})
+	resp := map[string]any{"total": total, "records": recs}
+	if u.CursorPages {
+		next := ""
+		if hi < total {
+			next = "c" + strconv.Itoa(page+1)
+		}
+		resp["next"] = next
+	}
+	json.NewEncoder(w).Encode(resp)
 }
