@@ -125,6 +125,10 @@ func New(d Deps, cfg Config) *Server {
 	// after the handler returns, and a driver may still watch the context.
 	e.ContextWithFallback = false
 	e.RemoveExtraSlash = true
+	// Client addresses in logs and rate limits come from X-Forwarded-For
+	// only when the peer is a configured reverse proxy; gin trusts every
+	// peer by default, which would let callers forge their address.
+	_ = e.SetTrustedProxies(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, db: d.DB, ex: d.Exchange, catalog: d.Catalog, sync: d.Sync, sharing: d.Sharing, audit: d.Audit, blobs: d.Blobs, log: d.Logger, engine: e}
 	s.metrics = d.Metrics
 	s.licences = d.Licences

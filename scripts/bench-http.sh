@@ -24,7 +24,7 @@ if [[ $backend == postgres ]]; then
 	: "${SHAREHUB_BENCH_POSTGRES:?set SHAREHUB_BENCH_POSTGRES}"
 	export SHAREHUB_MASTER_KEY=$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	"$tmp/sharehub" bootstrap --database "$SHAREHUB_BENCH_POSTGRES" --data-dir "$tmp/data" --department-id xy \
-		--department-code 11420600MB0000014G --department-name 襄阳市人民政府 >"$tmp/boot.txt"
+		--department-code 11420600000000019T --department-name 襄阳市人民政府 >"$tmp/boot.txt"
 	key=$(sed -n 2p "$tmp/boot.txt")
 	"$tmp/sharehub" serve "${args[@]}" --database "$SHAREHUB_BENCH_POSTGRES" --blobs "file:$tmp/data/blobs" >"$tmp/hub.log" 2>&1 &
 	pids+=($!)
