@@ -55,6 +55,7 @@ type File struct {
 	spec   Spec
 	opts   Options
 	format string
+	path   string
 	xlsx   *excelize.File
 	csv    map[string]string // sheet name → path
 	notes  []Problem
@@ -127,7 +128,7 @@ func openXLSX(path string, spec Spec, opts Options) (f *File, err error) {
 		}
 		return nil, damaged(err)
 	}
-	return &File{spec: spec, opts: opts, format: "xlsx", xlsx: x}, nil
+	return &File{spec: spec, opts: opts, format: "xlsx", path: path, xlsx: x}, nil
 }
 
 func damaged(err error) error {
@@ -229,6 +230,9 @@ func (f *File) open(sheet string) (rowSource, error) {
 		r.FieldsPerRecord = -1
 		r.ReuseRecord = false
 		return &csvRows{f: fh, r: r}, nil
+	}
+	if fr, err := openFast(f.path, sheet, f.opts.UnzipSizeLimit); err == nil {
+		return fr, nil
 	}
 	r, err := f.xlsx.Rows(sheet)
 	if err != nil {
