@@ -27,7 +27,7 @@ idtype=$(curl -fs $u/v1/licence-types -H "Authorization: Bearer $admin" | python
 curl -fs -o /dev/null -X POST $u/v1/grants -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
 	-d "{\"consumer_department_id\":\"xy-mzj\",\"resource_kind\":\"licence_type\",\"resource_id\":\"$idtype\",\"fields\":[\"number\",\"holder_name\",\"validity\"],\"purpose\":\"bench\",\"valid_until\":\"2099-01-01T00:00:00Z\"}" || true
 # 20,000 holders of 居民身份证 from the imported file.
-grep "^$idtype," "$csv" | head -20000 | cut -d, -f6 >"$tmp/holders.txt"
+awk -F, -v t="$idtype" '$1 == t { print $6; if (++n == 20000) exit }' "$csv" >"$tmp/holders.txt"
 cat >"$tmp/lookup.lua" <<LUA
 local ids = {}
 for l in io.lines("$tmp/holders.txt") do ids[#ids+1] = l end

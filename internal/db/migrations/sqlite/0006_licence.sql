@@ -50,7 +50,7 @@ CREATE TABLE licence_versions (
 	batch_id    TEXT,                         -- licence_seal_batches.id
 	batch_index BIGINT,
 	PRIMARY KEY (licence_id, version)
-) WITHOUT ROWID;
+); -- a rowid table: rows of about 1 KB are too big for WITHOUT ROWID
 
 -- A bulk import seals each batch of versions once: the sealed document is
 -- the manifest, the concatenated 32-byte digests of the batch's versions.
