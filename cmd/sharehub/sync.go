@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -16,10 +17,13 @@ import (
 
 const syncUsage = `usage: sharehub sync COMMAND [flags]
 
-  sync jobs                 list jobs with their freshness and completeness
-  sync run JOB [--quiet]    run a job now with a progress bar (resumes an interrupted run)
-  sync runs JOB             list a job's recent runs
-  sync errors RUN           print the rejected rows a run kept
+  sync jobs                              list jobs with their freshness and completeness
+  sync create SPEC.json                  create a job from {"item_code", "name", "spec"}
+  sync edit JOB --spec SPEC.json         replace a job's name and spec ({"name", "spec"})
+  sync pause JOB | sync resume JOB       stop or restart a job's schedule
+  sync run JOB [--quiet]                 run a job now with a progress bar (resumes an interrupted run)
+  sync runs JOB                          list a job's recent runs
+  sync errors RUN                        print the rejected rows a run kept
 `
 
 // cmdSync runs `sharehub sync ...`.
@@ -34,10 +38,11 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	check := configFlags(fs, &cfg)
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	asJSON := fs.Bool("json", false, "print JSON")
+	specFile := fs.String("spec", "", "edit: the JSON file with the job's new name and spec")
 	var arg string
 	var err error
 	switch sub {
-	case "run", "runs", "errors":
+	case "run", "runs", "errors", "create", "edit", "pause", "resume":
 		arg, err = parseWithFile(fs, args[1:], check)
 	case "jobs":
 		err = parse(fs, args[1:], check)
@@ -60,7 +65,43 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
+	by := cliAdmin()
 	switch sub {
+	case "create", "edit":
+		file := arg
+		if sub == "edit" {
+			file = *specFile
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return &exitError{2, fmt.Errorf("sync %s: %w", sub, err)}
+		}
+		var j datasync.Job
+		if sub == "create" {
+			var nj datasync.NewJob
+			if err := json.Unmarshal(b, &nj); err != nil {
+				return &exitError{2, fmt.Errorf("%s: %w", file, err)}
+			}
+			j, err = svc.CreateJob(ctx, by, nj)
+		} else {
+			var u datasync.JobUpdate
+			if err := json.Unmarshal(b, &u); err != nil {
+				return &exitError{2, fmt.Errorf("%s: %w", file, err)}
+			}
+			j, err = svc.UpdateJob(ctx, by, arg, u)
+		}
+		if err != nil {
+			return err
+		}
+		j.Spec = j.Spec.Redacted()
+		return out(j)
+	case "pause", "resume":
+		j, err := svc.SetPaused(ctx, by, arg, sub == "pause")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "job %s paused: %v\n", j.ID, j.Paused)
+		return nil
 	case "jobs":
 		hs, err := svc.Health(ctx)
 		if err != nil {

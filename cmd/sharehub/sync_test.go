@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +55,21 @@ func TestSyncRunCLI(t *testing.T) {
 				Source: datasync.SourceSpec{Kind: "http", URL: up.RecordsURL(), Auth: "bearer", Token: synctest.Token, PageSize: 1000}}})
 			if err != nil {
 				t.Fatal(err)
+			}
+			code, out, _ := cli(t, ctx, "sync", "pause", j.ID, "--database", dsn)
+			if code != 0 || !strings.Contains(out, "paused: true") {
+				t.Fatalf("pause: exit %d %s", code, out)
+			}
+			edit := filepath.Join(t.TempDir(), "edit.json")
+			spec := j.Spec
+			spec.Schedule = "0 3 * * *"
+			b, _ := json.Marshal(datasync.JobUpdate{Name: "改名", Spec: spec})
+			if err := os.WriteFile(edit, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, _ = cli(t, ctx, "sync", "edit", j.ID, "--spec", edit, "--database", dsn)
+			if code != 0 || !strings.Contains(out, `"name": "改名"`) || !strings.Contains(out, `"token": "***"`) {
+				t.Fatalf("edit: exit %d %s", code, out)
 			}
 			code, out, errOut := cli(t, ctx, "sync", "run", j.ID, "--database", dsn)
 			if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "inserted 2500") || !strings.Contains(errOut, "reading") {
