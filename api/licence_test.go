@@ -151,6 +151,40 @@ func TestLicenceAPI(t *testing.T) {
 				}
 			})
 
+			t.Run("import", func(t *testing.T) {
+				imp := func() string {
+					p := h.Do(t, "POST", "/v1/principals", h.Admin, map[string]any{"department_id": "xy-sjj", "name": "licence-importer", "roles": []string{"importer"}}).Want(t, 201).Map(t)
+					return h.Do(t, "POST", "/v1/principals/"+p["id"].(string)+"/keys", h.Admin, map[string]any{"name": "t"}).Want(t, 201).Map(t)["secret"].(string)
+				}()
+				hdr := "证照类型代码,证照编号,颁发机构代码,持证主体,持证主体代码类型,持证主体代码,颁发日期,有效期起始日期,有效期截止日期,属地代码,照面信息\n"
+				face := `"{""gender"":""女"",""ethnicity"":""汉"",""birth_date"":""1990-01-01"",""address"":""襄阳市襄城区""}"`
+				a, b := newHolder(), newHolder()
+				good := hdr + h.idType + ",IMP1,11420600000000027M,李梅,111," + a + ",2022-01-01,,,420602," + face + "\n" +
+					h.idType + ",IMP2,11420600000000027M,李兰,111," + b + ",2022-01-01,,,420602," + face + "\n"
+				bad := good + h.idType + ",IMP3,11420600000000027M,李竹,111," + b[:17] + "Z,2022-01-01,,,420602," + face + "\n"
+				rep := h.Do(t, "POST", "/v1/licence-imports?filename=bad.csv", imp, []byte(bad)).Want(t, 200).Map(t)
+				if rep["error_count"].(float64) != 1 || rep["committed"] == true {
+					t.Fatalf("dry run of a bad file: %v", rep)
+				}
+				p := h.Do(t, "POST", "/v1/licence-imports?filename=bad.csv&commit=true", imp, []byte(bad)).Want(t, 400).Problem(t)
+				if !strings.Contains(string(licenceJSON(t, p)), "持证主体代码") {
+					t.Fatalf("problem does not name the column: %v", p)
+				}
+				h.Do(t, "POST", "/v1/licence-imports?filename=good.csv&commit=true", h.police, []byte(good)).Want(t, 403)
+				rep = h.Do(t, "POST", "/v1/licence-imports?filename=good.csv&commit=true", imp, []byte(good)).Want(t, 200).Map(t)
+				if rep["created"].(float64) != 2 || rep["committed"] != true {
+					t.Fatalf("commit: %v", rep)
+				}
+				rep = h.Do(t, "POST", "/v1/licence-imports?filename=good.csv&commit=true", imp, []byte(good)).Want(t, 200).Map(t)
+				if rep["created"].(float64) != 0 || rep["unchanged"].(float64) != 2 {
+					t.Fatalf("re-import: %v", rep)
+				}
+				got := h.Do(t, "GET", "/v1/licences?holder_id="+a, h.fullApp, nil, "X-Purpose: 核验").Want(t, 200).Map(t)
+				if len(got["items"].([]any)) != 1 {
+					t.Fatalf("imported licence not found: %v", got)
+				}
+			})
+
 			t.Run("qr", func(t *testing.T) {
 				h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.healthApp, nil).Want(t, 403)
 				q := h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.police, nil).Want(t, 200).Map(t)

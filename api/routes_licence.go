@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/base64"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
 	"github.com/xiangyang-gov/sharehub/licence"
 )
 
@@ -195,6 +198,12 @@ func (s *Server) registerLicences() {
 		Summary: "A short-lived QR token (亮证) signed by the hub: JSON with the URL and a PNG, or the PNG alone with Accept: image/png. Issuers of the licence's department, or apps with a grant for its type.",
 		Request: qrRequest{}, Response: qrResponse{}, Handler: func(c *gin.Context) { s.licenceQR(c) }})
 
+	s.handle(route{Method: "POST", Path: "/v1/licence-imports", Tag: "licences", Upload: true,
+		Roles:   []exchange.Role{exchange.RoleImporter, exchange.RoleAdmin},
+		Summary: "Import licences from a CSV or xlsx (raw body): every bad cell reported; a dry run unless commit=true; rows already registered (same type and number) are skipped.",
+		Query: []queryParam{{Name: "commit", Description: "true: issue the licences, sealed in batches, if the file has no errors"},
+			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"}},
+		Response: sheet.Report{}, Handler: func(c *gin.Context) { s.importLicences(c) }})
 	s.handle(route{Method: "GET", Path: "/verify/:token", Tag: "licences", Public: true,
 		Summary:  "Public check of a QR token: a Chinese page for people, JSON with Accept: application/json.",
 		Response: licence.TokenCheck{}, Handler: func(c *gin.Context) { s.verifyPage(c) }})
@@ -356,4 +365,32 @@ func (s *Server) licenceQR(c *gin.Context) {
 		return
 	}
 	ok(c, http.StatusOK, qrResponse{QR: qr, PNGBase64: base64.StdEncoding.EncodeToString(png)})
+}
+
+func (s *Server) importLicences(c *gin.Context) {
+	name := c.Query("filename")
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext != ".csv" && ext != ".xlsx" {
+		ext = ""
+	}
+	path, remove, err := sheet.SaveTemp(c.Request.Body, "", ext, s.cfg.MaxUploadBytes)
+	if err != nil {
+		fail(c, uploadError(err, s.cfg.MaxUploadBytes))
+		return
+	}
+	defer remove()
+	commit := c.Query("commit") == "true"
+	rep, err := s.licences.Import(c.Request.Context(), path, licence.ImportOptions{By: principal(c), Commit: commit})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	rep.File = clip(name, 200)
+	if commit && !rep.OK() {
+		fail(c, rep.Err())
+		return
+	}
+	noteResource(c, "licence_import", strconv.Itoa(rep.Created))
+	noteRows(c, rep.Created)
+	ok(c, http.StatusOK, rep)
 }
