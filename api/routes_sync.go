@@ -90,7 +90,8 @@ func (s *Server) registerSync() {
 				ok(c, http.StatusOK, redactJob(j))
 			}})
 	}
-	s.handle(route{Method: "POST", Path: "/v1/sync/jobs/:id/run", Tag: "sync", Summary: "Run a job now and wait for its run (409 if it is running elsewhere).", Roles: keepers,
+	s.handle(route{Method: "POST", Path: "/v1/sync/jobs/:id/run", Tag: "sync", Summary: "Run a job now and wait for its run (409 if it is running elsewhere); ?wait=false starts it in the background (202).", Roles: keepers,
+		Query:    []queryParam{{Name: "wait", Description: "false: start the run and answer 202 at once"}},
 		Response: datasync.Run{}, Handler: func(c *gin.Context) {
 			id := c.Param("id")
 			noteResource(c, "sync_job", id)
@@ -105,6 +106,14 @@ func (s *Server) registerSync() {
 				return
 			} else if p := principal(c); !p.Has(exchange.RoleAdmin) && p.DepartmentID != it.ProviderID {
 				fail(c, errs.Forbidden("only data admins of department %s run jobs of item %s", it.ProviderID, it.Code))
+				return
+			}
+			if c.Query("wait") == "false" {
+				if err := s.sync.RunInBackground(ctx, id); err != nil {
+					fail(c, err)
+					return
+				}
+				ok(c, http.StatusAccepted, map[string]string{"job_id": id, "status": "started", "runs": "/v1/sync/jobs/" + id + "/runs"})
 				return
 			}
 			run, err := s.sync.RunJob(ctx, id, "manual", nil)

@@ -265,6 +265,21 @@ func TestShareTypes(t *testing.T) {
 			h.Do(t, "POST", "/v1/sync/jobs", gaj, datasync.NewJob{ItemCode: free.Code, Name: "全量", Spec: datasync.Spec{Mode: "full", KeyFields: []string{"id"}, IgnoreFields: []string{"updated_at"},
 				Source: datasync.SourceSpec{Kind: "http", URL: up.RecordsURL(), Auth: "bearer", Token: synctest.Token}}}).Want(t, http.StatusCreated).JSON(t, &job)
 			h.Do(t, "POST", "/v1/sync/jobs/"+job.ID+"/run", gaj, nil).Want(t, http.StatusOK)
+			h.Do(t, "POST", "/v1/sync/jobs/"+job.ID+"/run?wait=false", gaj, nil).Want(t, http.StatusAccepted)
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var runs struct{ Items []datasync.Run }
+				h.Do(t, "GET", "/v1/sync/jobs/"+job.ID+"/runs", gaj, nil).Want(t, http.StatusOK).JSON(t, &runs)
+				if len(runs.Items) == 2 && runs.Items[0].Status == datasync.StatusSucceeded {
+					if runs.Items[0].Counts != (datasync.Counts{Read: 3, Unchanged: 3}) {
+						t.Fatalf("background run: %+v", runs.Items[0])
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("background run did not finish: %+v", runs.Items)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			metrics := string(h.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
 			if want := `sharehub_sync_dataset_records{item="` + free.Code + `",job="` + job.ID + `"} 3`; !strings.Contains(metrics, want) ||
 				!strings.Contains(metrics, `sharehub_sync_job_overdue{item="`+free.Code+`",job="`+job.ID+`"} 0`) {

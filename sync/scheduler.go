@@ -95,6 +95,23 @@ func (s *Service) reschedule() {
 	}
 }
 
+// RunInBackground starts a run of the job on the scheduler (so Stop waits
+// for it) and returns at once; follow it with Runs. Errors:
+// errs.Unavailable when the scheduler is not running.
+func (s *Service) RunInBackground(ctx context.Context, jobID string) error {
+	if _, err := s.Job(ctx, jobID); err != nil {
+		return err
+	}
+	s.schedMu.Lock()
+	sc := s.sched
+	s.schedMu.Unlock()
+	if sc == nil {
+		return errs.Unavailable(nil, "the sync scheduler is not running here; run the job and wait instead")
+	}
+	s.spawn(sc, jobID, "manual")
+	return nil
+}
+
 func (s *Service) spawn(sc *scheduler, jobID, cause string) {
 	sc.wg.Add(1)
 	go func() {
