@@ -104,6 +104,42 @@ func testFiles(t *testing.T, f *fixture) {
 	}
 }
 
+func testAttachDir(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	a := mustIssue(t, f, f.idCard(person()))
+	b := mustIssue(t, f, f.idCard(person()))
+	dir := t.TempDir()
+	pdf := []byte("%PDF-1.7\n%%EOF\n")
+	os.WriteFile(filepath.Join(dir, a.Number+".pdf"), pdf, 0o600)
+	os.WriteFile(filepath.Join(dir, b.Number+".png"), pdf, 0o600) // content is not what the name says
+	os.WriteFile(filepath.Join(dir, "ID000.pdf"), pdf, 0o600)     // no such licence
+	os.WriteFile(filepath.Join(dir, "notes.txt"), pdf, 0o600)
+	res, err := f.svc.AttachDir(ctx, importer, a.TypeCode, dir)
+	if err != nil || len(res) != 4 {
+		t.Fatalf("AttachDir: %v %+v", err, res)
+	}
+	ok := 0
+	for _, r := range res {
+		if r.Error == "" {
+			ok++
+			if r.File != a.Number+".pdf" {
+				t.Errorf("attached %s", r.File)
+			}
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d files attached, want 1: %+v", ok, res)
+	}
+	if got, _ := f.svc.Get(ctx, a.ID); got.File == nil || got.Version != 2 {
+		t.Fatalf("licence after attach: %+v", got)
+	}
+	if v, err := f.svc.Verify(ctx, a.ID); err != nil || !v.Valid || !v.FileChecked {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	_, err = f.svc.AttachDir(ctx, issuer("xy-gaj"), a.TypeCode, dir)
+	wantKind(t, err, errs.KindForbidden)
+}
+
 func testQR(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	gaj := issuer("xy-gaj")

@@ -28,6 +28,10 @@ const licenceUsage = `usage:
       load the built-in catalogue of 224 licence types and give every
       issuing department a 业务专用章 if it has none (departments must exist:
       run the demo once, or bootstrap and create them).
+  sharehub licence attach --type CODE DIR [flags]
+      attach the files in DIR (PDF, OFD, PNG, JPEG) to licences of the type,
+      matched by number: NUMBER.pdf goes to the licence numbered NUMBER;
+      each attachment is a new sealed version.
   sharehub licence generate --count N --out FILE.csv|FILE.xlsx [--seed S] [flags]
       write N realistic licences across the catalogue in the import format
       (reads the departments' credit codes from the database).
@@ -46,6 +50,8 @@ func cmdLicence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return cmdLicenceGenerate(ctx, args[1:], stdout, stderr)
 	case "import":
 		return cmdImportLicences(ctx, args[1:], stdout, stderr)
+	case "attach":
+		return cmdLicenceAttach(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, licenceUsage)
 	return &exitError{2, fmt.Errorf("licence: unknown command %q", args[0])}
@@ -236,5 +242,41 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	fmt.Fprintf(stdout, "%d licences written to %s in %.1fs\n", *count, *out, time.Since(start).Seconds())
+	return nil
+}
+
+func cmdLicenceAttach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := hub.Defaults()
+	fs := newFlagSet("licence attach", stderr)
+	check := configFlags(fs, &cfg)
+	typeCode := fs.String("type", "", "licence type code (证照类型代码)")
+	dir, err := parseWithFile(fs, args, check)
+	if err != nil || *typeCode == "" {
+		fmt.Fprint(stderr, licenceUsage)
+		if err == nil {
+			err = &exitError{2, errors.New("licence attach: --type CODE is needed")}
+		}
+		return err
+	}
+	ls, err := openLicence(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	res, err := ls.svc.AttachDir(ctx, cliAdmin(), *typeCode, dir)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, r := range res {
+		if r.Error != "" {
+			bad++
+			fmt.Fprintf(stdout, "  %-40s %s\n", r.File, r.Error)
+		}
+	}
+	fmt.Fprintf(stdout, "%d files attached, %d not\n", len(res)-bad, bad)
+	if bad > 0 {
+		return &exitError{1, fmt.Errorf("%d files were not attached", bad)}
+	}
 	return nil
 }
