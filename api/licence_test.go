@@ -21,8 +21,8 @@ import (
 // licenceHub is a demo hub with the principals the licence tests need.
 type licenceHub struct {
 	*hubtest.Hub
-	police, civilIssuer, healthApp, fullApp string // keys
-	idType, marriageType                    string // type codes
+	police, civilIssuer, healthApp, fullApp, noGrantApp string // keys
+	idType, marriageType                                string // type codes
 }
 
 func newLicenceHub(t *testing.T, h *hubtest.Hub) *licenceHub {
@@ -47,6 +47,7 @@ func newLicenceHub(t *testing.T, h *hubtest.Hub) *licenceHub {
 	lh.civilIssuer = key("xy-mzj", "marriage-issuer", "issuer")
 	lh.healthApp = key("xy-wjw", "health-app", "app")
 	lh.fullApp = key("xy-rsj", "hr-app", "app")
+	lh.noGrantApp = key("xy-jyj", "school-app", "app")
 	grant("xy-mzj", lh.idType, licence.FieldNumber, licence.FieldHolderName) // the demo app of 民政局
 	grant("xy-wjw", lh.marriageType, "*")                                    // another type only
 	grant("xy-rsj", lh.idType, "*")
@@ -115,6 +116,7 @@ func TestLicenceAPI(t *testing.T) {
 				h.Do(t, "GET", q, h.AppKey, nil).Want(t, 400)
 				h.Do(t, "GET", "/v1/licences?holder_id="+holder[:17]+"Y", h.AppKey, nil, purpose).Want(t, 400)
 				h.Do(t, "GET", q, h.healthApp, nil, purpose).Want(t, 403)
+				h.Do(t, "GET", q, h.noGrantApp, nil, purpose).Want(t, 403)
 				h.Do(t, "GET", q+"&type_code="+h.idType, h.healthApp, nil, purpose).Want(t, 403)
 				got := h.Do(t, "GET", q+"&type_code="+h.idType, h.AppKey, nil, purpose, "X-Request-ID: lic-lookup-1").Want(t, 200).Map(t)
 				if es := entriesFor(t, h.Hub, "lic-lookup-1"); len(es) != 1 || strings.Count(strings.Join(es[0].Resources, " "), "grant:") != 1 || es[0].Rows != 1 {
