@@ -134,6 +134,11 @@ func (s *Server) dataAccess(c *gin.Context) (exchange.ShareItem, exchange.Access
 	if err != nil {
 		return it, exchange.Access{}, projection{}, err
 	}
+	// A grant made before the item was withdrawn or turned 不予共享 no
+	// longer fits: refuse at once, before ReviewGrants revokes it.
+	if !it.Published || it.ShareType == exchange.ShareNone {
+		return it, exchange.Access{}, projection{}, errs.Forbidden("item %s is no longer shared (%s)", code, map[bool]string{true: it.ShareType, false: "not published"}[it.Published])
+	}
 	codes := it.FieldCodes()
 	for _, f := range fields {
 		if !slices.Contains(codes, f) {

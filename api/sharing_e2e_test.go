@@ -296,6 +296,20 @@ func TestShareTypes(t *testing.T) {
 				page.Records[0].Data["address"] != up.Get("P0000002").Address {
 				t.Fatalf("masked read: %+v masked %v", page.Records, page.Masked)
 			}
+			// An item turned 不予共享 is refused at once, and ReviewGrants revokes the grant.
+			c := free.Content
+			c.ShareType = catalog.ShareNone
+			admin := &exchange.Principal{ID: "prn_test_admin", DepartmentID: "xy-sjj", Roles: []exchange.Role{exchange.RoleAdmin}}
+			if _, err := h.Catalog.Update(context.Background(), admin, free.Code, catalog.ItemUpdate{Version: free.Version, Content: c}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5100 * time.Millisecond) // the data path caches items for 5 s
+			h.Do(t, "GET", "/v1/data/"+free.Code+"/records?f.id=P0000002", mzj, nil, "X-Purpose: 户籍核验").Want(t, http.StatusForbidden)
+			var review struct{ Items []exchange.GrantMisfit }
+			h.Do(t, "POST", "/v1/items/"+free.Code+"/review-grants", h.Admin, nil).Want(t, http.StatusOK).JSON(t, &review)
+			if len(review.Items) != 1 || !strings.Contains(review.Items[0].Reason, "revoked") {
+				t.Fatalf("review: %+v", review.Items)
+			}
 			// A daily quota is enforced.
 			h.Do(t, "POST", "/v1/applications", mzj, exchange.NewApplication{ItemCode: quota.Code, Purpose: "核验", Scenario: "窗口核验", Fields: []string{"id", "sfzh"}, ValidUntil: until}).Want(t, http.StatusCreated).JSON(t, &app)
 			h.Do(t, "POST", "/v1/applications/"+app.ID+"/approve", gaj, exchange.Decision{DailyQuota: 2}).Want(t, http.StatusOK)
