@@ -222,6 +222,25 @@ func TestLicenceAPI(t *testing.T) {
 				if _, out, why := licence.ParseToken(strings.TrimPrefix(u.Path, "/verify/"), keys); out != licence.OutcomeValid {
 					t.Fatalf("offline: %s %s", out, why)
 				}
+				// Expired: a one-second token, opened two seconds later.
+				short := h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.police, map[string]any{"ttl_seconds": 1}).Want(t, 200).Map(t)
+				su, _ := url.Parse(short["url"].(string))
+				time.Sleep(2100 * time.Millisecond)
+				if p := h.Do(t, "GET", su.Path, "", nil).Want(t, 200); !strings.Contains(string(p.Body), "二维码已过期") || strings.Contains(string(p.Body), "证照编号") {
+					t.Fatalf("expired page: %s", p.Body)
+				}
+				if j := h.Do(t, "GET", su.Path, "", nil, "Accept: application/json").Want(t, 200).Map(t); j["outcome"] != "expired" || !strings.Contains(j["reason"].(string), "expired") {
+					t.Fatalf("expired json: %v", j)
+				}
+				h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.police, map[string]any{"ttl_seconds": 90000}).Want(t, 400)
+				// Replayed: a genuine, unexpired token for a version the licence has left.
+				h.Do(t, "POST", "/v1/licences/"+esc+"/events", h.police, map[string]any{"event": "suspend", "reason": "暂扣"}).Want(t, 200)
+				if j := h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).Map(t); j["outcome"] != "superseded" || j["licence"] != nil {
+					t.Fatalf("superseded json: %v", j)
+				}
+				if p := h.Do(t, "GET", u.Path, "", nil).Want(t, 200); !strings.Contains(string(p.Body), "二维码已失效") {
+					t.Fatalf("superseded page: %s", p.Body)
+				}
 			})
 		})
 	}
