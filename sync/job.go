@@ -50,9 +50,8 @@ func (s *Service) CreateJob(ctx context.Context, p *exchange.Principal, nj NewJo
 	}
 	now := s.nowUTC()
 	j := Job{ID: newID("job"), ItemCode: it.Code, Name: nj.Name, Spec: nj.Spec, CreatedBy: p.ID, CreatedAt: now, UpdatedAt: now}
-	spec, _ := json.Marshal(j.Spec)
 	_, err = s.db.W.ExecContext(ctx, `INSERT INTO sync_jobs (id, item_code, name, spec, paused, cursor_at, created_by, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 0, '', $5, $6, $7)`, j.ID, j.ItemCode, j.Name, string(spec), j.CreatedBy, now.UnixMicro(), now.UnixMicro())
+		VALUES ($1, $2, $3, $4, 0, '', $5, $6, $7)`, j.ID, j.ItemCode, j.Name, s.specJSON(j.ID, j.Spec), j.CreatedBy, now.UnixMicro(), now.UnixMicro())
 	if err != nil {
 		return Job{}, db.Interpret(err, "sync job")
 	}
@@ -104,10 +103,9 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 	if err := checkJob(&u.Name, &u.Spec, it, fields); err != nil {
 		return Job{}, err
 	}
-	spec, _ := json.Marshal(u.Spec)
 	now := s.nowUTC()
 	if _, err := s.db.W.ExecContext(ctx, `UPDATE sync_jobs SET name = $1, spec = $2, updated_at = $3 WHERE id = $4`,
-		u.Name, string(spec), now.UnixMicro(), id); err != nil {
+		u.Name, s.specJSON(id, u.Spec), now.UnixMicro(), id); err != nil {
 		return Job{}, db.Interpret(err, "sync job")
 	}
 	s.reschedule()
@@ -140,7 +138,7 @@ func (s *Service) SetPaused(ctx context.Context, p *exchange.Principal, id strin
 
 const jobCols = `id, item_code, name, spec, paused, cursor_at, created_by, created_at, updated_at`
 
-func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
+func (s *Service) scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var (
 		j        Job
 		spec     string
@@ -153,6 +151,9 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
 		return j, err
 	}
+	if err := s.openSpec(j.ID, &j.Spec); err != nil {
+		return j, err
+	}
 	j.Spec.fill()
 	j.Paused, j.CreatedAt, j.UpdatedAt = paused != 0, fromMicros(cat), fromMicros(uat)
 	return j, nil
@@ -160,7 +161,7 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 
 // Job returns one job (with its secrets; redact before showing it).
 func (s *Service) Job(ctx context.Context, id string) (Job, error) {
-	j, err := scanJob(s.db.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE id = $1`, id))
+	j, err := s.scanJob(s.db.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE id = $1`, id))
 	return j, db.Interpret(err, "sync job "+id)
 }
 
@@ -181,7 +182,7 @@ func (s *Service) Jobs(ctx context.Context, itemCode string) ([]Job, error) {
 	defer rows.Close()
 	out := []Job{}
 	for rows.Next() {
-		j, err := scanJob(rows)
+		j, err := s.scanJob(rows)
 		if err != nil {
 			return nil, db.Interpret(err, "sync jobs")
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 	"github.com/xiangyang-gov/sharehub/sync/synctest"
 )
@@ -202,6 +203,33 @@ func TestCursorPaginationAndHMAC(t *testing.T) {
 		r := f.run(t, j.ID)
 		if r.Status != datasync.StatusFailed || !strings.Contains(r.Error, "HTTP 401") {
 			t.Fatalf("run with a wrong secret: %+v", r)
+		}
+	})
+}
+
+func TestSecretsSealedAtRest(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		m, err := keys.ParseMaster(strings.Repeat("cd", 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.sync = datasync.New(d, f.cat, datasync.Config{Secrets: m})
+		up := synctest.New(t, 10)
+		j := f.job(t, httpSpec(up, datasync.ModeFull))
+		var stored string
+		if err := d.R.QueryRowContext(ctx, `SELECT spec FROM sync_jobs WHERE id = $1`, j.ID).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored, synctest.Token) || !strings.Contains(stored, `"token":"sealed:`) {
+			t.Fatalf("token stored in clear: %s", stored)
+		}
+		wantCounts(t, f.run(t, j.ID), datasync.Counts{Read: 10, Inserted: 10})
+		// Without the key the job cannot be used, and says why.
+		_, err = datasync.New(d, f.cat, datasync.Config{}).Job(ctx, j.ID)
+		if !errs.Is(err, errs.KindUnavailable) || !strings.Contains(err.Error(), "encrypted") {
+			t.Fatalf("job without the master key: %v", err)
 		}
 	})
 }

@@ -21,6 +21,7 @@ type Service struct {
 	log        *slog.Logger
 	connectors map[string]Connector
 	batch      int
+	secrets    Secrets
 
 	items   itemCache
 	schedMu gosync.Mutex
@@ -35,9 +36,12 @@ type Config struct {
 	Now      func() time.Time
 	// Connectors adds or replaces source kinds (tests use it for fakes).
 	Connectors map[string]Connector
-	// HTTPClient is used by the http source; default a client without
+	// HTTPConnector configures the http source; default a client without
 	// an overall timeout (each request has the job's request timeout).
 	HTTPConnector *HTTPConnector
+	// Secrets seals upstream credentials at rest (the hub's master key).
+	// Without it they are stored as given.
+	Secrets Secrets
 }
 
 // New returns a Service over d; catalog supplies the items jobs fill.
@@ -59,7 +63,7 @@ func New(d *db.DB, c *catalog.Service, cfg Config) *Service {
 	if cfg.HTTPConnector != nil {
 		hc = *cfg.HTTPConnector
 	}
-	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, batch: 5000,
+	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, batch: 5000, secrets: cfg.Secrets,
 		connectors: map[string]Connector{
 			SourceHTTP:     hc,
 			SourcePostgres: PostgresConnector{},

@@ -59,7 +59,11 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.Close()
-	svc := datasync.New(d, catalog.New(d, catalog.Config{}), datasync.Config{})
+	var secrets datasync.Secrets
+	if m, err := hub.LoadMaster(cfg); err == nil {
+		secrets = m // upstream credentials are sealed with the master key
+	}
+	svc := datasync.New(d, catalog.New(d, catalog.Config{}), datasync.Config{Secrets: secrets})
 	out := func(v any) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -137,7 +137,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 	a.Exchange = exchange.New(a.DB, exchange.Config{})
 	a.Catalog = catalog.New(a.DB, catalog.Config{})
-	a.Sync = datasync.New(a.DB, a.Catalog, datasync.Config{Logger: logger})
+	a.Sync = datasync.New(a.DB, a.Catalog, datasync.Config{Logger: logger, Secrets: a.Master})
 	a.Sharing = exchange.NewSharing(a.Exchange, a.Sync, exchange.SharingConfig{})
 	if a.Seals, err = seal.New(seal.Config{DB: a.DB, Master: a.Master, Images: a.Blobs, Directory: a.Exchange, Logger: logger}); err != nil {
 		return nil, err
