@@ -234,6 +234,37 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	})
 }
 
+func TestRateAndRunTimeout(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		up := synctest.New(t, 3000)
+		spec := httpSpec(up, datasync.ModeFull)
+		spec.Limits.RowsPerSecond = 3000 // pages of 1000: the third page waits until 1 s
+		j := f.job(t, spec)
+		start := time.Now()
+		wantCounts(t, f.run(t, j.ID), datasync.Counts{Read: 3000, Inserted: 3000})
+		if took := time.Since(start); took < 900*time.Millisecond {
+			t.Fatalf("3000 rows at 3000 rows/s took %s", took)
+		}
+		// A run that outlives its timeout fails, and nothing is applied.
+		spec.Limits.RowsPerSecond = 0
+		spec.Limits.Timeout = datasync.Duration(time.Second)
+		spec.Source.RequestTimeout = datasync.Duration(10 * time.Second)
+		if _, err := f.sync.UpdateJob(context.Background(), gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		up.Change(5, 1)
+		up.Set(func(u *synctest.Upstream) { u.Slow, u.SlowAt = 3*time.Second, 2 })
+		r := f.run(t, j.ID)
+		if r.Status != datasync.StatusFailed || !strings.Contains(r.Error, "timed out after 1s") {
+			t.Fatalf("run past its timeout: %+v", r)
+		}
+		if rec, _ := f.sync.Record(context.Background(), f.item.Code, "P0000001"); rec.Version != 1 {
+			t.Fatalf("timed-out run changed the dataset: %+v", rec)
+		}
+	})
+}
+
 func pgURLOf(t *testing.T, d *db.DB) string { return d.URL }
 
 func TestResumeAfterInterruption(t *testing.T) {
