@@ -95,11 +95,10 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 		return Run{}, ErrJobBusy
 	}
 	defer unlock()
-	it, fields, err := s.item(ctx, j.ItemCode)
+	_, fields, err := s.item(ctx, j.ItemCode)
 	if err != nil {
 		return Run{}, err
 	}
-	_ = it
 	run, err := s.unfinishedRun(ctx, jobID)
 	switch {
 	case err == nil:

@@ -20,7 +20,6 @@ type Service struct {
 	loc        *time.Location
 	log        *slog.Logger
 	connectors map[string]Connector
-	batch      int
 	secrets    Secrets
 
 	items   itemCache
@@ -63,7 +62,7 @@ func New(d *db.DB, c *catalog.Service, cfg Config) *Service {
 	if cfg.HTTPConnector != nil {
 		hc = *cfg.HTTPConnector
 	}
-	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, batch: 5000, secrets: cfg.Secrets,
+	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, secrets: cfg.Secrets,
 		connectors: map[string]Connector{
 			SourceHTTP:     hc,
 			SourcePostgres: PostgresConnector{},
