@@ -74,7 +74,7 @@ type fileItem struct {
 	ref      sheet.Ref
 	code     string // as given in the file
 	content  Content
-	fields   []sheet.Ref // the fields-sheet rows, parallel to content.Fields
+	fields   []int32 // the fields-sheet rows' lines, parallel to content.Fields (see fieldRef)
 	bad      bool
 	existing *existingItem
 }
@@ -200,7 +200,10 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 		}
 	}
 
-	// 2. Fields sheet, linked to item rows by code or by name.
+	// 2. Fields sheet, linked to item rows by code or by name. A row's
+	// reference is kept as its line: fieldRef is any row's (the sheet and
+	// its columns are the same for all).
+	var fieldRef sheet.Ref
 	fieldsGiven := f.Has(SheetFields)
 	if fieldsGiven {
 		err = f.Read(ctx, SheetFields, rep, func(r *sheet.Row) error {
@@ -232,7 +235,8 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 				fl.Length, _ = strconv.Atoi(l)
 			}
 			owner.content.Fields = append(owner.content.Fields, fl)
-			owner.fields = append(owner.fields, r.Ref)
+			owner.fields = append(owner.fields, int32(r.Line))
+			fieldRef = r.Ref
 			return nil
 		})
 		if err != nil {
@@ -249,7 +253,9 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 				parts := strings.SplitN(strings.TrimPrefix(fe.Pointer, "/fields/"), "/", 2)
 				i, _ := strconv.Atoi(parts[0])
 				if i < len(fi.fields) && len(parts) == 2 {
-					rep.AddAt(fi.fields[i], parts[1], fe.Value, fe.Reason)
+					ref := fieldRef
+					ref.Line = int(fi.fields[i])
+					rep.AddAt(ref, parts[1], fe.Value, fe.Reason)
 					continue
 				}
 			}

@@ -174,7 +174,6 @@ func (fr *fastRows) readSST(f *zip.File, limit int64) error {
 	}
 	defer rc.Close()
 	sc := xmlScanner{r: bufio.NewReaderSize(io.LimitReader(rc, limit), 256<<10)}
-	var t, runs strings.Builder
 	for {
 		tok, err := sc.next()
 		if err != nil {
@@ -184,12 +183,10 @@ func (fr *fastRows) readSST(f *zip.File, limit int64) error {
 		case tok.kind == tokEOF:
 			return nil
 		case tok.kind == tokStart && tok.name == "si" && !tok.self:
-			t.Reset()
-			runs.Reset()
-			if err := sc.si(&t, &runs); err != nil {
+			s, err := sc.si()
+			if err != nil {
 				return err
 			}
-			s := t.String() + runs.String()
 			fr.sst = append(fr.sst, bstrUnmarshal(s))
 		case tok.kind == tokStart && tok.name == "si":
 			fr.sst = append(fr.sst, "")
@@ -197,19 +194,23 @@ func (fr *fastRows) readSST(f *zip.File, limit int64) error {
 	}
 }
 
-// si reads the inside of <si> or <is> up to its end tag.
-func (sc *xmlScanner) si(t, runs *strings.Builder) error {
+// si reads the inside of <si> or <is> up to its end tag and returns its
+// text: the <t> directly inside, then the runs' <t> (as excelize's
+// xlsxSI.String), never phonetic runs.
+func (sc *xmlScanner) si() (string, error) {
+	t, runs := sc.t[:0], sc.runs[:0]
+	defer func() { sc.t, sc.runs = t[:0], runs[:0] }()
 	depth := 0
-	var in *strings.Builder // the <t> being read
-	skip := 0               // inside <rPh>
+	in := 0   // 1: reading the <t>, 2: a run's <t>
+	skip := 0 // inside <rPh>
 	for {
 		tok, err := sc.next()
 		if err != nil {
-			return err
+			return "", err
 		}
 		switch tok.kind {
 		case tokEOF:
-			return io.ErrUnexpectedEOF
+			return "", io.ErrUnexpectedEOF
 		case tokStart:
 			if tok.self {
 				continue
@@ -221,24 +222,31 @@ func (sc *xmlScanner) si(t, runs *strings.Builder) error {
 			case tok.name == "rPh":
 				skip = 1
 			case tok.name == "t" && depth == 1:
-				in = t
+				in = 1
 			case tok.name == "t" && depth == 2:
-				in = runs
+				in = 2
 			}
 		case tokEnd:
-			if depth == 0 {
-				return nil // </si> or </is>
+			if depth == 0 { // </si> or </is>
+				if len(runs) == 0 {
+					return string(t), nil
+				}
+				return string(t) + string(runs), nil
 			}
 			depth--
 			if skip > 0 {
 				skip--
 			}
 			if tok.name == "t" {
-				in = nil
+				in = 0
 			}
 		case tokText:
-			if in != nil && skip == 0 {
-				in.WriteString(tok.text)
+			switch {
+			case skip > 0:
+			case in == 1:
+				t = append(t, tok.text...)
+			case in == 2:
+				runs = append(runs, tok.text...)
 			}
 		}
 	}
@@ -415,9 +423,7 @@ func (sc *xmlScanner) cell() (v, is string, hasF, hasIS bool, err error) {
 			case tok.name == "is":
 				hasIS = true
 				if !tok.self {
-					var t, runs strings.Builder
-					err = sc.si(&t, &runs)
-					is = t.String() + runs.String()
+					is, err = sc.si()
 				}
 			case !tok.self:
 				err = sc.skip()
@@ -536,8 +542,9 @@ type token struct {
 }
 
 type xmlScanner struct {
-	r   *bufio.Reader
-	buf []byte
+	r       *bufio.Reader
+	buf     []byte
+	t, runs []byte // si's scratch
 }
 
 var errXML = errors.New("malformed XML")
