@@ -17,7 +17,7 @@ import (
 
 // ImportChunk is how many rows an import writes in one transaction (in
 // seal batches of at most BatchSize).
-const ImportChunk = 10000
+const ImportChunk = 5000
 
 // SheetName is the worksheet of a licence import file.
 const SheetName = "电子证照"
@@ -119,16 +119,17 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	if s.db.Dialect == db.SQLite {
 		// The holder index takes inserts at random places; with SQLite's
 		// default 2 MB page cache most of them read pages back from the
-		// OS. A bigger cache on the one writer connection, for the import.
-		if _, err := s.db.W.ExecContext(ctx, `PRAGMA cache_size = -65536`); err == nil {
+		// OS. A bigger cache (32 MB) on the one writer connection, for
+		// the import.
+		if _, err := s.db.W.ExecContext(ctx, `PRAGMA cache_size = -32768`); err == nil {
 			defer s.db.W.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
 		}
 	}
 	// Pass 2: build, seal and write. The reader (parsing, checking, JSON,
-	// hashing) runs ahead of the writer (sealing, database) by a couple of
-	// chunks, so the two overlap on two cores.
+	// hashing) runs ahead of the writer (sealing, database) by a chunk or
+	// two, so the two overlap on two cores.
 	total := rep.Rows[SheetName]
-	chunks := make(chan []pending, 2)
+	chunks := make(chan []pending, 1)
 	werr := make(chan error, 1)
 	go func() {
 		done := 0
