@@ -47,11 +47,11 @@ func (s *Service) Authorize(ctx context.Context, p *Principal, res Resource, fie
 	if len([]rune(purpose)) > MaxPurposeLen {
 		return Access{}, errs.InvalidFields("purpose is too long", errs.FieldError{Pointer: "X-Purpose", Reason: "at most 200 characters"})
 	}
-	grants, err := s.Grants(ctx, GrantFilter{ConsumerDepartmentID: p.DepartmentID, ResourceKind: res.Kind, ResourceID: res.ID})
+	now := s.now()
+	grants, err := s.grantCache.get(ctx, s, grantKey{p.DepartmentID, res.Kind, res.ID}, now)
 	if err != nil {
 		return Access{}, err
 	}
-	now := s.now()
 	var active []Grant
 	for _, g := range grants {
 		if g.Active(now) {

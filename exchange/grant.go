@@ -126,6 +126,7 @@ func (s *Service) CreateGrant(ctx context.Context, by *Principal, ng NewGrant) (
 		Source: ng.Source, CreatedBy: by.ID, CreatedAt: now,
 	}
 	fields, _ := json.Marshal(g.Fields)
+	defer s.grantCache.clear()
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO grants (id, consumer_department_id, resource_kind, resource_id, fields, purpose,
 		valid_from, valid_until, daily_quota, source, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		g.ID, g.ConsumerDepartmentID, g.ResourceKind, g.ResourceID, string(fields), g.Purpose,
@@ -139,6 +140,7 @@ func (s *Service) RevokeGrant(ctx context.Context, by *Principal, id, reason str
 	if reason == "" || len([]rune(reason)) > 500 {
 		return Grant{}, errs.InvalidFields("revocation is not valid", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
 	}
+	defer s.grantCache.clear()
 	res, err := s.db.W.ExecContext(ctx, `UPDATE grants SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL`,
 		micros(s.now()), by.ID, reason, id)
 	if err != nil {

@@ -12,11 +12,12 @@ import (
 
 // Service is the exchange's store and rules. Build it with New.
 type Service struct {
-	db       *db.DB
-	now      func() time.Time
-	loc      *time.Location
-	keyCache keyCache
-	quota    *quotaLedger
+	db         *db.DB
+	now        func() time.Time
+	loc        *time.Location
+	keyCache   keyCache
+	grantCache grantCache
+	quota      *quotaLedger
 }
 
 // Config tunes a Service.
@@ -28,6 +29,9 @@ type Config struct {
 	// the database (other replicas' revocations take at most this long to
 	// apply here). Default 5s; revocations made by this process apply at once.
 	KeyCacheTTL time.Duration
+	// GrantCacheTTL bounds how long Authorize trusts the grants it read
+	// (other replicas' grant changes take at most this long). Default 1s.
+	GrantCacheTTL time.Duration
 	// QuotaFlush is how often quota usage is written to the database. Default 200ms.
 	QuotaFlush time.Duration
 	Now        func() time.Time
@@ -45,6 +49,9 @@ func New(d *db.DB, cfg Config) *Service {
 	if cfg.KeyCacheTTL == 0 {
 		cfg.KeyCacheTTL = 5 * time.Second
 	}
+	if cfg.GrantCacheTTL == 0 {
+		cfg.GrantCacheTTL = time.Second
+	}
 	if cfg.QuotaFlush == 0 {
 		cfg.QuotaFlush = 200 * time.Millisecond
 	}
@@ -53,6 +60,7 @@ func New(d *db.DB, cfg Config) *Service {
 	}
 	s := &Service{db: d, now: cfg.Now, loc: cfg.Location}
 	s.keyCache = keyCache{ttl: cfg.KeyCacheTTL, m: map[[32]byte]cachedKey{}}
+	s.grantCache = grantCache{ttl: cfg.GrantCacheTTL}
 	s.quota = newQuotaLedger(d, cfg.QuotaFlush)
 	return s
 }
