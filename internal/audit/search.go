@@ -39,7 +39,7 @@ type Filter struct {
 // paging do not shift pages: each page starts below the previous one's last
 // index. Errors: errs.Invalid for a malformed cursor, a negative limit or
 // status, or To before From.
-func (l *Log) Search(ctx context.Context, f Filter) ([]Entry, string, error) {
+func (l *Log) Search(ctx context.Context, f Filter) (entries []Entry, nextCursor string, err error) {
 	limit := f.Limit
 	switch {
 	case limit < 0:
