@@ -57,7 +57,7 @@ type slot struct {
 	code   string
 	status Status
 	texts  searchTexts
-	show   *hitDoc // the summary and fields as written, for marking hits
+	show   *hitDoc // what a hit shows, as written
 	dead   bool    // replaced by a later slot of the same code
 }
 
@@ -613,27 +613,24 @@ func page(top []ranked, offset int) []ranked {
 	return top[offset:]
 }
 
-// hitRow is what a hit shows from the item's row: read live, so a
-// department's new name shows at once.
-type hitRow struct{ name, provider, providerName, shareType, status string }
-
-// hitRows reads the rows of the given items (at most 101). The statement
-// always has 21 or 101 parameters, padded with empty codes, so it is
-// prepared once.
-func (s *Service) hitRows(ctx context.Context, codes []string) (map[string]hitRow, error) {
-	got := make(map[string]hitRow, len(codes))
-	if len(codes) == 0 {
+// departmentNames reads the names of the given departments (at most
+// 101) now, so a renamed department shows its new name at once. The
+// statement always has 21 or 101 parameters, padded with empty ids, so it
+// is prepared once.
+func (s *Service) departmentNames(ctx context.Context, ids []string) (map[string]string, error) {
+	got := make(map[string]string, len(ids))
+	if len(ids) == 0 {
 		return got, nil
 	}
 	n := 21
-	if len(codes) > n {
+	if len(ids) > n {
 		n = 101
 	}
 	args := make([]any, n)
 	for i := range args {
 		args[i] = ""
-		if i < len(codes) {
-			args[i] = codes[i]
+		if i < len(ids) {
+			args[i] = ids[i]
 		}
 	}
 	rows, err := s.db.Query(ctx, hitQuery(n), args...)
@@ -642,14 +639,11 @@ func (s *Service) hitRows(ctx context.Context, codes []string) (map[string]hitRo
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			code string
-			r    hitRow
-		)
-		if err := rows.Scan(&code, &r.name, &r.provider, &r.providerName, &r.shareType, &r.status); err != nil {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
 			return nil, db.Interpret(err, "search")
 		}
-		got[code] = r
+		got[id] = name
 	}
 	return got, db.Interpret(rows.Err(), "search")
 }
@@ -661,8 +655,7 @@ func hitQuery(n int) string {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT i.code, i.name, i.provider_id, COALESCE(d.name, ''), i.share_type, i.status
-		FROM catalog_items i LEFT JOIN departments d ON d.id = i.provider_id WHERE i.code IN (`)
+	b.WriteString(`SELECT id, name FROM departments WHERE id IN (`)
 	for i := 1; i <= n; i++ {
 		if i > 1 {
 			b.WriteString(", ")

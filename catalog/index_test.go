@@ -173,3 +173,20 @@ func TestCodeKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkBytes: the byte-level mark gives what the rune-level one does.
+func TestMarkBytes(t *testing.T) {
+	texts := []string{"不动产登记信息", "全市不动产权属登记结果，包括不动产单元号、权利人。", "达标率100%名单 <b>&'\"", "aaa", "登记登记登记",
+		strings.Repeat("人口信息登记", 30) + "不动产" + strings.Repeat("户籍", 40), "gdp统计 gdp2024", "x"}
+	queries := [][]string{{"不动产"}, {"登记"}, {"登记", "信息"}, {"aa"}, {"%"}, {"<b>"}, {"'"}, {"没有"}, {"gdp"}, {"户籍", "不动产"}, {"x"}}
+	for _, tx := range texts {
+		for _, q := range queries {
+			for _, win := range []int{0, 60, 5} {
+				old := markRunes(tx, q, win)
+				if got := markBytes(tx, q, win); got != old {
+					t.Errorf("mark(%q, %q, %d) = %q, rune-level %q", tx, q, win, got, old)
+				}
+			}
+		}
+	}
+}

@@ -172,21 +172,25 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	top := ix.rank(words, want, offset, limit+1)
 	codes := make([]string, len(top))
 	shows := make([]*hitDoc, len(top))
+	statuses := make([]Status, len(top))
 	for i, r := range top {
-		codes[i], shows[i] = ix.slots[r.id].code, ix.slots[r.id].show
+		sl := &ix.slots[r.id]
+		codes[i], shows[i], statuses[i] = sl.code, sl.show, sl.status
 	}
 	done()
-	got, err := s.hitRows(ctx, codes)
+	var ids []string
+	for _, c := range shows {
+		if !slices.Contains(ids, c.ProviderID) {
+			ids = append(ids, c.ProviderID)
+		}
+	}
+	depName, err := s.departmentNames(ctx, ids)
 	if err != nil {
 		return res, err
 	}
 	for i, code := range codes {
-		r, found := got[code]
-		if !found {
-			continue
-		}
-		h := Hit{Code: code, Name: r.name, ProviderID: r.provider, ProviderName: r.providerName, ShareType: r.shareType, Status: Status(r.status), Score: top[i].score}
 		c := shows[i]
+		h := Hit{Code: code, Name: c.Name, ProviderID: c.ProviderID, ProviderName: depName[c.ProviderID], ShareType: c.ShareType, Status: statuses[i], Score: top[i].score}
 		h.NameMarked = mark(h.Name, words, 0)
 		if marks(c.Summary, words) {
 			h.SummaryMarked = mark(c.Summary, words, 60)
@@ -207,10 +211,14 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	return res, nil
 }
 
-// hitDoc is the part of an item's document a hit shows.
+// hitDoc is the part of an item's document a hit shows (kept in the
+// index, so a hit is shown as the item was when it was ranked).
 type hitDoc struct {
-	Summary string `json:"summary"`
-	Fields  []struct {
+	Name       string `json:"name"`
+	ProviderID string `json:"provider_id"`
+	ShareType  string `json:"share_type"`
+	Summary    string `json:"summary"`
+	Fields     []struct {
 		Name string `json:"name"`
 		Code string `json:"code"`
 	} `json:"fields"`
@@ -248,7 +256,7 @@ func hasUpper(text string) bool {
 			if 'A' <= r && r <= 'Z' {
 				return true
 			}
-		} else if unicode.ToLower(r) != r {
+		} else if (r < 0x3000 || r > 0x9fff) && unicode.ToLower(r) != r { // CJK characters and punctuation have no case
 			return true
 		}
 	}
@@ -258,6 +266,17 @@ func hasUpper(text string) bool {
 // mark HTML-escapes text and wraps every match of any word in <mark>. With
 // window > 0 it returns about window characters around the first match.
 func mark(text string, words []string, window int) string {
+	if text == "" {
+		return ""
+	}
+	if utf8.ValidString(text) && !hasUpper(text) {
+		return markBytes(text, words, window)
+	}
+	return markRunes(text, words, window)
+}
+
+// markRunes is mark for any text.
+func markRunes(text string, words []string, window int) string {
 	if text == "" {
 		return ""
 	}
@@ -314,4 +333,97 @@ func mark(text string, words []string, window int) string {
 		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// markBytes is mark for valid UTF-8 text that lower-casing leaves alone:
+// the same output, found with strings.Index on the bytes.
+func markBytes(text string, words []string, window int) string {
+	var hit []bool // by byte
+	first := -1    // byte offset of the first match
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		for p := 0; p+len(w) <= len(text); {
+			j := strings.Index(text[p:], w)
+			if j < 0 {
+				break
+			}
+			j += p
+			if hit == nil {
+				hit = make([]bool, len(text))
+			}
+			for k := j; k < j+len(w); k++ {
+				hit[k] = true
+			}
+			if first < 0 || j < first {
+				first = j
+			}
+			_, size := utf8.DecodeRuneInString(text[j:])
+			p = j + size
+		}
+	}
+	fromB, toB := 0, len(text)
+	var b strings.Builder
+	b.Grow(len(text) + 32)
+	suffix := false
+	if window > 0 {
+		if n := utf8.RuneCountInString(text); n > window {
+			firstR := 0
+			if first >= 0 {
+				firstR = utf8.RuneCountInString(text[:first])
+			}
+			from := max(0, firstR-window/3)
+			to := min(n, from+window)
+			fromB = runeOffset(text, 0, from)
+			toB = runeOffset(text, fromB, to-from)
+			if from > 0 {
+				b.WriteString("…")
+			}
+			suffix = to < n
+		}
+	}
+	in := false
+	for i := fromB; i < toB; {
+		_, size := utf8.DecodeRuneInString(text[i:])
+		h := hit != nil && hit[i]
+		if h && !in {
+			b.WriteString("<mark>")
+			in = true
+		} else if !h && in {
+			b.WriteString("</mark>")
+			in = false
+		}
+		switch text[i] {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '"':
+			b.WriteString("&#34;")
+		default:
+			b.WriteString(text[i : i+size])
+		}
+		i += size
+	}
+	if in {
+		b.WriteString("</mark>")
+	}
+	if suffix {
+		b.WriteString("…")
+	}
+	return b.String()
+}
+
+// runeOffset returns the byte offset n runes after byte offset at.
+func runeOffset(s string, at, n int) int {
+	for ; n > 0 && at < len(s); n-- {
+		_, size := utf8.DecodeRuneInString(s[at:])
+		at += size
+	}
+	return at
 }
