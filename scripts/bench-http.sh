@@ -43,11 +43,33 @@ curl -fs "$url" -H "Authorization: Bearer $key" >"$tmp/body.json"
 pids+=($!)
 sleep 0.5
 
-run() { wrk -t2 -c"$conns" -d"$dur" --latency "$@" | tee -a "$tmp/wrk.txt"; }
+# cpu PID prints the process's user+system CPU time in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tck=$(getconf CLK_TCK)
+hubpid=${pids[0]} barepid=${pids[1]}
+# run NAME PID wrk-args...: runs wrk, prints its report, and records the
+# rate and the server's CPU microseconds per request.
+run() {
+	local name=$1 pid=$2
+	shift 2
+	local c0 c1 out rate reqs
+	c0=$(cpu "$pid")
+	out=$(wrk -t2 -c"$conns" -d"$dur" --latency "$@")
+	c1=$(cpu "$pid")
+	echo "$out"
+	rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	printf -v "${name}_rate" '%s' "$rate"
+	printf -v "${name}_cpu" '%.1f' "$(echo "($c1 - $c0) * 1000000 / $tck / $reqs" | bc -l)"
+}
 echo "== bare net/http handler (same $(wc -c <"$tmp/body.json") bytes)"
-bare=$(run http://127.0.0.1:18081/ | awk '/Requests\/sec/ {print $2}')
+run bare "$barepid" http://127.0.0.1:18081/
 echo "== sharehub: authenticated, audited GET $url ($backend)"
-hubrate=$(run -H "Authorization: Bearer $key" "$url" | awk '/Requests\/sec/ {print $2}')
+run hub "$hubpid" -H "Authorization: Bearer $key" "$url"
 n=$(curl -fs "http://127.0.0.1:18080/v1/audit/checkpoint" | sed 's/.*"size":\([0-9]*\).*/\1/')
-printf '\nbare %s req/s, sharehub %s req/s, ratio %.2f; audit log size after run: %s\n' "$bare" "$hubrate" "$(echo "$hubrate / $bare" | bc -l)" "$n"
-grep -q '"status":200' <(curl -fs "$url" -H "Authorization: Bearer $key" -w '' ; echo) || true
+echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'bare     %10s req/s  %6s µs CPU/request\n' "$bare_rate" "$bare_cpu"
+printf 'sharehub %10s req/s  %6s µs CPU/request\n' "$hub_rate" "$hub_cpu"
+printf 'ratio (rate) %.2f   ratio (CPU per request, bare/hub) %.2f   audit log size after run: %s\n' \
+	"$(echo "$hub_rate / $bare_rate" | bc -l)" "$(echo "$bare_cpu / $hub_cpu" | bc -l)" "$n"
