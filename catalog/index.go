@@ -44,13 +44,18 @@ func (p *postings) add(id int32, flags uint8) {
 	p.flags = append(p.flags, flags)
 }
 
-// find returns the position of id, or -1.
-func (p *postings) find(id int32) int {
-	i := sort.Search(len(p.ids), func(i int) bool { return p.ids[i] >= id })
-	if i < len(p.ids) && p.ids[i] == id {
-		return i
+// seek returns the first position at or after from whose id is at least
+// id, galloping then halving.
+func seek(ids []int32, from int, id int32) int {
+	step := 1
+	hi := from
+	for hi < len(ids) && ids[hi] < id {
+		from = hi + 1
+		hi += step
+		step *= 2
 	}
-	return -1
+	hi = min(hi, len(ids))
+	return from + sort.Search(hi-from, func(i int) bool { return ids[from+i] >= id })
 }
 
 type slot struct {
@@ -73,6 +78,11 @@ type memIndex struct {
 	words  map[string]*postings // runs of letters and digits, at most 32
 	dead   int
 
+	// orders caches, for terms held by many items, their postings in
+	// answer order (see ordered); dropped whenever the index changes.
+	ordMu    sync.Mutex
+	orders   map[*postings][]ordEntry
+	ordSize  int
 	scratch  map[uint64]uint8 // term → flags, reused per item
 	wscrat   map[string]struct{}
 	hasWords bool
@@ -194,6 +204,7 @@ func (ix *memIndex) scanHan(text string, flag uint8, isName bool) {
 // add indexes an item as the live slot of its code.
 func (ix *memIndex) add(code string, status Status, t searchTexts, show *hitDoc) {
 	id := int32(len(ix.slots))
+	ix.orders, ix.ordSize = nil, 0 // the caller holds the index write-locked, or owns it
 	if old, ok := ix.byCode[code]; ok {
 		ix.slots[old].dead = true
 		ix.state[old] = 0
@@ -516,6 +527,17 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 		st := state[id]
 		return st != 0 && (want == 0 || st == want)
 	}
+	if len(plans) == 1 && plans[0].exact && len(plans[0].terms[0].ids) >= orderAbove {
+		// A common term: its answers in order, the first k live ones.
+		for _, e := range ix.ordered(plans[0].terms[0], better) {
+			if live(e.id) {
+				if top = append(top, ranked{e.id, int(e.score)}); len(top) == k {
+					break
+				}
+			}
+		}
+		return page(top, offset)
+	}
 	if len(plans) == 1 && plans[0].exact {
 		// One term: the postings hold the answers and their scores.
 		p := plans[0].terms[0]
@@ -540,6 +562,7 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 	sort.SliceStable(needs, func(i, j int) bool { return len(needs[i].l.ids) < len(needs[j].l.ids) })
 	// Per word: the flags every term shares (where the phrase may be) and
 	// the lead term's name flags.
+	cursor := make([]int, len(needs))
 	in := make([]uint8, len(plans))
 	lead := make([]uint8, len(plans))
 	check := func(id int32, pos0 int) {
@@ -552,7 +575,11 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 		for i, nd := range needs {
 			pos := pos0
 			if i > 0 {
-				if pos = nd.l.find(id); pos < 0 {
+				// The candidates come in slot order: each list is
+				// searched on from where the last candidate left it.
+				pos = seek(nd.l.ids, cursor[i], id)
+				cursor[i] = pos
+				if pos == len(nd.l.ids) || nd.l.ids[pos] != id {
 					return
 				}
 			}
@@ -604,6 +631,43 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 		}
 	}
 	return page(top, offset)
+}
+
+// orderAbove is how many items a term must have for its answer order to
+// be cached; maxOrdered caps the entries cached in all.
+var orderAbove = 1000 // a variable for tests
+
+const maxOrdered = 1 << 20
+
+type ordEntry struct {
+	id    int32
+	score uint8
+}
+
+// ordered returns p's postings sorted best first (score, then code),
+// cached until the index changes. The caller holds the index read-locked.
+func (ix *memIndex) ordered(p *postings, better func(a, b ranked) bool) []ordEntry {
+	ix.ordMu.Lock()
+	ord, ok := ix.orders[p]
+	ix.ordMu.Unlock()
+	if ok {
+		return ord
+	}
+	ord = make([]ordEntry, len(p.ids))
+	for i, id := range p.ids {
+		ord[i] = ordEntry{id, uint8(flagScore(p.flags[i]))}
+	}
+	sort.Slice(ord, func(i, j int) bool {
+		return better(ranked{ord[i].id, int(ord[i].score)}, ranked{ord[j].id, int(ord[j].score)})
+	})
+	ix.ordMu.Lock()
+	if ix.orders == nil || ix.ordSize+len(ord) > maxOrdered {
+		ix.orders, ix.ordSize = map[*postings][]ordEntry{}, 0
+	}
+	ix.orders[p] = ord
+	ix.ordSize += len(ord)
+	ix.ordMu.Unlock()
+	return ord
 }
 
 func page(top []ranked, offset int) []ranked {

@@ -77,6 +77,16 @@ func hasWordToken(t searchTexts, w string) bool {
 // naiveRank over generated items, with updates and status changes patched
 // into the index as commits would.
 func TestIndexMatchesNaive(t *testing.T) {
+	for _, above := range []int{1000, 1} {
+		t.Run(fmt.Sprintf("orderAbove=%d", above), func(t *testing.T) {
+			defer func(old int) { orderAbove = old }(orderAbove)
+			orderAbove = above
+			testIndexMatchesNaive(t)
+		})
+	}
+}
+
+func testIndexMatchesNaive(t *testing.T) {
 	gen := Generate(600, 7, []GenDepartment{{Name: "襄阳市公安局", Code: "11420600000000027M"}, {Name: "襄阳市民政局", Code: "11420600000000035G"}})
 	r := rand.New(rand.NewPCG(1, 2))
 	ix := newMemIndex()
@@ -92,19 +102,6 @@ func TestIndexMatchesNaive(t *testing.T) {
 	for i := range gen {
 		code := fmt.Sprintf("%s-%06d", gen[i].Classification(), i+1)
 		put(code, &gen[i].Content, statuses[r.IntN(len(statuses))])
-	}
-	// Updates: renamed items, new summaries, status changes.
-	for i := 0; i < 150; i++ {
-		j := r.IntN(len(gen))
-		code := fmt.Sprintf("%s-%06d", gen[j].Classification(), j+1)
-		c := gen[j].Content
-		switch i % 3 {
-		case 0:
-			c.Name = gen[r.IntN(len(gen))].Name + "改"
-		case 1:
-			c.Summary = gen[r.IntN(len(gen))].Summary
-		}
-		put(code, &c, statuses[r.IntN(len(statuses))])
 	}
 	// Queries: pieces of the texts of every length, field codes, several
 	// words, and texts that match nothing.
@@ -133,33 +130,50 @@ func TestIndexMatchesNaive(t *testing.T) {
 		queries = append(queries, t.name, string([]rune(t.name)[:3]))
 	}
 	queries = append(queries, "gmsfhm", "xm", "gmsf", "%", "_", "证", "信息", "不动产 抵押", "没有这个词", "a户b", "x")
-	for _, q := range queries {
-		words := strings.Fields(q)
-		if len(words) == 0 || len(words) > 8 {
-			continue
-		}
-		for _, want := range []Status{StatusPublished, ""} {
-			code := statusCode(want)
-			if want == "" {
-				code = 0
+	check := func() {
+		for _, q := range queries {
+			words := strings.Fields(q)
+			if len(words) == 0 || len(words) > 8 {
+				continue
 			}
-			exp := naiveRank(items, status, words, want)
-			for _, pg := range [][2]int{{0, 21}, {3, 5}, {0, 2000}} {
-				got := ix.rank(words, code, pg[0], pg[1])
-				gs := make([]string, len(got))
-				for i, h := range got {
-					gs[i] = fmt.Sprintf("%s:%d", ix.slots[h.id].code, h.score)
+			for _, want := range []Status{StatusPublished, ""} {
+				code := statusCode(want)
+				if want == "" {
+					code = 0
 				}
-				var es []string
-				if pg[0] < len(exp) {
-					es = exp[pg[0]:min(len(exp), pg[0]+pg[1])]
-				}
-				if !slices.Equal(gs, es) && !(len(gs) == 0 && len(es) == 0) {
-					t.Fatalf("query %q status %q page %v:\n got  %v\n want %v", q, want, pg, gs, es)
+				exp := naiveRank(items, status, words, want)
+				for _, pg := range [][2]int{{0, 21}, {3, 5}, {0, 2000}} {
+					got := ix.rank(words, code, pg[0], pg[1])
+					gs := make([]string, len(got))
+					for i, h := range got {
+						gs[i] = fmt.Sprintf("%s:%d", ix.slots[h.id].code, h.score)
+					}
+					var es []string
+					if pg[0] < len(exp) {
+						es = exp[pg[0]:min(len(exp), pg[0]+pg[1])]
+					}
+					if !slices.Equal(gs, es) && !(len(gs) == 0 && len(es) == 0) {
+						t.Fatalf("query %q status %q page %v:\n got  %v\n want %v", q, want, pg, gs, es)
+					}
 				}
 			}
 		}
 	}
+	check()
+	// Updates: renamed items, new summaries, status changes.
+	for i := 0; i < 150; i++ {
+		j := r.IntN(len(gen))
+		code := fmt.Sprintf("%s-%06d", gen[j].Classification(), j+1)
+		c := gen[j].Content
+		switch i % 3 {
+		case 0:
+			c.Name = gen[r.IntN(len(gen))].Name + "改"
+		case 1:
+			c.Summary = gen[r.IntN(len(gen))].Summary
+		}
+		put(code, &c, statuses[r.IntN(len(statuses))])
+	}
+	check()
 }
 
 func TestCodeKeyOrder(t *testing.T) {
