@@ -170,7 +170,7 @@ func (a *App) SeedDemo(ctx context.Context, dir string) (DemoResult, error) {
 		gs = append(gs, g)
 	}
 	res.GrantID, res.Resource = gs[0].ID, demoResource
-	if err := a.seedLicences(ctx, admin, &res); err != nil {
+	if err := a.seedLicences(ctx, admin, civil, &res); err != nil {
 		return res, fmt.Errorf("demo licences: %w", err)
 	}
 	if err := a.seedSeals(ctx, admin, deps, dataBureau, civil, &res); err != nil {

@@ -427,8 +427,9 @@ func TestSeedDemoTwice(t *testing.T) {
 	if !bytes.Equal(first.keyFile, second.keyFile) {
 		t.Errorf("demo-keys.json changed:\n%s\n%s", first.keyFile, second.keyFile)
 	}
-	if first.gr != 1 || second.gr != 1 || first.res.GrantID != second.res.GrantID || first.res.GrantID == "" {
-		t.Errorf("grants: %d (%s) then %d (%s), want one", first.gr, first.res.GrantID, second.gr, second.res.GrantID)
+	// Two demo grants: a catalogue item and the demo licence type.
+	if first.gr != 2 || second.gr != 2 || first.res.GrantID != second.res.GrantID || first.res.GrantID == "" {
+		t.Errorf("grants: %d (%s) then %d (%s), want two", first.gr, first.res.GrantID, second.gr, second.res.GrantID)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "demo-keys.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("demo-keys.json mode %v, %v; want 0600", fi.Mode().Perm(), err)
