@@ -87,7 +87,7 @@ fi
 say "fuzz (short)"
 for target in $(scripts/fuzz-targets.sh); do
 	pkg=${target%%:*} name=${target##*:}
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime 10s "$pkg" >/dev/null
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime 5s "$pkg" >/dev/null
 done
 
 say "cross-compile (CGO_ENABLED=0)"
