@@ -18,18 +18,20 @@ import (
 // texts (search_name, search_fields, search_summary) that every commit
 // writes into catalog_items in the same transaction as the item. Every
 // commit also gives each item it writes the next value of catalog_items.seq
-// (under the catalogue lock, so seq grows in commit order). Before each
-// search the index asks the database for MAX(seq) and, when it is behind,
-// loads the rows with a larger seq and re-indexes them: a search never
-// answers from a state older than the last commit visible when it started,
-// on any replica, so the index cannot drift from the items.
+// (under the catalogue lock on PostgreSQL; SQLite has one writer), so seq
+// grows in commit order. Before each search the index asks the database
+// for MAX(seq) and, when it is behind, loads the rows with a larger seq and
+// re-indexes them: a search never answers from a state older than the last
+// commit visible when it started, on any replica, so the index cannot
+// drift from the items.
 //
-// Why not a table: an inverted index of bigrams is ~1.6 million rows for
+// Why not a table: an inverted index of bigrams was ~1.6 million rows for
 // 18,000 items, half the time and memory of a bulk import, and ranking a
-// one-character query or a word in 10,000 items needs a scan and a sort in
-// SQL. In memory the postings are ~15 MB for 18,000 items, built in well
-// under a second, and every single-term query ranks from precomputed
-// scores.
+// one-character query or a word held by 10,000 items needed a scan and a
+// sort in SQL. In memory, 18,000 items take ~40 MB (postings with flags,
+// the normalised texts and what a hit shows), built in about a second on
+// the first search after start (or after a large import), and every
+// single-term query ranks from precomputed flags.
 
 // postings are the items holding one term, in slot order, with where the
 // term occurs in each (flags: flagScore gives the item's score for the term
