@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -221,6 +222,64 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		}
 		if r, _ := s.Search(ctx, catalog.SearchQuery{Q: "收养", AnyStatus: true}); len(r.Items) != 1 {
 			t.Errorf("withdrawn item not found with any status: %v", names(r))
+		}
+	})
+}
+
+// TestSearchConcurrentWithWrites: searches running while items change see
+// either the old or the new state, never an error (run with -race).
+func TestSearchConcurrentWithWrites(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		s := newService(t, d)
+		ctx := context.Background()
+		codes := searchFixture(t, s)
+		code := codes["婚姻登记信息"]
+		done := make(chan struct{})
+		errc := make(chan error, 4)
+		for g := 0; g < 4; g++ {
+			go func(g int) {
+				qs := []string{"登记", "户", "不动产 抵押", "收养登记", "姓名"}
+				for i := 0; ; i++ {
+					select {
+					case <-done:
+						errc <- nil
+						return
+					default:
+					}
+					r, err := s.Search(ctx, catalog.SearchQuery{Q: qs[(i+g)%len(qs)], AnyStatus: i%2 == 0})
+					if err != nil {
+						errc <- err
+						return
+					}
+					for _, h := range r.Items {
+						if h.Code == "" || h.Name == "" || h.NameMarked == "" {
+							errc <- fmt.Errorf("empty hit %+v", h)
+							return
+						}
+					}
+				}
+			}(g)
+		}
+		for i := 0; i < 10; i++ {
+			it, err := s.Item(ctx, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := catalog.ItemUpdate{Version: it.Version, Content: it.Content}
+			u.Name = []string{"收养登记信息", "婚姻登记信息"}[i%2]
+			if _, err := s.Update(ctx, admin, code, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(done)
+		for g := 0; g < 4; g++ {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, _ := s.Search(ctx, catalog.SearchQuery{Q: "婚姻登记"})
+		if len(r.Items) != 1 {
+			t.Errorf("after the updates: %v", names(r))
 		}
 	})
 }
