@@ -366,12 +366,8 @@ type ApplicationFilter struct {
 
 // Applications lists applications, oldest deadline first.
 func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]Application, error) {
-	q := `SELECT ` + appCols + ` FROM share_applications WHERE 1 = 1`
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += " AND " + strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
-	}
+	var w db.Where
+	add := w.Add
 	if f.ProviderDepartmentID != "" {
 		add("provider_department_id = ?", f.ProviderDepartmentID)
 	}
@@ -391,7 +387,7 @@ func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]App
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := sh.ex.db.R.QueryContext(ctx, q+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), args...)
+	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+appCols+` FROM share_applications`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
 	if err != nil {
 		return nil, db.Interpret(err, "applications")
 	}

@@ -220,12 +220,8 @@ type DisputeFilter struct {
 
 // Disputes lists disputes, oldest deadline first.
 func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) ([]Dispute, error) {
-	q := `SELECT ` + disputeCols + ` FROM disputes WHERE 1 = 1`
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += " AND " + strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
-	}
+	var w db.Where
+	add := w.Add
 	if f.ItemCode != "" {
 		add("item_code = ?", f.ItemCode)
 	}
@@ -245,7 +241,7 @@ func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) ([]Dispute, er
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := sh.ex.db.R.QueryContext(ctx, q+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), args...)
+	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
 	if err != nil {
 		return nil, db.Interpret(err, "disputes")
 	}

@@ -200,12 +200,8 @@ type GrantFilter struct {
 
 // Grants lists grants, newest first.
 func (s *Service) Grants(ctx context.Context, f GrantFilter) ([]Grant, error) {
-	q := `SELECT ` + grantCols + ` FROM grants WHERE 1 = 1`
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += " AND " + strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
-	}
+	var w db.Where
+	add := w.Add
 	if f.ConsumerDepartmentID != "" {
 		add("consumer_department_id = ?", f.ConsumerDepartmentID)
 	}
@@ -217,11 +213,11 @@ func (s *Service) Grants(ctx context.Context, f GrantFilter) ([]Grant, error) {
 	}
 	if f.ActiveOnly {
 		now := micros(s.now())
-		q += " AND revoked_at IS NULL"
+		w.Raw("revoked_at IS NULL")
 		add("valid_from <= ?", now)
 		add("valid_until > ?", now)
 	}
-	rows, err := s.db.Query(ctx, q+" ORDER BY created_at DESC, id", args...)
+	rows, err := s.db.Query(ctx, `SELECT `+grantCols+` FROM grants`+w.SQL()+" ORDER BY created_at DESC, id", w.Args...)
 	if err != nil {
 		return nil, db.Interpret(err, "grants")
 	}

@@ -419,12 +419,8 @@ func (s *Service) List(ctx context.Context, f ListFilter) (seals []Seal, next st
 	if f.Limit > 500 {
 		return nil, "", errs.InvalidFields("bad page size", errs.FieldError{Pointer: "?limit", Reason: "at most 500"})
 	}
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
-	}
+	var w db.Where
+	add := w.Add
 	if f.OrganisationID != "" {
 		add("organisation_id = ?", f.OrganisationID)
 	}
@@ -437,12 +433,8 @@ func (s *Service) List(ctx context.Context, f ListFilter) (seals []Seal, next st
 	if f.After != "" {
 		add("id > ?", f.After)
 	}
-	q := `SELECT ` + sealCols + ` FROM seals`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id LIMIT ` + strconv.Itoa(f.Limit+1)
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	q := `SELECT ` + sealCols + ` FROM seals` + w.SQL() + ` ORDER BY id LIMIT ` + strconv.Itoa(f.Limit+1)
+	rows, err := s.db.R.QueryContext(ctx, q, w.Args...)
 	if err != nil {
 		return nil, "", db.Interpret(err, "seals")
 	}

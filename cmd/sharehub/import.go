@@ -139,6 +139,12 @@ func printReport(w io.Writer, rep *sheet.Report, took time.Duration) {
 		}
 		fmt.Fprintf(w, "  %d items %s created, %d updated, %d unchanged\n", rep.Created, verb, rep.Updated, rep.Unchanged)
 	}
+	printProblems(w, rep)
+}
+
+// printProblems lists a spreadsheet report's errors (all that it kept) and
+// its first 20 notes, one cell a line.
+func printProblems(w io.Writer, rep *sheet.Report) {
 	if rep.ErrorCount > 0 {
 		fmt.Fprintf(w, "errors (%d):\n", rep.ErrorCount)
 		for _, p := range rep.Errors {

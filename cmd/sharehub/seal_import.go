@@ -120,23 +120,5 @@ func printSealReport(w io.Writer, rep *sheet.Report, took time.Duration) {
 		verb = "were"
 	}
 	fmt.Fprintf(w, "  %d seals %s created, %d already there (unchanged)\n", rep.Created, verb, rep.Unchanged)
-	if rep.ErrorCount > 0 {
-		fmt.Fprintf(w, "errors (%d):\n", rep.ErrorCount)
-		for _, p := range rep.Errors {
-			fmt.Fprintf(w, "  %-14s %s%s%s\n", p.Pointer(), prefixed(p.Column, ": "), p.Reason, quoted(p.Value))
-		}
-		if rep.ErrorCount > len(rep.Errors) {
-			fmt.Fprintf(w, "  … and %d more\n", rep.ErrorCount-len(rep.Errors))
-		}
-	}
-	if rep.NoteCount > 0 {
-		fmt.Fprintf(w, "notes (%d):\n", rep.NoteCount)
-		for i, p := range rep.Notes {
-			if i == 20 {
-				fmt.Fprintf(w, "  … and %d more\n", rep.NoteCount-20)
-				break
-			}
-			fmt.Fprintf(w, "  %-14s %s%s%s\n", p.Pointer(), prefixed(p.Column, ": "), p.Reason, quoted(p.Value))
-		}
-	}
+	printProblems(w, rep)
 }
