@@ -85,5 +85,12 @@ OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
 		fmt.Fprintf(w, "  curl -s '%s/v1/licences?holder_id=%s&type_code=%s' -H 'Authorization: Bearer %s' -H 'X-Purpose: 婚姻登记核验'   # holder lookup, id masked\n",
 			u, res.LicenceHolder, res.LicenceType, key["app"])
 	}
+	if res.CatalogItems > 0 {
+		fmt.Fprintf(w, "\nData directory: %d catalogue items in 6 base and 12 theme libraries.\n", res.CatalogItems)
+		fmt.Fprintf(w, "  curl -s '%s/v1/catalog/tree' -H 'Authorization: Bearer %s'\n", u, key["app"])
+		fmt.Fprintf(w, "  curl -s '%s/v1/catalog/search?q=%%E7%%99%%BB%%E8%%AE%%B0' -H 'Authorization: Bearer %s'   # q=登记\n", u, key["app"])
+		fmt.Fprintf(w, "  curl -s '%s/v1/catalog/items/%s' -H 'Authorization: Bearer %s'\n", u, res.Resource.ID, key["app"])
+		fmt.Fprintf(w, "  curl -s '%s/v1/catalog/template' -H 'Authorization: Bearer %s' -o catalog-template.xlsx\n", u, key["admin"])
+	}
 	printSealDemo(w, u, res)
 }
