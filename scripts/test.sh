@@ -87,7 +87,21 @@ fi
 say "fuzz (short)"
 for target in $(scripts/fuzz-targets.sh); do
 	pkg=${target%%:*} name=${target##*:}
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime 5s "$pkg" >/dev/null
+	# A crash found by the fuzzer is written under testdata/fuzz and fails the
+	# run. The fuzzing engine itself occasionally gives up on a busy machine
+	# without an input ("fuzzing process hung or terminated unexpectedly"):
+	# that gets one retry, and the output is shown either way.
+	for attempt in 1 2; do
+		if out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime 5s "$pkg" 2>&1); then
+			break
+		fi
+		echo "$out" >&2
+		if grep -q 'Failing input written to' <<<"$out" || [[ $attempt == 2 ]]; then
+			echo "fuzz target $name in $pkg failed" >&2
+			exit 1
+		fi
+		echo "== fuzz engine failed without an input for $name; retrying once" >&2
+	done
 done
 
 say "cross-compile (CGO_ENABLED=0)"
