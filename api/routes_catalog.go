@@ -162,6 +162,7 @@ func (s *Server) registerCatalog() {
 				fail(c, err)
 				return
 			}
+			s.reviewGrants(c, c.Param("code"))
 			ok(c, http.StatusOK, it)
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/catalog/items/:code/publish", Tag: "catalog", Roles: editors,
@@ -194,6 +195,7 @@ func (s *Server) registerCatalog() {
 				fail(c, err)
 				return
 			}
+			s.reviewGrants(c, c.Param("code"))
 			ok(c, http.StatusOK, it)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/catalog/items/:code/versions", Tag: "catalog", Summary: "An item's versions: who, when, which fields changed.",
@@ -380,4 +382,25 @@ func catalogFilter(c *gin.Context) (catalog.Filter, error) {
 		f.Status = catalog.StatusPublished
 	}
 	return f, nil
+}
+
+// reviewGrants runs after an item's content or status changed: grants that
+// no longer fit it (the item is withdrawn or 不予共享, or granted fields left
+// it) are revoked or narrowed at once, named in the audit entry and counted
+// in the X-Grants-Reviewed header. The item change itself is committed; if
+// the review fails the header says so and names the call that repeats it.
+func (s *Server) reviewGrants(c *gin.Context, code string) {
+	if s.sharing == nil {
+		return
+	}
+	ms, err := s.sharing.ReviewGrants(c.Request.Context(), principal(c), code)
+	if err != nil {
+		s.log.Error("grant review after item change failed", "item", code, "request_id", requestID(c), "error", err)
+		c.Header("X-Grants-Reviewed", "failed; an admin can repeat it with POST /v1/items/"+code+"/review-grants")
+		return
+	}
+	for _, m := range ms {
+		noteResource(c, "grant", m.Grant.ID)
+	}
+	c.Header("X-Grants-Reviewed", strconv.Itoa(len(ms)))
 }
