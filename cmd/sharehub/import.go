@@ -57,20 +57,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer d.Close()
 	svc := catalog.New(d, catalog.Config{})
-	by := &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin}}
+	by := cliAdmin()
 	start := time.Now()
-	last := time.Time{}
-	progress := func(p sheet.Progress) {
-		if *quiet || time.Since(last) < 100*time.Millisecond && p.Done != p.Total {
-			return
-		}
-		last = time.Now()
-		if p.Total > 0 {
-			fmt.Fprintf(stderr, "\r%-7s %s", p.Phase, bar(uint64(p.Done), uint64(p.Total)))
-		} else {
-			fmt.Fprintf(stderr, "\r%-7s %s: %d rows", p.Phase, p.Sheet, p.Done)
-		}
-	}
+	progress := sheetProgress(stderr, *quiet)
 	rep, err := svc.Import(ctx, file, catalog.ImportOptions{By: by, Commit: *commit, Publish: *publish, Progress: progress})
 	if !*quiet {
 		fmt.Fprintln(stderr)
@@ -140,6 +129,36 @@ func printReport(w io.Writer, rep *sheet.Report, took time.Duration) {
 		fmt.Fprintf(w, "  %d items %s created, %d updated, %d unchanged\n", rep.Created, verb, rep.Updated, rep.Unchanged)
 	}
 	printProblems(w, rep)
+}
+
+// cliAdmin is the principal the import commands act as: the operator at
+// the console, who holds the database itself.
+func cliAdmin() *exchange.Principal {
+	return &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleImporter}}
+}
+
+// sheetProgress draws the import progress bar on w (at most 5 times a
+// second) with the rate of the current phase (read, check, commit).
+func sheetProgress(w io.Writer, quiet bool) func(sheet.Progress) {
+	var last time.Time
+	began := map[string]time.Time{}
+	return func(p sheet.Progress) {
+		phaseStart, ok := began[p.Phase]
+		if !ok {
+			phaseStart = time.Now()
+			began[p.Phase] = phaseStart
+		}
+		if quiet || time.Since(last) < 200*time.Millisecond && p.Done != p.Total {
+			return
+		}
+		last = time.Now()
+		rate := float64(p.Done) / max(time.Since(phaseStart).Seconds(), 1e-3)
+		if p.Total > 0 {
+			fmt.Fprintf(w, "\r%-7s %s %8.0f rows/s", p.Phase, bar(uint64(p.Done), uint64(p.Total)), rate)
+		} else {
+			fmt.Fprintf(w, "\r%-7s %s: %d rows %8.0f rows/s", p.Phase, p.Sheet, p.Done, rate)
+		}
+	}
 }
 
 // printProblems lists a spreadsheet report's errors (all that it kept) and

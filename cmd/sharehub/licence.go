@@ -14,7 +14,6 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
-	"github.com/xiangyang-gov/sharehub/internal/sheet"
 	"github.com/xiangyang-gov/sharehub/licence"
 	"github.com/xiangyang-gov/sharehub/seal"
 )
@@ -102,10 +101,6 @@ func (l *licenceServices) Close() {
 	l.db.Close()
 }
 
-func cliAdmin() *exchange.Principal {
-	return &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleImporter}}
-}
-
 // cmdImportLicences runs `sharehub import licences FILE`.
 func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
@@ -125,25 +120,7 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	defer ls.Close()
 	start := time.Now()
-	last := time.Time{}
-	began := map[string]time.Time{} // when each phase was first seen: rates per phase
-	progress := func(p sheet.Progress) {
-		phaseStart, ok := began[p.Phase]
-		if !ok {
-			phaseStart = time.Now()
-			began[p.Phase] = phaseStart
-		}
-		if *quiet || time.Since(last) < 200*time.Millisecond && p.Done != p.Total {
-			return
-		}
-		last = time.Now()
-		rate := float64(p.Done) / time.Since(phaseStart).Seconds()
-		if p.Total > 0 {
-			fmt.Fprintf(stderr, "\r%-7s %s %8.0f rows/s", p.Phase, bar(uint64(p.Done), uint64(p.Total)), rate)
-		} else {
-			fmt.Fprintf(stderr, "\r%-7s %d rows %8.0f rows/s", p.Phase, p.Done, rate)
-		}
-	}
+	progress := sheetProgress(stderr, *quiet)
 	rep, err := ls.svc.Import(ctx, file, licence.ImportOptions{By: cliAdmin(), Commit: *commit, Progress: progress})
 	if !*quiet {
 		fmt.Fprintln(stderr)

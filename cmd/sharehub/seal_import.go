@@ -66,20 +66,9 @@ func cmdImportSeals(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer seals.Close()
-	by := &exchange.Principal{ID: "cli:" + osUser(), Roles: []exchange.Role{exchange.RoleAdmin}}
+	by := cliAdmin()
 	start := time.Now()
-	last := time.Time{}
-	progress := func(p sheet.Progress) {
-		if *quiet || time.Since(last) < 100*time.Millisecond && p.Done != p.Total {
-			return
-		}
-		last = time.Now()
-		if p.Total > 0 {
-			fmt.Fprintf(stderr, "\r%-7s %s", p.Phase, bar(uint64(p.Done), uint64(p.Total)))
-		} else {
-			fmt.Fprintf(stderr, "\r%-7s %s: %d rows", p.Phase, p.Sheet, p.Done)
-		}
-	}
+	progress := sheetProgress(stderr, *quiet)
 	rep, err := seals.Import(ctx, file, seal.ImportOptions{By: by, Commit: *commit, ImageDir: *images, GenerateImages: *generate, Progress: progress})
 	if !*quiet {
 		fmt.Fprintln(stderr)
