@@ -181,17 +181,5 @@ func (s *Service) Key(ctx context.Context, id string) (APIKey, error) {
 // Keys lists a principal's keys, newest first.
 func (s *Service) Keys(ctx context.Context, principalID string) ([]APIKey, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE principal_id = $1 ORDER BY created_at DESC, id`, principalID)
-	if err != nil {
-		return nil, db.Interpret(err, "API keys")
-	}
-	defer rows.Close()
-	out := []APIKey{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "API keys")
-		}
-		out = append(out, k)
-	}
-	return out, db.Interpret(rows.Err(), "API keys")
+	return db.Collect(rows, err, "API keys", scanKey)
 }

@@ -388,19 +388,7 @@ func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]App
 		f.Limit = 100
 	}
 	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+appCols+` FROM share_applications`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
-	if err != nil {
-		return nil, db.Interpret(err, "applications")
-	}
-	defer rows.Close()
-	out := []Application{}
-	for rows.Next() {
-		a, err := sh.scanApp(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "applications")
-		}
-		out = append(out, a)
-	}
-	return out, db.Interpret(rows.Err(), "applications")
+	return db.Collect(rows, err, "applications", sh.scanApp)
 }
 
 // GrantMisfit is a grant that no longer fits its item.

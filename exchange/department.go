@@ -126,19 +126,7 @@ func (s *Service) DepartmentByCode(ctx context.Context, code string) (Department
 // Departments lists every department ordered by id (the city has a few hundred).
 func (s *Service) Departments(ctx context.Context) ([]Department, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+departmentCols+` FROM departments ORDER BY id`)
-	if err != nil {
-		return nil, db.Interpret(err, "departments")
-	}
-	defer rows.Close()
-	out := []Department{}
-	for rows.Next() {
-		d, err := scanDepartment(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "departments")
-		}
-		out = append(out, d)
-	}
-	return out, db.Interpret(rows.Err(), "departments")
+	return db.Collect(rows, err, "departments", scanDepartment)
 }
 
 func nullString(s string) any {

@@ -242,19 +242,7 @@ func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) ([]Dispute, er
 		f.Limit = 100
 	}
 	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
-	if err != nil {
-		return nil, db.Interpret(err, "disputes")
-	}
-	defer rows.Close()
-	out := []Dispute{}
-	for rows.Next() {
-		d, err := sh.scanDispute(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "disputes")
-		}
-		out = append(out, d)
-	}
-	return out, db.Interpret(rows.Err(), "disputes")
+	return db.Collect(rows, err, "disputes", sh.scanDispute)
 }
 
 // Flagged returns, of the given record keys of an item, those under an

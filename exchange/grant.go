@@ -218,17 +218,5 @@ func (s *Service) Grants(ctx context.Context, f GrantFilter) ([]Grant, error) {
 		add("valid_until > ?", now)
 	}
 	rows, err := s.db.Query(ctx, `SELECT `+grantCols+` FROM grants`+w.SQL()+" ORDER BY created_at DESC, id", w.Args...)
-	if err != nil {
-		return nil, db.Interpret(err, "grants")
-	}
-	defer rows.Close()
-	out := []Grant{}
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "grants")
-		}
-		out = append(out, g)
-	}
-	return out, db.Interpret(rows.Err(), "grants")
+	return db.Collect(rows, err, "grants", scanGrant)
 }

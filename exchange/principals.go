@@ -95,19 +95,7 @@ func (s *Service) Principals(ctx context.Context, departmentID string) ([]Princi
 		args = append(args, departmentID)
 	}
 	rows, err := s.db.R.QueryContext(ctx, q+` ORDER BY department_id, name`, args...)
-	if err != nil {
-		return nil, db.Interpret(err, "principals")
-	}
-	defer rows.Close()
-	out := []Principal{}
-	for rows.Next() {
-		p, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, db.Interpret(err, "principals")
-		}
-		out = append(out, p)
-	}
-	return out, db.Interpret(rows.Err(), "principals")
+	return db.Collect(rows, err, "principals", func(sc db.Scanner) (Principal, error) { return scanPrincipal(sc) })
 }
 
 // DisablePrincipal stops every key of a principal from working.
