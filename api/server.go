@@ -51,6 +51,10 @@ type Config struct {
 	// whose X-Forwarded-For the verification rate limit believes; by
 	// default none, and the TCP peer is the client.
 	TrustedProxies []string
+	// PublicURL is how clients reach the hub. When it is https, the web
+	// console's cookies are Secure even if a TLS-terminating proxy forwards
+	// plain HTTP; console forms posted from its origin are accepted.
+	PublicURL string
 }
 
 // Deps are the services the API calls.
@@ -152,6 +156,7 @@ func New(d Deps, cfg Config) *Server {
 	}
 	s.registerLicences()
 	s.registerSeals()
+	s.registerConsole()
 	return s
 }
 

@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences, Seals: a.Seals, Sync: a.Sync, Sharing: a.Sharing}, api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxUploadBytes: cfg.MaxUpload, Version: Version, LinkSecret: linkSecret,
-		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey,
+		AuditOrigin: cfg.AuditOrigin, AuditVerifierKey: a.AuditVerifierKey, PublicURL: a.Config.PublicURL,
 	})
 	a.srv = &http.Server{
 		Handler:           a.API.Handler(),
