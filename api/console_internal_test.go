@@ -71,7 +71,7 @@ func TestConsoleSecure(t *testing.T) {
 
 func TestConsoleSafeMarked(t *testing.T) {
 	for in, want := range map[string]string{
-		"户籍<mark>登记</mark>": "户籍<mark>登记</mark>",
+		"户籍<mark>登记</mark>":          "户籍<mark>登记</mark>",
 		"a &lt;b&gt; <mark>c</mark>": "a &lt;b&gt; <mark>c</mark>",
 		"<script>alert(1)</script>":  "&lt;script&gt;alert(1)&lt;/script&gt;",
 		`<mark onclick="x">a</mark>`: "&lt;mark onclick=&#34;x&#34;&gt;a&lt;/mark&gt;",

@@ -72,7 +72,9 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) *p
 	return &page{Status: resp.StatusCode, Header: resp.Header, Body: string(out)}
 }
 
-func (b *browser) get(path string, headers ...string) *page { return b.do("GET", path, nil, headers...) }
+func (b *browser) get(path string, headers ...string) *page {
+	return b.do("GET", path, nil, headers...)
+}
 
 // post sends a form as a browser on the hub's own page would.
 func (b *browser) post(path string, form url.Values, headers ...string) *page {
@@ -455,15 +457,15 @@ func TestConsolePages(t *testing.T) {
 		auditor.get("/console/audit?from=yesterday").want(t, 400).has(t, "开始时间")
 		auditor.get("/console/audit?cursor=not-a-cursor").want(t, 400)
 		future := time.Now().Add(time.Hour).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04")
-		auditor.get("/console/audit?from=" + future).want(t, 200).has(t, "没有符合条件的记录")
+		auditor.get("/console/audit?from="+future).want(t, 200).has(t, "没有符合条件的记录")
 
 		// The catalogue search marks matches and escapes the rest.
 		app := newBrowser(t, h)
 		app.mustLogin(h.AppKey)
-		c := app.get("/console/catalog?q=" + url.QueryEscape("登记")).want(t, 200).has(t, `id="hits"`, "<mark>登记</mark>")
+		c := app.get("/console/catalog?q="+url.QueryEscape("登记")).want(t, 200).has(t, `id="hits"`, "<mark>登记</mark>")
 		checkConsoleHeaders(t, c)
-		app.get("/console/catalog?q=" + url.QueryEscape("<script>alert(1)</script>")).want(t, 200).has(t, "&lt;script&gt;")
-		app.get("/console/catalog?q=" + url.QueryEscape(strings.Repeat("登", 150))).want(t, 400)
+		app.get("/console/catalog?q="+url.QueryEscape("<script>alert(1)</script>")).want(t, 200).has(t, "&lt;script&gt;")
+		app.get("/console/catalog?q="+url.QueryEscape(strings.Repeat("登", 150))).want(t, 400)
 		app.get("/console/catalog").want(t, 200).has(t, `id="search"`)
 
 		// Departments and principals, and one department's keys (never their secrets).
