@@ -117,7 +117,8 @@ func (s *Service) Health(ctx context.Context) ([]Health, error) {
 }
 
 // CorrectRecord changes fields of one record directly (a dispute's
-// correction) as a new version. Only the provider's data admins may.
+// correction) as a new version, kept in the record's history like a
+// synced one. Only the provider's data admins may.
 func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item, key string, fields map[string]any) (DatasetRecord, error) {
 	it, codes, err := s.item(ctx, item)
 	if err != nil {
@@ -146,9 +147,13 @@ func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item
 		}
 		maps.Copy(m, fields)
 		b, _ := json.Marshal(m)
-		_, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
-			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), "correction:"+p.ID, s.nowUTC().UnixMicro(), item, key)
-		return db.Interpret(err, "record "+key)
+		if _, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
+			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), "correction:"+p.ID, s.nowUTC().UnixMicro(), item, key); err != nil {
+			return db.Interpret(err, "record "+key)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
+			SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, item, key)
+		return db.Interpret(err, "record history")
 	})
 	if err != nil {
 		return DatasetRecord{}, err

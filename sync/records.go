@@ -250,7 +250,8 @@ func b2i(b bool) int64 {
 // new keys are inserted, records whose hash changed (or that come back
 // after a deletion) get a new version, tombstones mark records deleted,
 // and in a full refresh every live record the run did not stage is marked
-// deleted. Staged rows are removed.
+// deleted. Every version this makes is also written to the record's
+// history (dataset_record_versions). Staged rows are removed.
 //
 // Unchanged records are filtered out by the join before the upsert, so
 // they are never touched: on PostgreSQL an ON CONFLICT DO UPDATE whose
@@ -304,19 +305,52 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	}
 	if full {
 		s.log.Debug("sync: before deletions", "run", runID, "took", time.Since(t0))
-		res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
-			WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)
+		n, err := s.deleteUnstaged(ctx, tx, item, runID, staged-tombs, us)
 		if err != nil {
-			return c, db.Interpret(err, "dataset")
+			return c, err
 		}
-		n, _ := res.RowsAffected()
 		c.Deleted += n
+	}
+	s.log.Debug("sync: before history", "run", runID, "took", time.Since(t0))
+	// Every row changed above carries this run's id and time; the
+	// (item_code, updated_at) index finds them without visiting the rest.
+	res, err = tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
+		SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records
+		WHERE item_code = $1 AND updated_at = $3 AND run_id = $2`, item, runID, us)
+	if err != nil {
+		return c, db.Interpret(err, "record history")
+	}
+	if n, _ := res.RowsAffected(); n != changed+c.Deleted {
+		return c, errs.Internal(nil, "run %s changed %d records but wrote %d history rows", runID, changed+c.Deleted, n)
 	}
 	s.log.Debug("sync: before stage cleanup", "run", runID, "took", time.Since(t0))
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sync_stage WHERE run_id = $1`, runID); err != nil {
 		return c, db.Interpret(err, "stage")
 	}
 	return c, nil
+}
+
+// deleteUnstaged marks deleted, for a full refresh, every live record of
+// the item that the run did not stage, in one statement, and returns how
+// many. live is how many records the run staged that are not tombstones:
+// after the upsert each of those is live, so the records to delete number
+// (live records) - live. Counting the live records is a plain range scan;
+// only when some are missing does the anti-join against the stage run.
+func (s *Service) deleteUnstaged(ctx context.Context, tx *sql.Tx, item, runID string, live, us int64) (int64, error) {
+	var have int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1 AND deleted = 0`, item).Scan(&have); err != nil {
+		return 0, db.Interpret(err, "dataset")
+	}
+	if have <= live {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
+		WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)
+	if err != nil {
+		return 0, db.Interpret(err, "dataset")
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // Record returns one record of an item's dataset by key, deleted or not.
@@ -334,6 +368,50 @@ func (s *Service) Record(ctx context.Context, item, key string) (DatasetRecord, 
 	}
 	r.Deleted, r.UpdatedAt, r.Data = del != 0, fromMicros(at), json.RawMessage(dat)
 	return r, nil
+}
+
+// RecordVersions returns the versions of one record of an item, oldest
+// first, a page at a time: those after version `after` (0: from the
+// first), at most limit (default 100, at most 1000). next is the cursor of
+// the following page (the last version returned), "" after the last. A
+// version's UpdatedAt is when it was made; a deleted version holds the
+// content the record had when it went. errs.NotFound when the item has no
+// record with that key.
+func (s *Service) RecordVersions(ctx context.Context, item, key string, after int64, limit int) (vs []DatasetRecord, next string, err error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT version, deleted, data, run_id, changed_at FROM dataset_record_versions
+		WHERE item_code = $1 AND record_key = $2 AND version > $3 ORDER BY version LIMIT `+strconv.Itoa(limit+1), item, key, after)
+	vs, err = db.Collect(rows, err, "record history", func(sc db.Scanner) (DatasetRecord, error) {
+		var (
+			r   DatasetRecord
+			del int64
+			at  int64
+			dat string
+		)
+		if err := sc.Scan(&r.Version, &del, &dat, &r.RunID, &at); err != nil {
+			return r, err
+		}
+		r.Key, r.Deleted, r.UpdatedAt, r.Data = key, del != 0, fromMicros(at), json.RawMessage(dat)
+		return r, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(vs) == 0 {
+		// An empty page after the last version, or no such record.
+		if _, err := s.Record(ctx, item, key); err != nil {
+			return nil, "", err
+		}
+		return []DatasetRecord{}, "", nil
+	}
+	if len(vs) > limit {
+		vs = vs[:limit]
+		next = strconv.FormatInt(vs[len(vs)-1].Version, 10)
+	}
+	return vs, next, nil
 }
 
 // RecordQuery selects records of an item.
