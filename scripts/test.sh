@@ -68,10 +68,10 @@ else
 	say "WARNING: no S3 gateway: S3 tests will be SKIPPED"
 fi
 
-say "Chromium (the licence verify page test opens it headless)"
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+say "Chromium and chromedriver (the licence verify page and web console tests drive them headless)"
+if { ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; } || ! command -v chromedriver >/dev/null 2>&1; then
 	sudo=""; [[ $(id -u) != 0 ]] && sudo="sudo"
-	$sudo apt-get install -y chromium >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium >/dev/null; }
+	$sudo apt-get install -y chromium chromium-driver >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium chromium-driver >/dev/null; }
 fi
 
 say "go test"
