@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
@@ -65,6 +66,16 @@ var consoleFuncs = template.FuncMap{
 	"role":   roleName,
 	"marked": safeMarked,
 	"join":   strings.Join,
+	"itemStatus": func(st catalog.Status) string {
+		if n, ok := itemStatusNames[st]; ok {
+			return n
+		}
+		return string(st)
+	},
+}
+
+var itemStatusNames = map[catalog.Status]string{
+	catalog.StatusDraft: "草稿", catalog.StatusPublished: "已发布", catalog.StatusWithdrawn: "已撤回",
 }
 
 // consolePages holds one template set per page: the layout and the page's
