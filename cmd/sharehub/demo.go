@@ -62,6 +62,8 @@ Keys (kept in %s for the demo only):
   auditor  %s
   app      %s   (民政局 civil-affairs app)
 
+Web console: %s/console/   (sign in with a key above; the auditor key opens the audit log)
+
 Try:
   curl -s %s/v1/me -H 'Authorization: Bearer %s'
   curl -s %s/v1/departments -H 'Authorization: Bearer %s'
@@ -74,7 +76,7 @@ Try:
 
 OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
 `, u, app.Config.DataDir, res.Departments, filepath.Join(app.Config.DataDir, "demo-keys.json"),
-		key["admin"], key["auditor"], key["app"],
+		key["admin"], key["auditor"], key["app"], u,
 		u, key["app"], u, key["app"],
 		u, res.Resource.Kind, res.Resource.ID, key["app"],
 		u, res.Resource.Kind, res.Resource.ID, key["app"],
