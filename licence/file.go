@@ -4,16 +4,14 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
-	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
 )
@@ -113,6 +111,10 @@ func (s *Service) attach(ctx context.Context, by *exchange.Principal, l Licence,
 	}
 	data, err := io.ReadAll(io.LimitReader(r, s.cfg.MaxFileSize+1))
 	if err != nil {
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return Licence{}, e // e.g. an archive over its limit (attach.go)
+		}
 		return Licence{}, errs.Invalid("reading the file: %v", err)
 	}
 	if int64(len(data)) > s.cfg.MaxFileSize {
@@ -158,66 +160,4 @@ func (s *Service) FileLink(ctx context.Context, l *Licence) (string, time.Time, 
 	}
 	u, err := s.cfg.Files.Link(ctx, l.File.SHA256, s.cfg.FileLinkTTL, l.File.Name)
 	return u, s.now().Add(s.cfg.FileLinkTTL), err
-}
-
-// AttachResult is the outcome for one file of AttachDir.
-type AttachResult struct {
-	File    string `json:"file"`
-	Licence string `json:"licence,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
-// AttachDir attaches the files in dir to licences of type typeCode,
-// matched by number: 420602202400001.pdf goes to the licence numbered
-// 420602202400001. Importers and admins may (errs.Forbidden otherwise).
-// Each file's outcome is reported; a bad file does not stop the others.
-func (s *Service) AttachDir(ctx context.Context, by *exchange.Principal, typeCode, dir string) ([]AttachResult, error) {
-	if by == nil || by.Disabled || !by.Has(exchange.RoleImporter, exchange.RoleAdmin) {
-		return nil, errs.Forbidden("attaching files in bulk needs the importer or admin role")
-	}
-	if _, err := s.Type(ctx, typeCode); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, errs.Invalid("%v", err)
-	}
-	var out []AttachResult
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		name := e.Name()
-		res := AttachResult{File: name}
-		l, err := s.attachOne(ctx, by, typeCode, dir, name)
-		if err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Licence = l.ID
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
-func (s *Service) attachOne(ctx context.Context, by *exchange.Principal, typeCode, dir, name string) (Licence, error) {
-	want, err := CheckFileName(name)
-	if err != nil {
-		return Licence{}, err
-	}
-	number := strings.TrimSuffix(name, path.Ext(name))
-	var key string
-	if err := s.db.R.QueryRowContext(ctx, `SELECT id FROM licences WHERE type_code = $1 AND number = $2`, typeCode, number).Scan(&key); err != nil {
-		return Licence{}, db.Interpret(err, "licence numbered "+number)
-	}
-	l, err := s.getKey(ctx, key)
-	if err != nil {
-		return Licence{}, err
-	}
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		return Licence{}, errs.Invalid("%v", err)
-	}
-	defer f.Close()
-	return s.attach(ctx, &exchange.Principal{ID: by.ID, Name: by.Name, DepartmentID: l.IssuerID, Roles: []exchange.Role{exchange.RoleIssuer}}, l, name, want, f)
 }

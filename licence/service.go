@@ -49,7 +49,15 @@ type Config struct {
 	// PublicURL + "/verify/TOKEN".
 	PublicURL string
 	// MaxFileSize is the largest licence file accepted. Default 20 MiB.
+	// In a zip archive it bounds each entry, counted on the bytes
+	// actually inflated.
 	MaxFileSize int64
+	// MaxZipBytes bounds what AttachZip inflates from one archive, over
+	// all its entries, counted on the bytes actually read. Default 2 GiB.
+	MaxZipBytes int64
+	// MaxZipEntries is the most entries an archive for AttachZip may
+	// have. Default 20,000.
+	MaxZipEntries int
 	// QRTTL is a QR token's default lifetime. Default 5 minutes; at most 24h.
 	QRTTL time.Duration
 	// FileLinkTTL is the lifetime of a file download link. Default 5 minutes.
@@ -95,6 +103,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxFileSize == 0 {
 		cfg.MaxFileSize = 20 << 20
+	}
+	if cfg.MaxZipBytes == 0 {
+		cfg.MaxZipBytes = 2 << 30
+	}
+	if cfg.MaxZipEntries == 0 {
+		cfg.MaxZipEntries = 20000
 	}
 	if cfg.QRTTL == 0 {
 		cfg.QRTTL = 5 * time.Minute
