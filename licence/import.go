@@ -37,6 +37,7 @@ var Spec = sheet.Spec{Sheets: []sheet.Sheet{{Name: SheetName, Aliases: []string{
 	{Key: "valid_until", Header: "有效期截止日期", Kind: sheet.Date, Example: "2044-01-30", Note: "空则按证照类型的有效期计算；长期有效的证照留空"},
 	{Key: "region", Header: "属地代码", Kind: sheet.Code, Max: 6, Example: "420602"},
 	{Key: "face", Header: "照面信息", Max: 4000, Example: `{"gender":"男","ethnicity":"汉","birth_date":"1980-01-01","address":"湖北省襄阳市襄城区檀溪路1号"}`, Note: "JSON 对象，键为证照类型的照面字段代码"},
+	{Key: "replaces", Header: "关联证照标识", Max: 100, Note: "本证照所替代的证照的证照标识（换发、补发）；须为本库已登记的同类型、同持证主体的证照；通常留空"},
 }}}}
 
 // ImportOptions tune Import.
@@ -189,6 +190,8 @@ type rowChecker struct {
 	issuers map[string]exchange.Department // by credit code
 	now     time.Time
 	today   string
+	// replaced says what is wrong with the licence a row replaces.
+	replaced func(*Licence) string
 }
 
 func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
@@ -198,6 +201,13 @@ func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
 	}
 	rc := &rowChecker{s: s, types: map[string]*Type{}, issuers: map[string]exchange.Department{}, now: s.now().UTC().Truncate(time.Microsecond)}
 	rc.today = today(rc.now)
+	rc.replaced = func(l *Licence) string {
+		why, err := s.replacesProblem(ctx, l)
+		if err != nil {
+			return "could not be checked now: " + s.shownReason(ctx, err, "replaces "+l.Replaces)
+		}
+		return why
+	}
 	for i := range ts {
 		rc.types[ts[i].Code] = &ts[i]
 		for _, id := range ts[i].IssuerIDs {
@@ -215,7 +225,7 @@ func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
 var pointerColumn = map[string]string{
 	"/type_code": "type_code", "/number": "number", "/holder/name": "holder_name", "/holder/id_type": "holder_id_type",
 	"/holder/id": "holder_id", "/issued_on": "issued_on", "/valid_from": "valid_from", "/valid_until": "valid_until",
-	"/region": "region", "/replaces": "number",
+	"/region": "region", "/replaces": "replaces",
 }
 
 // check validates one row and returns the licence it issues.
@@ -228,7 +238,7 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 		rep.AddProblem(r.Problem(key, sheet.ClipValue(value), reason))
 		bad = true
 	}
-	for _, k := range []string{"type_code", "number", "issuer_code", "holder_name", "holder_id_type", "holder_id", "issued_on", "valid_from", "valid_until", "region", "face"} {
+	for _, k := range []string{"type_code", "number", "issuer_code", "holder_name", "holder_id_type", "holder_id", "issued_on", "valid_from", "valid_until", "region", "face", "replaces"} {
 		if r.Bad(k) {
 			bad = true
 		}
@@ -254,7 +264,8 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 	}
 	n := NewLicence{TypeCode: t.Code, Number: r.Get("number"), IssuerID: dep.ID,
 		Holder:   Holder{Name: r.Get("holder_name"), IDType: r.Get("holder_id_type"), ID: r.Get("holder_id")},
-		IssuedOn: r.Get("issued_on"), ValidFrom: r.Get("valid_from"), ValidUntil: r.Get("valid_until"), Region: r.Get("region"), Face: face}
+		IssuedOn: r.Get("issued_on"), ValidFrom: r.Get("valid_from"), ValidUntil: r.Get("valid_until"), Region: r.Get("region"), Face: face,
+		Replaces: r.Get("replaces")}
 	if n.Number == "" {
 		return Licence{}, false
 	}
@@ -267,6 +278,11 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 			reason = strings.TrimPrefix(e.Pointer, "/face/") + ": " + e.Reason
 		}
 		add(col, e.Value, reason)
+	}
+	if l.Replaces != "" && !hasPointer(fe, "/replaces") {
+		if why := rc.replaced(&l); why != "" {
+			add("replaces", l.Replaces, why)
+		}
 	}
 	if bad {
 		return Licence{}, false

@@ -17,9 +17,11 @@ import (
 
 // Issue issues a new licence (新发), sealed by the issuing department's
 // seal. The caller needs the issuer role in a department that issues the
-// type (errs.Forbidden); an unknown type or bad fields are errs.Invalid; a
-// licence of the type with the same number is errs.Conflict; a department
-// without an active seal is errs.Conflict.
+// type (errs.Forbidden); an unknown type or bad fields are errs.Invalid,
+// among them a replaced licence (Replaces) that is not registered, of
+// another type or of another holder (pointer /replaces); a licence of the
+// type with the same number is errs.Conflict; a department without an
+// active seal is errs.Conflict.
 func (s *Service) Issue(ctx context.Context, by *exchange.Principal, n NewLicence) (Licence, error) {
 	t, err := s.Type(ctx, strings.TrimSpace(n.TypeCode))
 	if errs.Is(err, errs.KindNotFound) {
@@ -39,6 +41,13 @@ func (s *Service) Issue(ctx context.Context, by *exchange.Principal, n NewLicenc
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	l, fe := n.validate(&t, today(now))
+	if l.Replaces != "" && !hasPointer(fe, "/replaces") {
+		rfe, err := s.replacesField(ctx, &l)
+		if err != nil {
+			return Licence{}, err
+		}
+		fe = append(fe, rfe...)
+	}
 	if len(fe) > 0 {
 		return Licence{}, errs.InvalidFields("licence is not valid", fe...)
 	}

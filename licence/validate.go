@@ -71,7 +71,7 @@ func kindOf(idType string) ident.Kind {
 func (n *NewLicence) validate(t *Type, today string) (Licence, []errs.FieldError) {
 	n.Number = strings.TrimSpace(n.Number)
 	n.IssuedOn, n.ValidFrom, n.ValidUntil = strings.TrimSpace(n.IssuedOn), strings.TrimSpace(n.ValidFrom), strings.TrimSpace(n.ValidUntil)
-	n.Region = strings.TrimSpace(n.Region)
+	n.Region, n.Replaces = strings.TrimSpace(n.Region), strings.TrimSpace(n.Replaces)
 	fe := validateHolder(t, &n.Holder, "/holder")
 	if utf8.RuneCountInString(n.Number) > MaxNumber || hasControl(n.Number) {
 		fe = append(fe, errs.FieldError{Pointer: "/number", Reason: "at most 64 characters", Value: clip(n.Number, 80)})
