@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -204,6 +205,14 @@ func (s *Server) registerLicences() {
 		Query: []queryParam{{Name: "commit", Description: "true: issue the licences, sealed in batches, if the file has no errors"},
 			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"}},
 		Response: sheet.Report{}, Handler: func(c *gin.Context) { s.importLicences(c) }})
+	s.handle(route{Method: "POST", Path: "/v1/licence-attachments", Tag: "licences", Upload: true,
+		Roles: []exchange.Role{exchange.RoleIssuer, exchange.RoleImporter, exchange.RoleAdmin},
+		Summary: "Attach files in bulk from a zip archive (raw body): entry NUMBER.pdf (.ofd, .png, .jpg; content sniffed) goes to the licence of the type numbered NUMBER as a new sealed version. " +
+			"Every entry is reported, attached or why not (path-like name, over the size limits, content not what the name says, no such licence); a bad entry does not stop the others. " +
+			"Issuers attach to their own department's licences, importers and admins to any.",
+		Query: []queryParam{{Name: "type_code", Description: "证照类型代码 of the licences", Required: true},
+			{Name: "filename", Description: "the archive's name, for the report"}},
+		Response: attachResponse{}, Handler: func(c *gin.Context) { s.attachLicenceFiles(c) }})
 	s.handle(route{Method: "GET", Path: "/verify/:token", Tag: "licences", Public: true,
 		Summary:  "Public check of a QR token: a Chinese page for people, JSON with Accept: application/json.",
 		Response: licence.TokenCheck{}, Handler: func(c *gin.Context) { s.verifyPage(c) }})
@@ -393,4 +402,61 @@ func (s *Server) importLicences(c *gin.Context) {
 	noteResource(c, "licence_import", strconv.Itoa(rep.Created))
 	noteRows(c, rep.Created)
 	ok(c, http.StatusOK, rep)
+}
+
+// attachResponse reports a bulk attach: each entry of the archive, attached
+// or not and why.
+type attachResponse struct {
+	File        string                 `json:"file,omitempty"`
+	Attached    int                    `json:"attached"`
+	NotAttached int                    `json:"not_attached"`
+	Items       []licence.AttachResult `json:"items"`
+}
+
+func (s *Server) attachLicenceFiles(c *gin.Context) {
+	ctx := c.Request.Context()
+	code := strings.TrimSpace(c.Query("type_code"))
+	if code == "" {
+		fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?type_code", Reason: "required"}))
+		return
+	}
+	// Refuse before receiving the upload.
+	if _, err := s.licences.CheckAttachZip(ctx, principal(c), code); err != nil {
+		fail(c, err)
+		return
+	}
+	path, remove, err := sheet.SaveTemp(c.Request.Body, "", ".zip", s.cfg.MaxUploadBytes)
+	if err != nil {
+		fail(c, uploadError(err, s.cfg.MaxUploadBytes))
+		return
+	}
+	defer remove()
+	f, err := os.Open(path)
+	if err != nil {
+		fail(c, errs.Internal(err, "upload"))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		fail(c, errs.Internal(err, "upload"))
+		return
+	}
+	res, err := s.licences.AttachZip(ctx, principal(c), code, f, st.Size())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := attachResponse{File: clip(c.Query("filename"), 200), Items: res}
+	noteResource(c, "licence_type", code)
+	for _, r := range res {
+		if !r.Attached {
+			out.NotAttached++
+			continue
+		}
+		out.Attached++
+		noteResource(c, "licence", (&licence.Licence{ID: r.Licence}).Key())
+	}
+	noteRows(c, out.Attached)
+	ok(c, http.StatusOK, out)
 }

@@ -27,10 +27,13 @@ const licenceUsage = `usage:
       load the built-in catalogue of 224 licence types and give every
       issuing department a 业务专用章 if it has none (departments must exist:
       run the demo once, or bootstrap and create them).
-  sharehub licence attach --type CODE DIR [flags]
-      attach the files in DIR (PDF, OFD, PNG, JPEG) to licences of the type,
-      matched by number: NUMBER.pdf goes to the licence numbered NUMBER;
-      each attachment is a new sealed version.
+  sharehub licence attach --type CODE DIR|FILE.zip [flags]
+      attach the files in DIR or in the zip archive (PDF, OFD, PNG, JPEG)
+      to licences of the type, matched by number: NUMBER.pdf goes to the
+      licence numbered NUMBER; each attachment is a new sealed version.
+      Every file is reported; one that cannot be attached (path-like name
+      in the archive, too big, content not what its name says, no such
+      licence) does not stop the others.
   sharehub licence generate --count N --out FILE.csv|FILE.xlsx [--seed S] [flags]
       write N realistic licences across the catalogue in the import format
       (reads the departments' credit codes from the database).
@@ -227,7 +230,7 @@ func cmdLicenceAttach(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs := newFlagSet("licence attach", stderr)
 	check := configFlags(fs, &cfg)
 	typeCode := fs.String("type", "", "licence type code (证照类型代码)")
-	dir, err := parseWithFile(fs, args, check)
+	src, err := parseWithFile(fs, args, check)
 	if err != nil || *typeCode == "" {
 		fmt.Fprint(stderr, licenceUsage)
 		if err == nil {
@@ -240,15 +243,15 @@ func cmdLicenceAttach(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer ls.Close()
-	res, err := ls.svc.AttachDir(ctx, cliAdmin(), *typeCode, dir)
+	res, err := attachFrom(ctx, ls.svc, *typeCode, src)
 	if err != nil {
 		return err
 	}
 	bad := 0
 	for _, r := range res {
-		if r.Error != "" {
+		if !r.Attached {
 			bad++
-			fmt.Fprintf(stdout, "  %-40s %s\n", r.File, r.Error)
+			fmt.Fprintf(stdout, "  not attached: %-40s %s\n", r.File, r.Error)
 		}
 	}
 	fmt.Fprintf(stdout, "%d files attached, %d not\n", len(res)-bad, bad)
@@ -256,4 +259,21 @@ func cmdLicenceAttach(ctx context.Context, args []string, stdout, stderr io.Writ
 		return &exitError{1, fmt.Errorf("%d files were not attached", bad)}
 	}
 	return nil
+}
+
+// attachFrom attaches the files of a directory or a zip archive.
+func attachFrom(ctx context.Context, svc *licence.Service, typeCode, src string) ([]licence.AttachResult, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return svc.AttachDir(ctx, cliAdmin(), typeCode, src)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return svc.AttachZip(ctx, cliAdmin(), typeCode, f, st.Size())
 }
