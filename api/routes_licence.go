@@ -421,7 +421,7 @@ func (s *Server) attachLicenceFiles(c *gin.Context) {
 		return
 	}
 	// Refuse before receiving the upload.
-	if _, err := s.licences.CheckAttachZip(ctx, principal(c), code); err != nil {
+	if err := s.licences.CheckAttachZip(ctx, principal(c), code); err != nil {
 		fail(c, err)
 		return
 	}

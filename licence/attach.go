@@ -82,14 +82,15 @@ func (s *Service) AttachDir(ctx context.Context, by *exchange.Principal, typeCod
 // CheckAttachZip makes the checks AttachZip makes before it reads the
 // archive, so that an upload can be refused before it is received: by
 // must be an importer or admin, or an issuer of a department that issues
-// the type (errs.Forbidden); the type must exist (errs.Invalid). It
-// returns the department whose licences by may attach files to, "" for
-// any.
-func (s *Service) CheckAttachZip(ctx context.Context, by *exchange.Principal, typeCode string) (string, error) {
-	_, dept, err := s.zipScope(ctx, by, typeCode)
-	return dept, err
+// the type (errs.Forbidden); the type must exist (errs.Invalid).
+func (s *Service) CheckAttachZip(ctx context.Context, by *exchange.Principal, typeCode string) error {
+	_, _, err := s.zipScope(ctx, by, typeCode)
+	return err
 }
 
+// zipScope checks who may attach an archive's files to licences of a
+// type and returns the type and the department whose licences by may
+// attach to, "" for any.
 func (s *Service) zipScope(ctx context.Context, by *exchange.Principal, typeCode string) (Type, string, error) {
 	switch {
 	case by == nil:
