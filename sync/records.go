@@ -314,9 +314,19 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	s.log.Debug("sync: before history", "run", runID, "took", time.Since(t0))
 	// Every row changed above carries this run's id and time; the
 	// (item_code, updated_at) index finds them without visiting the rest.
+	// (A range, not "updated_at = $3": for the equality SQLite's planner
+	// prefers the primary key's item_code prefix, a scan of the dataset.)
+	// When the run changed most of the dataset (a first load), that scan
+	// in key order is the cheaper way on SQLite, 4.5 s instead of 6.2 s
+	// for 1,000,000 rows, so there the unary + keeps the index out.
+	// PostgreSQL's planner makes the choice itself.
+	changedAt := "updated_at BETWEEN $3 AND $3"
+	if s.db.Dialect == db.SQLite && (changed+c.Deleted)*2 > after {
+		changedAt = "+updated_at = $3"
+	}
 	res, err = tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
 		SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records
-		WHERE item_code = $1 AND updated_at = $3 AND run_id = $2`, item, runID, us)
+		WHERE item_code = $1 AND `+changedAt+` AND run_id = $2`, item, runID, us)
 	if err != nil {
 		return c, db.Interpret(err, "record history")
 	}
