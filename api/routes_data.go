@@ -40,6 +40,28 @@ type dataResponse struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
+// recordVersion is one version of a record as a consumer sees it.
+type recordVersion struct {
+	Version   int64     `json:"version"`
+	ChangedAt time.Time `json:"changed_at"`
+	Deleted   bool      `json:"deleted,omitempty"` // the version that marked the record gone from the source
+	// Corrected: made by the provider's direct correction (a settled
+	// dispute), not by a sync run.
+	Corrected bool                       `json:"corrected,omitempty"`
+	Data      map[string]json.RawMessage `json:"data"`
+}
+
+type recordVersionsResponse struct {
+	ItemCode   string          `json:"item_code"`
+	Key        string          `json:"key"`
+	GrantID    string          `json:"grant_id"`
+	Fields     []string        `json:"fields"`
+	Masked     []string        `json:"masked,omitempty"`
+	Disputed   string          `json:"disputed,omitempty"` // id of the open dispute flagging the record
+	Versions   []recordVersion `json:"versions"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
 // projection decides, per field, whether a caller sees it and how.
 type projection struct {
 	fields []string        // in item order
@@ -113,6 +135,19 @@ func maskValue(field string, v any) any {
 }
 
 func must(b []byte, _ error) []byte { return b }
+
+// limitQuery reads ?limit (1–1000); 0 when absent.
+func limitQuery(c *gin.Context) (int, error) {
+	l := c.Query("limit")
+	if l == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errs.InvalidFields("bad limit", errs.FieldError{Pointer: "?limit", Reason: "1–1000", Value: l})
+	}
+	return n, nil
+}
 
 // dataAccess runs the checks every data route shares: a purpose, a grant
 // covering the fields, the quota. It notes the item and the grant.
@@ -191,13 +226,9 @@ func (s *Server) registerData() {
 				}
 			} else {
 				q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
-				if l := c.Query("limit"); l != "" {
-					n, err := strconv.Atoi(l)
-					if err != nil || n < 1 || n > 1000 {
-						fail(c, errs.InvalidFields("bad limit", errs.FieldError{Pointer: "?limit", Reason: "1–1000", Value: l}))
-						return
-					}
-					q.Limit = n
+				if q.Limit, err = limitQuery(c); err != nil {
+					fail(c, err)
+					return
 				}
 				if cs := c.Query("changed_since"); cs != "" {
 					t, err := time.Parse(time.RFC3339Nano, cs)
@@ -242,6 +273,55 @@ func (s *Server) registerData() {
 				resp.Records = append(resp.Records, dataRecord{Key: r.Key, Version: r.Version, UpdatedAt: r.UpdatedAt, Deleted: r.Deleted, Disputed: flags[r.Key], Data: data})
 			}
 			noteRows(c, len(resp.Records))
+			ok(c, http.StatusOK, resp)
+		}})
+
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/records/:key/versions", Tag: "data",
+		Summary: "A record's versions, oldest first: its content after each sync change, deletion (keeping the last content) or provider correction. Same rules as reading the record: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
+		Query: []queryParam{{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
+			{Name: "cursor", Description: "next_cursor of the previous page"}, {Name: "limit", Description: "1–1000, default 100"}},
+		Response: recordVersionsResponse{}, Handler: func(c *gin.Context) {
+			it, a, proj, err := s.dataAccess(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			key := c.Param("key")
+			limit, err := limitQuery(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			var after int64
+			if cur := c.Query("cursor"); cur != "" {
+				if after, err = strconv.ParseInt(cur, 10, 64); err != nil || after < 0 {
+					fail(c, errs.InvalidFields("bad cursor", errs.FieldError{Pointer: "?cursor", Reason: "next_cursor of the previous page", Value: cur}))
+					return
+				}
+			}
+			ctx := c.Request.Context()
+			vs, next, err := s.sync.RecordVersions(ctx, it.Code, key, after, limit)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			flags, err := s.sharing.Flagged(ctx, it.Code, []string{key})
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			resp := recordVersionsResponse{ItemCode: it.Code, Key: key, GrantID: a.Grant.ID, Fields: proj.fields, Masked: proj.maskedList(),
+				Disputed: flags[key], Versions: make([]recordVersion, 0, len(vs)), NextCursor: next}
+			for _, v := range vs {
+				data, err := proj.apply(v.Data)
+				if err != nil {
+					fail(c, errs.Internal(err, "record %s version %d", key, v.Version))
+					return
+				}
+				resp.Versions = append(resp.Versions, recordVersion{Version: v.Version, ChangedAt: v.UpdatedAt, Deleted: v.Deleted,
+					Corrected: strings.HasPrefix(v.RunID, datasync.CorrectionRunPrefix), Data: data})
+			}
+			noteRows(c, len(resp.Versions))
 			ok(c, http.StatusOK, resp)
 		}})
 

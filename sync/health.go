@@ -116,6 +116,10 @@ func (s *Service) Health(ctx context.Context) ([]Health, error) {
 	return out, nil
 }
 
+// CorrectionRunPrefix starts the run id of a record version made by
+// CorrectRecord; the principal's id follows.
+const CorrectionRunPrefix = "correction:"
+
 // CorrectRecord changes fields of one record directly (a dispute's
 // correction) as a new version, kept in the record's history like a
 // synced one. Only the provider's data admins may.
@@ -148,7 +152,7 @@ func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item
 		maps.Copy(m, fields)
 		b, _ := json.Marshal(m)
 		if _, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
-			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), "correction:"+p.ID, s.nowUTC().UnixMicro(), item, key); err != nil {
+			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), CorrectionRunPrefix+p.ID, s.nowUTC().UnixMicro(), item, key); err != nil {
 			return db.Interpret(err, "record "+key)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
