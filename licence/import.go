@@ -2,7 +2,6 @@ package licence
 
 import (
 	"context"
-	"encoding/json"
 	"hash/maphash"
 	"slices"
 	"strconv"
@@ -17,7 +16,7 @@ import (
 
 // ImportChunk is how many rows an import writes in one transaction (in
 // seal batches of at most BatchSize).
-const ImportChunk = 5000
+const ImportChunk = 10000
 
 // SheetName is the worksheet of a licence import file.
 const SheetName = "电子证照"
@@ -120,10 +119,23 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	if s.db.Dialect == db.SQLite {
 		// The holder index takes inserts at random places; with SQLite's
 		// default 2 MB page cache most of them read pages back from the
-		// OS. A bigger cache (32 MB) on the one writer connection, for
-		// the import.
-		if _, err := s.db.W.ExecContext(ctx, `PRAGMA cache_size = -32768`); err == nil {
+		// OS. A bigger cache (64 MB) on the one writer connection, for
+		// the import. And each transaction dirties thousands of that
+		// index's pages: with the default checkpoint every 1,000 WAL
+		// pages, each of them was copied back into the database after
+		// every transaction; letting the WAL grow to 100,000 pages (400
+		// MB) copies a page once for many transactions (measured: a
+		// third less CPU, half the system time). Both are put back after.
+		if _, err := s.db.W.ExecContext(ctx, `PRAGMA cache_size = -65536`); err == nil {
 			defer s.db.W.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+		}
+		if _, err := s.db.W.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 100000`); err == nil {
+			defer func() {
+				ctx := context.WithoutCancel(ctx)
+				s.db.W.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 1000`)
+				// Best effort: shrink the WAL now rather than leave 400 MB.
+				s.db.W.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+			}()
 		}
 	}
 	// Pass 2: build, seal and write. The reader (parsing, checking, JSON,
@@ -257,7 +269,8 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 	}
 	var face map[string]string
 	if v := r.Get("face"); v != "" {
-		if err := json.Unmarshal([]byte(v), &face); err != nil {
+		var err error
+		if face, err = parseFace(v); err != nil {
 			add("face", v, `not a JSON object of strings, e.g. {"gender":"男"}`)
 			return Licence{}, false
 		}
