@@ -84,7 +84,26 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Principal, 
 	if !strings.HasPrefix(secret, KeyPrefix) || len(secret) > 100 {
 		return nil, "", errs.Unauthenticated("API key not recognised")
 	}
-	h := hashKey(secret)
+	return s.authenticateHash(ctx, hashKey(secret))
+}
+
+// AuthenticateKeyHash is Authenticate for a caller that holds a key's
+// SHA-256 (as api_keys.hash stores it) rather than the key itself: the web
+// console's sessions, which re-check their key on every page view. It goes
+// through the same key cache, so a key revoked on this replica stops its
+// sessions at once, and on other replicas within KeyCacheTTL. Its errors
+// are Authenticate's.
+func (s *Service) AuthenticateKeyHash(ctx context.Context, keyHash []byte) (*Principal, string, error) {
+	if len(keyHash) != sha256.Size {
+		return nil, "", errs.Unauthenticated("API key not recognised")
+	}
+	return s.authenticateHash(ctx, [32]byte(keyHash))
+}
+
+// authenticateHash checks the key with hash h through the key cache:
+// errs.Unauthenticated for an unknown, revoked or expired key or a
+// disabled principal.
+func (s *Service) authenticateHash(ctx context.Context, h [32]byte) (*Principal, string, error) {
 	now := s.now()
 	ck, ok := s.keyCache.get(h, now)
 	if !ok {
