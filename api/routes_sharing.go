@@ -118,7 +118,7 @@ func (s *Server) registerSharing() {
 			ok(c, http.StatusOK, a)
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/items/:code/review-grants", Tag: "sharing",
-		Summary: "After an item's share type or fields changed: revoke grants that no longer fit, narrow those naming removed fields.",
+		Summary: "After an item's share type or fields changed: revoke grants that no longer fit (all of them on a withdrawn or 不予共享 item; those made by registrations on an item now 有条件共享), narrow those naming removed fields.",
 		Roles:   []exchange.Role{exchange.RoleAdmin}, Response: reviewResponse{}, Handler: func(c *gin.Context) {
 			noteResource(c, exchange.ResourceCatalogItem, c.Param("code"))
 			ms, err := s.sharing.ReviewGrants(c.Request.Context(), principal(c), c.Param("code"))

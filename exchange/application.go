@@ -108,7 +108,8 @@ func (sh *Sharing) working(day time.Time) bool {
 	return !slices.Contains(sh.cfg.Holidays, s)
 }
 
-// Application kinds and statuses.
+// Application kinds and statuses. A grant's Source is the kind of the
+// application that made it ("admin" for one an admin made directly).
 const (
 	KindRegistration = "registration" // 无条件共享: registering the use grants at once
 	KindApplication  = "application"  // 有条件共享: the provider decides
@@ -301,9 +302,9 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 	if n, _ := res.RowsAffected(); n == 0 {
 		return a, errs.Conflict("application %s was decided meanwhile", id)
 	}
-	source := "application"
+	source := KindApplication
 	if auto {
-		source = "registration"
+		source = KindRegistration
 	}
 	g, err := sh.ex.CreateGrant(ctx, p, NewGrant{ConsumerDepartmentID: a.ConsumerDepartmentID, ResourceKind: ResourceCatalogItem, ResourceID: a.ItemCode,
 		Fields: fields, Purpose: a.Purpose, ValidUntil: until, DailyQuota: d.DailyQuota, Source: source})
@@ -399,9 +400,13 @@ type GrantMisfit struct {
 }
 
 // ReviewGrants checks the active grants on an item after its share type or
-// fields changed: grants on a 不予共享 item are revoked; grants naming
-// fields the item no longer has are narrowed (revoked and re-made with the
-// remaining fields, or revoked when none remain). It returns what it did.
+// fields changed: grants on a withdrawn or 不予共享 item are revoked; on a
+// 有条件共享 item, grants made by registering the use (the 无条件共享
+// path, with no provider's approval) are revoked, the consumer has to
+// apply, while grants from approved applications and those an admin made
+// stay; grants naming fields the item no longer has are narrowed (revoked
+// and re-made with the remaining fields, or revoked when none remain). It
+// returns what it did, and finds nothing to do when run again.
 func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode string) ([]GrantMisfit, error) {
 	it, err := sh.items.ShareItem(ctx, itemCode)
 	if err != nil {
@@ -419,6 +424,13 @@ func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode str
 				return out, err
 			}
 			out = append(out, GrantMisfit{Grant: g, Reason: "revoked: the item is no longer shared"})
+			continue
+		}
+		if it.ShareType == ShareConditional && g.Source == KindRegistration {
+			if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, "item "+itemCode+" is now "+ShareConditional+": a registration no longer grants it; apply instead"); err != nil {
+				return out, err
+			}
+			out = append(out, GrantMisfit{Grant: g, Reason: "revoked: the item is now " + ShareConditional + ", which needs an approved application"})
 			continue
 		}
 		var keep, gone []string
