@@ -141,8 +141,15 @@ func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item
 		}
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The correction is merged into the record as it is when the row
+		// is locked, so a run applied meanwhile is not undone (SQLite's
+		// write transactions are serial already).
+		q := `SELECT data FROM dataset_records WHERE item_code = $1 AND record_key = $2`
+		if s.db.Dialect == db.Postgres {
+			q += ` FOR UPDATE`
+		}
 		var dat string
-		if err := tx.QueryRowContext(ctx, `SELECT data FROM dataset_records WHERE item_code = $1 AND record_key = $2`, item, key).Scan(&dat); err != nil {
+		if err := tx.QueryRowContext(ctx, q, item, key).Scan(&dat); err != nil {
 			return db.Interpret(err, "record "+key)
 		}
 		var m map[string]any
