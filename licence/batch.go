@@ -195,40 +195,79 @@ func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending
 	return out, nil
 }
 
-// insertBatches writes on SQLite: prepared inserts in one transaction.
+// sqliteRows is how many licences one SQLite INSERT statement writes.
+const sqliteRows = 64
+
+// insertBatches writes on SQLite, in one transaction: multi-row INSERTs of
+// sqliteRows rows with "?" parameters (numbered ones make SQLite's parser
+// quadratic), prepared once per transaction and size. They are INSERT OR
+// ROLLBACK: a conflict ends the whole transaction, which is what a failed
+// batch does anyway, and so SQLite needs no statement journal to undo
+// half a statement. Measured on 1,000,000 licences against one prepared
+// single-row INSERT per row: see BENCHMARKS.md.
 func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, batches []sealedBatch) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		insL, err := tx.PrepareContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
+		stmts := map[int][2]*sql.Stmt{}
+		defer func() {
+			for _, st := range stmts {
+				st[0].Close()
+				st[1].Close()
+			}
+		}()
+		prepared := func(n int) ([2]*sql.Stmt, error) {
+			if st, ok := stmts[n]; ok {
+				return st, nil
+			}
+			l, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
+				VALUES `+repeatRow("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n))
+			if err != nil {
+				return [2]*sql.Stmt{}, err
+			}
+			v, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
+				VALUES `+repeatRow("(?, 1, 'issue', ?, ?, '', ?, ?, NULL, ?, ?)", n))
+			if err != nil {
+				l.Close()
+				return [2]*sql.Stmt{}, err
+			}
+			stmts[n] = [2]*sql.Stmt{l, v}
+			return stmts[n], nil
 		}
-		defer insL.Close()
-		insV, err := tx.PrepareContext(ctx, `INSERT INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
-			VALUES (?, 1, 'issue', ?, ?, '', ?, ?, NULL, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insV.Close()
+		lArgs := make([]any, 0, sqliteRows*11)
+		vArgs := make([]any, 0, sqliteRows*7)
 		for _, b := range batches {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES ($1, $2, $3, $4)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES (?, ?, ?, ?)`,
 				b.id, b.manifest, string(b.jws), b.at.UnixMicro()); err != nil {
 				return err
 			}
-			for i, p := range b.items {
-				l := &p.l
-				key := l.Key()
-				if _, err := insL.ExecContext(ctx, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
-					string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro()); err != nil {
+			for start := 0; start < len(b.items); start += sqliteRows {
+				part := b.items[start:min(start+sqliteRows, len(b.items))]
+				lArgs, vArgs = lArgs[:0], vArgs[:0]
+				for i, p := range part {
+					l := &p.l
+					key := l.Key()
+					lArgs = append(lArgs, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
+						string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro())
+					vArgs = append(vArgs, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, int64(start+i))
+				}
+				st, err := prepared(len(part))
+				if err != nil {
 					return err
 				}
-				if _, err := insV.ExecContext(ctx, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, i); err != nil {
+				if _, err := st[0].ExecContext(ctx, lArgs...); err != nil {
+					return err
+				}
+				if _, err := st[1].ExecContext(ctx, vArgs...); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// repeatRow is row, n times, comma-separated.
+func repeatRow(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // copyBatches writes on PostgreSQL with COPY, in one transaction.
