@@ -101,9 +101,16 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err := db.checkNotNewer(cur); err != nil {
 		return 0, err
 	}
+	done, err := db.appliedVersions(ctx)
+	if err != nil {
+		return 0, err
+	}
 	applied := 0
 	for _, m := range ms {
-		if m.Version <= cur {
+		// Every migration not recorded, not only those above the newest
+		// recorded one: a migration numbered below one already applied
+		// (merged later from another branch) still runs.
+		if done[m.Version] {
 			continue
 		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
@@ -149,7 +156,38 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	if known := db.KnownVersion(); cur < known {
 		return fmt.Errorf("database schema is at version %d but this sharehub needs %d: run `sharehub migrate`", cur, known)
 	}
+	done, err := db.appliedVersions(ctx)
+	if err != nil {
+		return err
+	}
+	ms, err := db.Migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !done[m.Version] {
+			return fmt.Errorf("database schema lacks migration %04d_%s: run `sharehub migrate`", m.Version, m.Name)
+		}
+	}
 	return nil
+}
+
+// appliedVersions is the set of migrations recorded as applied.
+func (db *DB) appliedVersions(ctx context.Context) (map[int]bool, error) {
+	rows, err := db.R.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, Interpret(err, "schema_migrations")
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, Interpret(err, "schema_migrations")
+		}
+		done[v] = true
+	}
+	return done, Interpret(rows.Err(), "schema_migrations")
 }
 
 func (db *DB) checkNotNewer(cur int) error {
