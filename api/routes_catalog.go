@@ -320,7 +320,9 @@ func (s *Server) importCatalog(c *gin.Context) {
 	}
 	defer remove()
 	commit := c.Query("commit") == "true"
-	rep, err := s.catalog.Import(c.Request.Context(), path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: c.Query("publish") == "true"})
+	var updated []string
+	rep, err := s.catalog.Import(c.Request.Context(), path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: c.Query("publish") == "true",
+		Committed: func(codes []string) { updated = codes }})
 	if err != nil {
 		fail(c, err)
 		return
@@ -332,6 +334,9 @@ func (s *Server) importCatalog(c *gin.Context) {
 	}
 	noteResource(c, "catalog_import", strconv.Itoa(rep.Created)+"+"+strconv.Itoa(rep.Updated))
 	noteRows(c, rep.Created+rep.Updated)
+	// A row may have changed an item's share type or fields, as an edit
+	// through PUT does: the same review of its grants.
+	s.reviewGrants(c, updated...)
 	ok(c, http.StatusOK, rep)
 }
 
@@ -389,18 +394,22 @@ func catalogFilter(c *gin.Context) (catalog.Filter, error) {
 // it) are revoked or narrowed at once, named in the audit entry and counted
 // in the X-Grants-Reviewed header. The item change itself is committed; if
 // the review fails the header says so and names the call that repeats it.
-func (s *Server) reviewGrants(c *gin.Context, code string) {
-	if s.sharing == nil {
+func (s *Server) reviewGrants(c *gin.Context, codes ...string) {
+	if s.sharing == nil || len(codes) == 0 {
 		return
 	}
-	ms, err := s.sharing.ReviewGrants(c.Request.Context(), principal(c), code)
-	if err != nil {
-		s.log.Error("grant review after item change failed", "item", code, "request_id", requestID(c), "error", err)
-		c.Header("X-Grants-Reviewed", "failed; an admin can repeat it with POST /v1/items/"+code+"/review-grants")
-		return
+	n := 0
+	for _, code := range codes {
+		ms, err := s.sharing.ReviewGrants(c.Request.Context(), principal(c), code)
+		if err != nil {
+			s.log.Error("grant review after item change failed", "item", code, "request_id", requestID(c), "error", err)
+			c.Header("X-Grants-Reviewed", "failed; an admin can repeat it with POST /v1/items/"+code+"/review-grants")
+			return
+		}
+		for _, m := range ms {
+			noteResource(c, "grant", m.Grant.ID)
+		}
+		n += len(ms)
 	}
-	for _, m := range ms {
-		noteResource(c, "grant", m.Grant.ID)
-	}
-	c.Header("X-Grants-Reviewed", strconv.Itoa(len(ms)))
+	c.Header("X-Grants-Reviewed", strconv.Itoa(n))
 }

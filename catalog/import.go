@@ -29,6 +29,9 @@ type ImportOptions struct {
 	TempDir        string
 	// Progress, when set, hears how far the import has come.
 	Progress func(sheet.Progress)
+	// Committed, when set, hears the codes of the existing items a
+	// committed import changed: their grants may need a review.
+	Committed func(updated []string)
 }
 
 // Import reads the catalogue file at path (xlsx or CSV) and, with
@@ -405,6 +408,9 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 	}
 	progress(sheet.Progress{Phase: "commit", Done: len(ps), Total: len(ps)})
 	rep.Committed = true
+	if opts.Committed != nil {
+		opts.Committed(codes)
+	}
 	return rep, nil
 }
 
