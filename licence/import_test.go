@@ -70,7 +70,7 @@ func TestImport(t *testing.T) {
 				t.Fatalf("dry run wrote %d licences", n)
 			}
 			var progress int
-			rep, err = f.svc.Import(ctx, path, licence.ImportOptions{By: importer, Commit: true, Progress: func(p sheet.Progress) {
+			rep, err = f.svc.Import(ctx, path, licence.ImportOptions{By: importer, Commit: true, DeferSync: true, Progress: func(p sheet.Progress) {
 				if p.Phase == "commit" {
 					progress = p.Done
 				}
@@ -81,6 +81,14 @@ func TestImport(t *testing.T) {
 			d.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM licences`).Scan(&n)
 			if n != 4500 {
 				t.Fatalf("%d licences after import", n)
+			}
+			// DeferSync put the writer connection back to fsyncing every
+			// commit, as the audit log needs.
+			if d.Dialect == db.SQLite {
+				var sync int
+				if err := d.W.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+					t.Fatalf("synchronous after a DeferSync import = %d, %v; want 2 (FULL)", sync, err)
+				}
 			}
 			// Again: nothing new.
 			rep, err = f.svc.Import(ctx, path, licence.ImportOptions{By: importer, Commit: true})

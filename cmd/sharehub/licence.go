@@ -131,7 +131,7 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	start := time.Now()
 	progress := sheetProgress(stderr, *quiet)
-	rep, err := ls.svc.Import(ctx, file, licence.ImportOptions{By: cliAdmin(), Commit: *commit, Progress: progress})
+	rep, err := ls.svc.Import(ctx, file, licence.ImportOptions{By: cliAdmin(), Commit: *commit, Progress: progress, DeferSync: true})
 	if !*quiet {
 		fmt.Fprintln(stderr)
 	}
