@@ -52,17 +52,11 @@ func newPending(l Licence) (pending, error) {
 	return pending{l: l, doc: doc, sum: sha256.Sum256(doc)}, nil
 }
 
-// writeBatch writes new licences, skipping any whose (type, number) is
-// already registered, sealing the rest in batches per issuing department.
-// It returns how many it created and skipped.
-func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, items []pending) (created, skipped int, err error) {
-	fresh, err := s.unregistered(ctx, items)
-	if err != nil {
-		return 0, 0, err
-	}
-	skipped = len(items) - len(fresh)
+// writeBatch writes new licences (see unregistered), sealing them in
+// batches per issuing department.
+func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, fresh []*pending) error {
 	if len(fresh) == 0 {
-		return 0, skipped, nil
+		return nil
 	}
 	byIssuer := map[string][]*pending{}
 	var order []string
@@ -79,12 +73,13 @@ func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, items 
 			n := min(len(group), BatchSize)
 			b, err := s.sealBatch(ctx, by, dept, group[:n])
 			if err != nil {
-				return 0, skipped, err
+				return err
 			}
 			batches = append(batches, b)
 			group = group[n:]
 		}
 	}
+	var err error
 	if s.db.Dialect == db.Postgres {
 		err = s.copyBatches(ctx, by, batches)
 	} else {
@@ -92,11 +87,11 @@ func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, items 
 	}
 	if err != nil {
 		if db.IsUniqueViolation(err) {
-			return 0, skipped, errs.Conflict("some of these licences were registered by someone else meanwhile; run the import again to skip them")
+			return errs.Conflict("some of these licences were registered by someone else meanwhile; run the import again to skip them")
 		}
-		return 0, skipped, db.Interpret(err, "licence import")
+		return db.Interpret(err, "licence import")
 	}
-	return len(fresh), skipped, nil
+	return nil
 }
 
 type sealedBatch struct {
@@ -131,7 +126,10 @@ func (s *Service) sealBatch(ctx context.Context, by *exchange.Principal, dept st
 	return sealedBatch{id: id, manifest: manifest, jws: jws, items: items, at: s.now().UTC().Truncate(time.Microsecond)}, nil
 }
 
-// unregistered returns the items whose (type, number) is not yet taken.
+// unregistered returns the items whose (type, number) is not yet taken. It
+// reads through the reader pool, so that the import's reader goroutine,
+// not its writer, pays for the probes; a licence registered between the
+// probe and the write fails the write as a conflict.
 func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending, error) {
 	byType := map[string][]*pending{}
 	for i := range items {
@@ -163,7 +161,7 @@ func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending
 				}
 			}
 			q.WriteString(")")
-			rows, err := s.db.W.QueryContext(ctx, q.String(), args...)
+			rows, err := s.db.R.QueryContext(ctx, q.String(), args...)
 			if err != nil {
 				return nil, db.Interpret(err, "licences")
 			}

@@ -157,7 +157,11 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	// hashing) runs ahead of the writer (sealing, database) by a chunk or
 	// two, so the two overlap on two cores.
 	total := rep.Rows[SheetName]
-	chunks := make(chan []pending, 1)
+	type chunk struct {
+		fresh   []*pending
+		skipped int
+	}
+	chunks := make(chan chunk, 1)
 	werr := make(chan error, 1)
 	go func() {
 		done := 0
@@ -166,17 +170,26 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 			if err != nil {
 				continue // drain
 			}
-			var created, skipped int
-			created, skipped, err = s.writeBatch(ctx, opts.By, c)
-			rep.Created += created
-			rep.Unchanged += skipped
-			done += len(c)
+			err = s.writeBatch(ctx, opts.By, c.fresh)
+			if err == nil {
+				rep.Created += len(c.fresh)
+				rep.Unchanged += c.skipped
+			}
+			done += len(c.fresh) + c.skipped
 			if err == nil && opts.Progress != nil {
 				opts.Progress(sheet.Progress{Phase: "commit", Sheet: SheetName, Done: done, Total: total})
 			}
 		}
 		werr <- err
 	}()
+	send := func(batch []pending) error {
+		fresh, err := s.unregistered(ctx, batch)
+		if err != nil {
+			return err
+		}
+		chunks <- chunk{fresh, len(batch) - len(fresh)}
+		return nil
+	}
 	batch := make([]pending, 0, ImportChunk)
 	pass2 := sheet.NewReport()
 	err = f.Read(ctx, SheetName, pass2, func(r *sheet.Row) error {
@@ -190,13 +203,15 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 		}
 		batch = append(batch, p)
 		if len(batch) >= ImportChunk {
-			chunks <- batch
+			if err := send(batch); err != nil {
+				return err
+			}
 			batch = make([]pending, 0, ImportChunk)
 		}
 		return nil
 	})
 	if err == nil && len(batch) > 0 {
-		chunks <- batch
+		err = send(batch)
 	}
 	close(chunks)
 	if e := <-werr; err == nil {
