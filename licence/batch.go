@@ -248,8 +248,8 @@ func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, bat
 			if st, ok := stmts[n]; ok {
 				return st, nil
 			}
-			l, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
-				VALUES `+repeatRow("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n))
+			l, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at, holder_key)
+				VALUES `+repeatRow("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n))
 			if err != nil {
 				return [2]*sql.Stmt{}, err
 			}
@@ -262,7 +262,7 @@ func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, bat
 			stmts[n] = [2]*sql.Stmt{l, v}
 			return stmts[n], nil
 		}
-		lArgs := make([]any, 0, sqliteRows*11)
+		lArgs := make([]any, 0, sqliteRows*12)
 		vArgs := make([]any, 0, sqliteRows*7)
 		for _, b := range batches {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES (?, ?, ?, ?)`,
@@ -276,7 +276,7 @@ func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, bat
 					l := &p.l
 					key := l.Key()
 					lArgs = append(lArgs, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
-						string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro())
+						string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro(), holderKey(l.Holder.IDType, l.Holder.ID))
 					vArgs = append(vArgs, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, int64(start+i))
 				}
 				st, err := prepared(len(part))
@@ -321,7 +321,7 @@ func (s *Service) copyBatches(ctx context.Context, by *exchange.Principal, batch
 				l := &p.l
 				key := l.Key()
 				lRows = append(lRows, []any{key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
-					string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro()})
+					string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro(), holderKey(l.Holder.IDType, l.Holder.ID)})
 				vRows = append(vRows, []any{key, int64(1), string(EventIssue), l.UpdatedAt.UnixMicro(), by.ID, "", hex.EncodeToString(p.sum[:]),
 					string(p.doc), b.id, int64(i)})
 			}
@@ -330,7 +330,7 @@ func (s *Service) copyBatches(ctx context.Context, by *exchange.Principal, batch
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licences"}, []string{"id", "type_code", "number", "issuer_id", "holder_name", "holder_id_type", "holder_id",
-			"status", "version", "valid_until", "updated_at"}, pgx.CopyFromRows(lRows)); err != nil {
+			"status", "version", "valid_until", "updated_at", "holder_key"}, pgx.CopyFromRows(lRows)); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licence_versions"}, []string{"licence_id", "version", "event", "at", "by_id", "reason", "digest",

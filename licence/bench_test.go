@@ -79,7 +79,7 @@ func rawLoad(tb testing.TB, d *db.DB, n int) time.Duration {
 		l []any
 		v []any
 	}
-	rs, err := d.R.QueryContext(ctx, `SELECT l.id, l.type_code, l.number, l.issuer_id, l.holder_name, l.holder_id_type, l.holder_id, l.status, l.version, l.valid_until, l.updated_at,
+	rs, err := d.R.QueryContext(ctx, `SELECT l.id, l.type_code, l.number, l.issuer_id, l.holder_name, l.holder_id_type, l.holder_id, l.status, l.version, l.valid_until, l.updated_at, l.holder_key,
 		v.event, v.at, v.by_id, v.reason, v.digest, v.doc, v.batch_id, v.batch_index FROM licences l JOIN licence_versions v ON v.licence_id = l.id`)
 	if err != nil {
 		tb.Fatal(err)
@@ -88,12 +88,12 @@ func rawLoad(tb testing.TB, d *db.DB, n int) time.Duration {
 	for rs.Next() {
 		var (
 			id, tc, num, iss, hn, ht, hid, st, vu, ev, by, reason, dg, doc, batch string
-			ver, upd, at, idx                                                     int64
+			ver, upd, at, idx, hk                                                 int64
 		)
-		if err := rs.Scan(&id, &tc, &num, &iss, &hn, &ht, &hid, &st, &ver, &vu, &upd, &ev, &at, &by, &reason, &dg, &doc, &batch, &idx); err != nil {
+		if err := rs.Scan(&id, &tc, &num, &iss, &hn, &ht, &hid, &st, &ver, &vu, &upd, &hk, &ev, &at, &by, &reason, &dg, &doc, &batch, &idx); err != nil {
 			tb.Fatal(err)
 		}
-		rows = append(rows, row{l: []any{id, tc, num, iss, hn, ht, hid, st, ver, vu, upd}, v: []any{id, ver, ev, at, by, reason, dg, doc, batch, idx}})
+		rows = append(rows, row{l: []any{id, tc, num, iss, hn, ht, hid, st, ver, vu, upd, hk}, v: []any{id, ver, ev, at, by, reason, dg, doc, batch, idx}})
 	}
 	rs.Close()
 	if len(rows) != n {
@@ -104,14 +104,14 @@ func rawLoad(tb testing.TB, d *db.DB, n int) time.Duration {
 		`CREATE TABLE raw_versions AS SELECT * FROM licence_versions WHERE 1 = 0`,
 		`CREATE UNIQUE INDEX raw_licences_pk ON raw_licences(id)`,
 		`CREATE UNIQUE INDEX raw_licences_num ON raw_licences(type_code, number)`,
-		`CREATE INDEX raw_licences_holder ON raw_licences(holder_id, holder_id_type, type_code)`,
+		`CREATE INDEX raw_licences_holder ON raw_licences(holder_key)`,
 		`CREATE UNIQUE INDEX raw_versions_pk ON raw_versions(licence_id, version)`,
 	} {
 		if _, err := d.W.ExecContext(ctx, q); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	lcols := []string{"id", "type_code", "number", "issuer_id", "holder_name", "holder_id_type", "holder_id", "status", "version", "valid_until", "updated_at"}
+	lcols := []string{"id", "type_code", "number", "issuer_id", "holder_name", "holder_id_type", "holder_id", "status", "version", "valid_until", "updated_at", "holder_key"}
 	vcols := []string{"licence_id", "version", "event", "at", "by_id", "reason", "digest", "doc", "batch_id", "batch_index"}
 	start := time.Now()
 	if d.Dialect == db.Postgres {
@@ -147,7 +147,7 @@ func rawLoad(tb testing.TB, d *db.DB, n int) time.Duration {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	insL, _ := tx.PrepareContext(ctx, `INSERT INTO raw_licences (`+join(lcols)+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insL, _ := tx.PrepareContext(ctx, `INSERT INTO raw_licences (`+join(lcols)+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	insV, _ := tx.PrepareContext(ctx, `INSERT INTO raw_versions (`+join(vcols)+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for _, r := range rows {
 		if _, err := insL.ExecContext(ctx, r.l...); err != nil {

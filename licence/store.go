@@ -25,12 +25,17 @@ type versionRow struct {
 	index  int
 }
 
+// holderKey is the indexed key of a holder (migration 0011): lookups find
+// candidate rows by it and compare the full id.
+func holderKey(idType, id string) int64 { return db.Key64(idType + ":" + id) }
+
 // insertLicence writes a new licence and its first version.
 func insertLicence(ctx context.Context, tx *sql.Tx, v *versionRow) error {
 	l := v.l
-	_, err := tx.ExecContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		l.Key(), l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID, string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro())
+	_, err := tx.ExecContext(ctx, `INSERT INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at, holder_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		l.Key(), l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID, string(l.Status), l.Version, l.ValidUntil, l.UpdatedAt.UnixMicro(),
+		holderKey(l.Holder.IDType, l.Holder.ID))
 	if err != nil {
 		if db.IsUniqueViolation(err) {
 			return errs.Conflict("a %s numbered %q already exists", l.TypeName, l.Number)
@@ -115,10 +120,10 @@ func (s *Service) Lookup(ctx context.Context, idType, id, typeCode string) ([]Li
 	var err error
 	if typeCode != "" {
 		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
-			WHERE l.holder_id = $1 AND l.holder_id_type = $2 AND l.type_code = $3 ORDER BY l.id LIMIT 100`, id, idType, typeCode)
+			WHERE l.holder_key = $4 AND l.holder_id = $1 AND l.holder_id_type = $2 AND l.type_code = $3 ORDER BY l.id LIMIT 100`, id, idType, typeCode, holderKey(idType, id))
 	} else {
 		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
-			WHERE l.holder_id = $1 AND l.holder_id_type = $2 ORDER BY l.type_code, l.id LIMIT 100`, id, idType)
+			WHERE l.holder_key = $3 AND l.holder_id = $1 AND l.holder_id_type = $2 ORDER BY l.type_code, l.id LIMIT 100`, id, idType, holderKey(idType, id))
 	}
 	if err != nil {
 		return nil, db.Interpret(err, "licences")

@@ -106,3 +106,26 @@ func TestStore(t *testing.T) {
 		})
 	})
 }
+
+// TestKey64 checks that Go, SQLite's sharehub_key64 and the PostgreSQL
+// expression of migration 0011 compute the same key.
+func TestKey64(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		expr := "sharehub_key64($1)"
+		if d.Dialect == db.Postgres {
+			expr = "('x' || substr(md5($1), 1, 16))::bit(64)::bigint"
+		}
+		for _, s := range []string{"111:420602198001010011", "001:91420600MA4F0XXXX1", "", "身份证:张三", "x"} {
+			var got int64
+			if err := d.R.QueryRowContext(context.Background(), "SELECT "+expr, s).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := db.Key64(s); got != want {
+				t.Errorf("%q: SQL %d, Go %d", s, got, want)
+			}
+		}
+		if db.Key64("a") == db.Key64("b") {
+			t.Error("Key64 does not depend on its input")
+		}
+	})
+}
