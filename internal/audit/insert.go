@@ -50,25 +50,8 @@ func (ins *inserts) prepare(ctx context.Context) error {
 // three INSERTs travel as one, the other two as data-modifying WITH
 // clauses: one round trip per batch instead of three.
 func (ins *inserts) exec(ctx context.Context, tx *sql.Tx, entries, resources, nodes []any) error {
-	if ins.entries.d.Dialect == db.Postgres && len(entries)+len(resources)+len(nodes) <= db.MaxParams {
-		q, args := "", make([]any, 0, len(entries)+len(resources)+len(nodes))
-		for _, part := range []struct {
-			ins  *insert
-			args []any
-		}{{&ins.resources, resources}, {&ins.nodes, nodes}} {
-			if len(part.args) == 0 {
-				continue
-			}
-			if q == "" {
-				q = "WITH "
-			} else {
-				q += ", "
-			}
-			q += "added_" + part.ins.table + " AS (" + part.ins.statement(len(args), len(part.args)/part.ins.cols) + ") "
-			args = append(args, part.args...)
-		}
-		q += ins.entries.statement(len(args), len(entries)/ins.entries.cols)
-		_, err := tx.ExecContext(ctx, q, append(args, entries...)...)
+	if q, args, ok := ins.postgresStatement(entries, resources, nodes); ok {
+		_, err := tx.ExecContext(ctx, q, args...)
 		return db.Interpret(err, "audit entries")
 	}
 	for _, part := range []struct {
@@ -80,6 +63,34 @@ func (ins *inserts) exec(ctx context.Context, tx *sql.Tx, entries, resources, no
 		}
 	}
 	return nil
+}
+
+// postgresStatement is a batch's rows as one PostgreSQL statement: the
+// entries' INSERT, with those of the resources and nodes as data-modifying
+// WITH clauses. ok is false on SQLite and when the parameters do not fit
+// one statement.
+func (ins *inserts) postgresStatement(entries, resources, nodes []any) (q string, args []any, ok bool) {
+	if ins.entries.d.Dialect != db.Postgres || len(entries)+len(resources)+len(nodes) > db.MaxParams {
+		return "", nil, false
+	}
+	args = make([]any, 0, len(entries)+len(resources)+len(nodes))
+	for _, part := range []struct {
+		ins  *insert
+		args []any
+	}{{&ins.resources, resources}, {&ins.nodes, nodes}} {
+		if len(part.args) == 0 {
+			continue
+		}
+		if q == "" {
+			q = "WITH "
+		} else {
+			q += ", "
+		}
+		q += "added_" + part.ins.table + " AS (" + part.ins.statement(len(args), len(part.args)/part.ins.cols) + ") "
+		args = append(args, part.args...)
+	}
+	q += ins.entries.statement(len(args), len(entries)/ins.entries.cols)
+	return q, append(args, entries...), true
 }
 
 func (ins *inserts) close() {

@@ -23,6 +23,11 @@ const minForcedGap = 100 * time.Millisecond
 func (l *Log) run() {
 	defer close(l.done)
 	defer l.inserts.close()
+	defer func() {
+		if l.pgConn != nil {
+			l.pgConn.Close()
+		}
+	}()
 	ticker := time.NewTicker(l.opts.CheckpointEvery)
 	defer ticker.Stop()
 	gap := time.NewTimer(time.Hour)
@@ -113,9 +118,15 @@ func (l *Log) commit(batch []*request) {
 		first uint64
 		next  *compact.Range
 	)
-	err := l.inserts.prepare(ctx)
-	if err == nil {
-		err = l.db.Tx(ctx, l.batchTx(ctx, batch, &first, &next))
+	done, err := false, error(nil)
+	if l.db.Dialect == db.Postgres {
+		done, err = l.commitPipelined(ctx, batch, &first, &next)
+	}
+	if err == nil && !done {
+		err = l.inserts.prepare(ctx)
+		if err == nil {
+			err = l.db.Tx(ctx, l.batchTx(ctx, batch, &first, &next))
+		}
 	}
 	if err != nil {
 		err = errs.Unavailable(err, "audit log: entries not committed")
@@ -196,9 +207,29 @@ func (l *Log) syncTree(ctx context.Context, tx *sql.Tx, size uint64) error {
 // appendLeaves numbers the batch from size, inserts its rows and the new
 // stored nodes, and returns the grown tree. l.tree is left untouched.
 func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch []*request) (*compact.Range, error) {
-	next, err := cloneRange(l.tree)
+	rows, err := l.buildRows(size, batch)
 	if err != nil {
 		return nil, err
+	}
+	if err := l.inserts.exec(ctx, tx, rows.entries, rows.resources, rows.nodes); err != nil {
+		return nil, err
+	}
+	return rows.next, nil
+}
+
+// batchRows are a batch numbered from some size: its table rows and the
+// tree that results.
+type batchRows struct {
+	entries, resources, nodes []any
+	next                      *compact.Range
+}
+
+// buildRows numbers the batch from size and computes its leaves, the
+// stored subtree hashes they complete and the rows to insert.
+func (l *Log) buildRows(size uint64, batch []*request) (batchRows, error) {
+	next, err := cloneRange(l.tree)
+	if err != nil {
+		return batchRows{}, err
 	}
 	var nodes []any
 	visit := func(id compact.NodeID, hash []byte) {
@@ -214,14 +245,11 @@ func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch [
 		l.leafBuf = appendLeaf(l.leafBuf[:0], e)
 		leaf := leafHash(l.leafBuf)
 		if err := next.Append(leaf[:], visit); err != nil {
-			return nil, errs.Internal(err, "audit: append leaf %d", e.Index)
+			return batchRows{}, errs.Internal(err, "audit: append leaf %d", e.Index)
 		}
 		entries, resources = rowArgs(entries, resources, e, leaf[:])
 	}
-	if err := l.inserts.exec(ctx, tx, entries, resources, nodes); err != nil {
-		return nil, err
-	}
-	return next, nil
+	return batchRows{entries: entries, resources: resources, nodes: nodes, next: next}, nil
 }
 
 // rowArgs appends e's audit_entries row and its audit_resources rows.
