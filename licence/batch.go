@@ -53,7 +53,7 @@ func newPending(l Licence) (pending, error) {
 
 // writeBatch writes new licences (see unregistered), sealing them in
 // batches per issuing department.
-func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, fresh []*pending) error {
+func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, fresh []*pending, span *sqliteSpan) error {
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -79,9 +79,12 @@ func (s *Service) writeBatch(ctx context.Context, by *exchange.Principal, fresh 
 		}
 	}
 	var err error
-	if s.db.Dialect == db.Postgres {
+	switch {
+	case s.db.Dialect == db.Postgres:
 		err = s.copyBatches(ctx, by, batches)
-	} else {
+	case span != nil:
+		err = span.write(ctx, by, batches)
+	default:
 		err = s.insertBatches(ctx, by, batches)
 	}
 	if err != nil {
@@ -236,63 +239,114 @@ func (s *Service) takenPostgres(ctx context.Context, items []pending, taken map[
 // half a statement. Measured on 1,000,000 licences against one prepared
 // single-row INSERT per row: see BENCHMARKS.md.
 func (s *Service) insertBatches(ctx context.Context, by *exchange.Principal, batches []sealedBatch) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		stmts := map[int][2]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st[0].Close()
-				st[1].Close()
-			}
-		}()
-		prepared := func(n int) ([2]*sql.Stmt, error) {
-			if st, ok := stmts[n]; ok {
-				return st, nil
-			}
-			l, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at, holder_key)
-				VALUES `+repeatRow("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n))
-			if err != nil {
-				return [2]*sql.Stmt{}, err
-			}
-			v, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
-				VALUES `+repeatRow("(?, 1, 'issue', ?, ?, '', ?, ?, NULL, ?, ?)", n))
-			if err != nil {
-				l.Close()
-				return [2]*sql.Stmt{}, err
-			}
-			stmts[n] = [2]*sql.Stmt{l, v}
-			return stmts[n], nil
+	sp := &sqliteSpan{s: s}
+	if err := sp.write(ctx, by, batches); err != nil {
+		sp.rollback()
+		return err
+	}
+	return sp.commit()
+}
+
+// sqliteSpan is one SQLite transaction that may hold several chunks of an
+// import, with its prepared statements. The CLI's import commits every
+// few chunks rather than every chunk: holders arrive in random order, so
+// each transaction rewrites most pages of the holder index into the WAL,
+// and fewer transactions write them fewer times (BENCHMARKS.md,
+// Licences). The server's import commits every chunk: its one writer
+// connection also carries the audit log.
+type sqliteSpan struct {
+	s      *Service
+	tx     *sql.Tx
+	stmts  map[int][2]*sql.Stmt
+	chunks int // written since the last commit
+}
+
+// write adds the batches to the open transaction, beginning one if none is.
+func (sp *sqliteSpan) write(ctx context.Context, by *exchange.Principal, batches []sealedBatch) error {
+	if sp.tx == nil {
+		tx, err := sp.s.db.W.BeginTx(ctx, nil)
+		if err != nil {
+			return db.Interpret(err, "begin")
 		}
-		lArgs := make([]any, 0, sqliteRows*12)
-		vArgs := make([]any, 0, sqliteRows*7)
-		for _, b := range batches {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES (?, ?, ?, ?)`,
-				b.id, b.manifest, string(b.jws), b.at.UnixMicro()); err != nil {
+		sp.tx, sp.stmts = tx, map[int][2]*sql.Stmt{}
+	}
+	sp.chunks++
+	tx, stmts := sp.tx, sp.stmts
+	prepared := func(n int) ([2]*sql.Stmt, error) {
+		if st, ok := stmts[n]; ok {
+			return st, nil
+		}
+		l, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licences (id, type_code, number, issuer_id, holder_name, holder_id_type, holder_id, status, version, valid_until, updated_at, holder_key)
+			VALUES `+repeatRow("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n))
+		if err != nil {
+			return [2]*sql.Stmt{}, err
+		}
+		v, err := tx.PrepareContext(ctx, `INSERT OR ROLLBACK INTO licence_versions (licence_id, version, event, at, by_id, reason, digest, doc, seal_jws, batch_id, batch_index)
+			VALUES `+repeatRow("(?, 1, 'issue', ?, ?, '', ?, ?, NULL, ?, ?)", n))
+		if err != nil {
+			l.Close()
+			return [2]*sql.Stmt{}, err
+		}
+		stmts[n] = [2]*sql.Stmt{l, v}
+		return stmts[n], nil
+	}
+	lArgs := make([]any, 0, sqliteRows*12)
+	vArgs := make([]any, 0, sqliteRows*7)
+	for _, b := range batches {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO licence_seal_batches (id, manifest, seal_jws, created_at) VALUES (?, ?, ?, ?)`,
+			b.id, b.manifest, string(b.jws), b.at.UnixMicro()); err != nil {
+			return err
+		}
+		for start := 0; start < len(b.items); start += sqliteRows {
+			part := b.items[start:min(start+sqliteRows, len(b.items))]
+			lArgs, vArgs = lArgs[:0], vArgs[:0]
+			for i, p := range part {
+				l := &p.l
+				key := l.Key()
+				lArgs = append(lArgs, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
+					string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro(), holderKey(l.Holder.IDType, l.Holder.ID))
+				vArgs = append(vArgs, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, int64(start+i))
+			}
+			st, err := prepared(len(part))
+			if err != nil {
 				return err
 			}
-			for start := 0; start < len(b.items); start += sqliteRows {
-				part := b.items[start:min(start+sqliteRows, len(b.items))]
-				lArgs, vArgs = lArgs[:0], vArgs[:0]
-				for i, p := range part {
-					l := &p.l
-					key := l.Key()
-					lArgs = append(lArgs, key, l.TypeCode, l.Number, l.IssuerID, l.Holder.Name, l.Holder.IDType, l.Holder.ID,
-						string(l.Status), int64(l.Version), l.ValidUntil, l.UpdatedAt.UnixMicro(), holderKey(l.Holder.IDType, l.Holder.ID))
-					vArgs = append(vArgs, key, l.UpdatedAt.UnixMicro(), by.ID, hex.EncodeToString(p.sum[:]), string(p.doc), b.id, int64(start+i))
-				}
-				st, err := prepared(len(part))
-				if err != nil {
-					return err
-				}
-				if _, err := st[0].ExecContext(ctx, lArgs...); err != nil {
-					return err
-				}
-				if _, err := st[1].ExecContext(ctx, vArgs...); err != nil {
-					return err
-				}
+			if _, err := st[0].ExecContext(ctx, lArgs...); err != nil {
+				return err
+			}
+			if _, err := st[1].ExecContext(ctx, vArgs...); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+func (sp *sqliteSpan) closeStmts() {
+	for _, st := range sp.stmts {
+		st[0].Close()
+		st[1].Close()
+	}
+	sp.tx, sp.stmts, sp.chunks = nil, nil, 0
+}
+
+// commit commits the open transaction, if any.
+func (sp *sqliteSpan) commit() error {
+	if sp.tx == nil {
 		return nil
-	})
+	}
+	err := sp.tx.Commit()
+	sp.closeStmts()
+	return db.Interpret(err, "commit")
+}
+
+// rollback abandons the open transaction, if any (INSERT OR ROLLBACK may
+// have ended it already).
+func (sp *sqliteSpan) rollback() {
+	if sp.tx != nil {
+		_ = sp.tx.Rollback()
+		sp.closeStmts()
+	}
 }
 
 // repeatRow is row, n times, comma-separated.
