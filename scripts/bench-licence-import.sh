@@ -8,6 +8,7 @@
 #                                                      # default database licbench on 127.0.0.1 (dropped and made anew)
 #
 # COUNT defaults to 2400000; the generated csv is kept in $TMPDIR for reruns.
+# KEEP=DIR keeps the data directory there afterwards (for scripts/bench-licence.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
@@ -36,6 +37,16 @@ if [[ $backend == postgres ]]; then
 			-H 'Content-Type: application/json' \
 			-d "{\"id\":\"$id\",\"code\":\"$code\",\"name\":\"$name\",\"kind\":\"$kind\",\"parent_id\":\"$parent\"}"
 	done
+	# A department app of 民政局 for scripts/bench-licence.sh, in the
+	# demo's key file; the master key beside it, so that a later serve
+	# with --data-dir finds it.
+	pr=$(curl -fs -X POST http://127.0.0.1:18097/v1/principals -H "Authorization: Bearer $admin" \
+		-H 'Content-Type: application/json' -d '{"department_id":"xy-mzj","name":"bench app","roles":["app"]}' |
+		python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')
+	app=$(curl -fs -X POST "http://127.0.0.1:18097/v1/principals/$pr/keys" -H "Authorization: Bearer $admin" \
+		-H 'Content-Type: application/json' -d '{"name":"bench"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["secret"])')
+	printf '[{"role":"admin","secret":"%s"},{"role":"app","secret":"%s"}]\n' "$admin" "$app" >"$data/demo-keys.json"
+	(umask 077; echo "$SHAREHUB_MASTER_KEY" >"$data/master.key")
 	kill $pid; wait $pid 2>/dev/null || true; pid=
 else
 	"$tmp/sharehub" demo --data-dir "$data" --listen 127.0.0.1:18097 >"$tmp/demo.txt" 2>&1 &
@@ -51,3 +62,6 @@ echo "== import $count licences ($backend), load average $(cut -d' ' -f1-3 /proc
 /usr/bin/time -f "%e s elapsed, %M KB max RSS, %U s user, %S s system" \
 	"$tmp/sharehub" import licences "$csv" --commit --quiet "${extra[@]}" --data-dir "$data" 2>&1 | grep -v normalised | tail -6
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n ${KEEP:-} ]]; then
+	rm -rf "$KEEP" && mv "$data" "$KEEP" && echo "data directory kept in $KEEP"
+fi
