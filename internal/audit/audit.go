@@ -19,7 +19,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +86,6 @@ type Log struct {
 	tree    *compact.Range // the committed tree as this process last saw it
 	dirty   bool           // entries appended since this writer's last checkpoint
 	leafBuf []byte
-	pgConn  *sql.Conn // PostgreSQL: the writer's own connection for pipelined batches
 }
 
 type request struct {

@@ -37,16 +37,16 @@ func (l *Log) commitPipelined(ctx context.Context, batch []*request, first *uint
 	if !ok {
 		return false, nil
 	}
-	if l.pgConn == nil {
-		// The writer keeps a connection of its own: taken from the pool
-		// for each batch, it queued behind request handlers waiting for
-		// theirs (4 s of waits in 11 s under wrk -c64).
-		if l.pgConn, err = l.db.W.Conn(ctx); err != nil {
-			l.pgConn = nil
-			return false, err
-		}
+	// A connection from the shared pool for each batch. Keeping one for
+	// the writer saved waiting behind request handlers for it, but a kept
+	// connection outlives a closed pool, and the log must fail closed when
+	// the database handle goes (TestFailClosedWhenDatabaseGoesAway).
+	conn, err := l.db.W.Conn(ctx)
+	if err != nil {
+		return false, err
 	}
-	err = l.pgConn.Raw(func(dc any) error {
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
 		c := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
 		b.Queue(`SELECT audit_lock_expect($1, $2)`, int64(lockKey), int64(size))
@@ -62,10 +62,6 @@ func (l *Log) commitPipelined(ctx context.Context, batch []*request, first *uint
 		return false, nil
 	}
 	if err != nil {
-		// The connection may be broken, or mid-way through a failed
-		// batch: a fresh one next time.
-		l.pgConn.Close()
-		l.pgConn = nil
 		return false, err
 	}
 	*first, *next = size, rows.next

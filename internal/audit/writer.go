@@ -23,11 +23,6 @@ const minForcedGap = 100 * time.Millisecond
 func (l *Log) run() {
 	defer close(l.done)
 	defer l.inserts.close()
-	defer func() {
-		if l.pgConn != nil {
-			l.pgConn.Close()
-		}
-	}()
 	ticker := time.NewTicker(l.opts.CheckpointEvery)
 	defer ticker.Stop()
 	gap := time.NewTimer(time.Hour)
