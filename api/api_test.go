@@ -219,8 +219,11 @@ func TestFailClosedWhenDatabaseGoesAway(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.BrokenOnPurpose = true
-		h.DB.W.Close()
-		h.DB.R.Close()
+		// Every pool of the handle: the request handlers' and, on
+		// PostgreSQL, the audit writer's own.
+		if err := h.DB.Close(); err != nil {
+			t.Fatal(err)
+		}
 		resp := h.Do(t, "GET", "/v1/me", h.AppKey, nil).Want(t, 503)
 		pb := resp.Problem(t)
 		if strings.Contains(string(resp.Body), "civil-affairs-app") {

@@ -90,13 +90,9 @@ func TestTwoReplicasShareOneOrder(t *testing.T) {
 		}
 		defer d2.Close()
 		reloads := &countHandler{msg: "audit tree moved by another writer; reloaded"}
-		// On PostgreSQL a batch first goes out in one pipeline numbered
-		// from the writer's own size; when the other replica has moved the
-		// log, audit_lock_expect fails it whole and the writer falls back.
-		moved := &countHandler{msg: "audit log moved by another writer; taking the locked path"}
 		var logs []*audit.Log
 		for _, h := range []*db.DB{d, d2} {
-			l, err := audit.Open(ctx, h, mustSigner(t), audit.Options{Origin: testOrigin, CheckpointEvery: 5 * time.Millisecond, Logger: slog.New(both{reloads, moved})})
+			l, err := audit.Open(ctx, h, mustSigner(t), audit.Options{Origin: testOrigin, CheckpointEvery: 5 * time.Millisecond, Logger: slog.New(reloads)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,12 +108,64 @@ func TestTwoReplicasShareOneOrder(t *testing.T) {
 		if reloads.n.Load() == 0 {
 			t.Error("neither replica saw the other move the tree: the test did not interleave them")
 		}
-		if d.Dialect == db.Postgres && moved.n.Load() == 0 {
-			t.Error("no pipelined batch was refused for a moved log: the one-round-trip path was not taken, or its size check did not fire")
-		}
 		r := mustVerify(t, d)
 		if !r.OK || r.Entries != 2*16*40 || r.Checkpoints < 2 {
 			t.Fatalf("Verify = %+v; want OK with checkpoints from both replicas", r)
+		}
+	})
+}
+
+// TestStaleWriterFallsBack has two replicas take turns, one entry at a
+// time, so that each finds the log moved by the other at every append. On
+// PostgreSQL a batch first goes out in one round trip numbered from the
+// writer's own last size; audit_lock_expect must refuse every one of
+// these whole, and the writer then takes the locked path, reloads the
+// tree and appends after the other replica's entry.
+func TestStaleWriterFallsBack(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		d2, err := db.Open(ctx, d.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d2.Close()
+		moved := &countHandler{msg: "audit log moved by another writer; taking the locked path"}
+		reloads := &countHandler{msg: "audit tree moved by another writer; reloaded"}
+		var logs []*audit.Log
+		for _, h := range []*db.DB{d, d2} {
+			// No timed checkpoints: they would reload the tree between turns.
+			l, err := audit.Open(ctx, h, mustSigner(t), audit.Options{Origin: testOrigin, CheckpointEvery: time.Hour, Logger: slog.New(both{moved, reloads})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close(ctx)
+			logs = append(logs, l)
+		}
+		const turns = 6
+		for i := range turns {
+			idx, err := logs[i%2].Append(ctx, sampleEntry(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if idx != uint64(i) {
+				t.Fatalf("turn %d: entry %d, want %d", i, idx, i)
+			}
+		}
+		// Every turn after the first finds the log moved (the second
+		// replica's first turn too: it opened before the first appended).
+		if got := reloads.n.Load(); got != turns-1 {
+			t.Errorf("%d reloads, want %d", got, turns-1)
+		}
+		if d.Dialect == db.Postgres && moved.n.Load() != turns-1 {
+			t.Errorf("%d one-round-trip batches refused for a moved log, want %d", moved.n.Load(), turns-1)
+		}
+		for _, l := range logs {
+			if err := l.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := mustVerify(t, d); !r.OK || r.Entries != turns {
+			t.Fatalf("Verify = %+v; want OK with %d entries", r, turns)
 		}
 	})
 }

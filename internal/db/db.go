@@ -40,6 +40,10 @@ type DB struct {
 	Dialect Dialect
 	R       *sql.DB
 	W       *sql.DB
+	// Log is the audit log writer's pool: on PostgreSQL two connections of
+	// its own, so that each batch does not queue behind request handlers
+	// for one of W's; on SQLite the same pool as W (one writer).
+	Log *sql.DB
 	// URL is the database address with any password removed, for logs.
 	URL string
 
@@ -111,7 +115,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &DB{Dialect: SQLite, R: r, W: w, URL: "sqlite:" + path, locks: &lockSet{held: map[int64]bool{}}}, nil
+	return &DB{Dialect: SQLite, R: r, W: w, Log: w, URL: "sqlite:" + path, locks: &lockSet{held: map[int64]bool{}}}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -129,7 +133,11 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		p.Close()
 		return nil, fmt.Errorf("postgres %s: %w", redact(dsn), err)
 	}
-	return &DB{Dialect: Postgres, R: p, W: p, URL: redact(dsn)}, nil
+	lg := stdlib.OpenDB(*cfg)
+	lg.SetMaxOpenConns(2)
+	lg.SetMaxIdleConns(2)
+	lg.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{Dialect: Postgres, R: p, W: p, Log: lg, URL: redact(dsn)}, nil
 }
 
 func redact(dsn string) string {
@@ -151,6 +159,9 @@ func (db *DB) Close() error {
 	err := db.W.Close()
 	if db.R != db.W {
 		err = errors.Join(err, db.R.Close())
+	}
+	if db.Log != nil && db.Log != db.W {
+		err = errors.Join(err, db.Log.Close())
 	}
 	return err
 }
