@@ -84,20 +84,8 @@ func TestConcurrentAppends(t *testing.T) {
 func TestTwoReplicasShareOneOrder(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		d2, err := db.Open(ctx, d.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d2.Close()
 		reloads := &countHandler{msg: "audit tree moved by another writer; reloaded"}
-		var logs []*audit.Log
-		for _, h := range []*db.DB{d, d2} {
-			l, err := audit.Open(ctx, h, mustSigner(t), audit.Options{Origin: testOrigin, CheckpointEvery: 5 * time.Millisecond, Logger: slog.New(reloads)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs = append(logs, l)
-		}
+		logs := twoReplicas(t, d, audit.Options{Origin: testOrigin, CheckpointEvery: 5 * time.Millisecond, Logger: slog.New(reloads)})
 		got := appendFrom(t, logs, 16, 40)
 		wantContiguous(t, got, 2*16*40)
 		for _, l := range logs {
@@ -124,23 +112,10 @@ func TestTwoReplicasShareOneOrder(t *testing.T) {
 func TestStaleWriterFallsBack(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		d2, err := db.Open(ctx, d.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d2.Close()
 		moved := &countHandler{msg: "audit log moved by another writer; taking the locked path"}
 		reloads := &countHandler{msg: "audit tree moved by another writer; reloaded"}
-		var logs []*audit.Log
-		for _, h := range []*db.DB{d, d2} {
-			// No timed checkpoints: they would reload the tree between turns.
-			l, err := audit.Open(ctx, h, mustSigner(t), audit.Options{Origin: testOrigin, CheckpointEvery: time.Hour, Logger: slog.New(both{moved, reloads})})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close(ctx)
-			logs = append(logs, l)
-		}
+		// No timed checkpoints: they would reload the tree between turns.
+		logs := twoReplicas(t, d, audit.Options{Origin: testOrigin, CheckpointEvery: time.Hour, Logger: slog.New(both{moved, reloads})})
 		const turns = 6
 		for i := range turns {
 			idx, err := logs[i%2].Append(ctx, sampleEntry(i))
@@ -168,6 +143,29 @@ func TestStaleWriterFallsBack(t *testing.T) {
 			t.Fatalf("Verify = %+v; want OK with %d entries", r, turns)
 		}
 	})
+}
+
+// twoReplicas opens two logs with opts on the database of d, each through
+// a handle of its own, as two serve replicas would.
+func twoReplicas(t *testing.T, d *db.DB, opts audit.Options) []*audit.Log {
+	ctx := context.Background()
+	d2, err := db.Open(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d2.Close() })
+	var logs []*audit.Log
+	for _, h := range []*db.DB{d, d2} {
+		l, err := audit.Open(ctx, h, mustSigner(t), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Before d2.Close (cleanups run last-in first-out); a second Close
+		// of a log is harmless.
+		t.Cleanup(func() { l.Close(ctx) })
+		logs = append(logs, l)
+	}
+	return logs
 }
 
 // both passes each record to two handlers.
