@@ -189,3 +189,43 @@ func testImportBadRows(t *testing.T, f *fixture) {
 	_, err = f.svc.Import(ctx, path, licence.ImportOptions{By: issuer("xy-gaj")})
 	wantKind(t, err, errs.KindForbidden)
 }
+
+// TestImportStoppedMidway stops a committing import partway (its context
+// is cancelled once 2,500 of 4,500 rows have been written): the rows the
+// report counts as created are exactly those in the database, none of the
+// transaction that was open is left behind, and running the import again
+// adds the rest.
+func TestImportStoppedMidway(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		path := f.generate(t, 4500, false)
+		defer func(n int) { licence.ImportChunk = n }(licence.ImportChunk)
+		licence.ImportChunk = 100
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rep, err := f.svc.Import(ctx, path, licence.ImportOptions{By: importer, Commit: true, DeferSync: true, Progress: func(p sheet.Progress) {
+			if p.Phase == "commit" && p.Done >= 2500 {
+				cancel()
+			}
+		}})
+		if err == nil || rep.Committed {
+			t.Fatalf("import went through after its context was cancelled: %+v", rep)
+		}
+		var n int
+		if err := d.R.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM licences`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != rep.Created || n == 0 || n >= 4500 {
+			t.Fatalf("%d licences in the database, the report says %d created (of 4500)", n, rep.Created)
+		}
+		var versions int
+		d.R.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM licence_versions`).Scan(&versions)
+		if versions != n {
+			t.Fatalf("%d licences but %d versions", n, versions)
+		}
+		again, err := f.svc.Import(context.Background(), path, licence.ImportOptions{By: importer, Commit: true, DeferSync: true})
+		if err != nil || again.Created != 4500-n || again.Unchanged != n {
+			t.Fatalf("second import: %v %+v, want %d created and %d unchanged", err, again, 4500-n, n)
+		}
+	})
+}
