@@ -245,8 +245,14 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	if e := <-werr; err == nil {
 		err = e
 	}
-	if err == nil && s.db.Dialect == db.SQLite && opts.DeferSync {
-		err = s.syncNow(ctx)
+	if s.db.Dialect == db.SQLite && opts.DeferSync && (err == nil || rep.Created > 0) {
+		// Also when the import failed partway: the transactions it did
+		// commit, which the report counts as created, were written
+		// without an fsync and must not be lost to a power cut after the
+		// CLI has said so.
+		if e := s.syncNow(context.WithoutCancel(ctx)); err == nil {
+			err = e
+		}
 	}
 	if err != nil {
 		return rep, err
