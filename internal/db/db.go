@@ -137,6 +137,13 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	lg.SetMaxOpenConns(2)
 	lg.SetMaxIdleConns(2)
 	lg.SetConnMaxIdleTime(5 * time.Minute)
+	// Its first connection now, as for the main pool: otherwise the log's
+	// first batch pays for the connection's setup.
+	if err := lg.PingContext(pctx); err != nil {
+		p.Close()
+		lg.Close()
+		return nil, fmt.Errorf("postgres %s: %w", redact(dsn), err)
+	}
 	return &DB{Dialect: Postgres, R: p, W: p, Log: lg, URL: redact(dsn)}, nil
 }
 
