@@ -37,6 +37,16 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		}
 		fs.Int64Var(p, name, *p, usage+" (env "+envName(name)+")")
 	}
+	count := func(p *int, name, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Sprintf("%s: want a whole number, got %q", envName(name), v))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, usage+" (env "+envName(name)+")")
+	}
 	str(&c.DataDir, "data-dir", "directory for the embedded database, blobs and master key")
 	str(&c.Database, "database", "sqlite:PATH or postgres://user@host:port/db (default sqlite:DATA-DIR/sharehub.db)")
 	str(&c.Blobs, "blobs", "file:DIR or s3://bucket?endpoint=host:port (default file:DATA-DIR/blobs)")
@@ -47,6 +57,9 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 	str(&c.TLSKey, "tls-key", "TLS private key file (PEM)")
 	size(&c.MaxBodyBytes, "max-body", "largest JSON request body in bytes")
 	size(&c.MaxUpload, "max-upload", "largest uploaded file in bytes")
+	size(&c.LicenceFileMax, "licence-file-max", "largest licence file in bytes, and largest entry inflated from a licence archive (files are also bounded by --max-upload)")
+	size(&c.LicenceZipMax, "licence-zip-max", "most bytes inflated from one licence archive, all entries together")
+	count(&c.LicenceZipEntries, "licence-zip-entries", "most entries in one licence archive")
 	str(&c.AuditOrigin, "audit-origin", "origin line of audit checkpoints")
 	str(&c.LogLevel, "log-level", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "json or text")

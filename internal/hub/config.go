@@ -22,23 +22,26 @@ import (
 // Config is every setting of a hub process. Flags and SHAREHUB_*
 // environment variables fill it (see cmd/sharehub); Validate checks it.
 type Config struct {
-	DataDir       string // --data-dir: master key and defaults live here
-	Database      string // --database: sqlite:PATH or postgres://...
-	Blobs         string // --blobs: file:DIR or s3://bucket?endpoint=host:port
-	MasterKeyFile string // --master-key-file; SHAREHUB_MASTER_KEY overrides with the key itself
-	MasterKey     string // the key text (64 hex digits or base64), from SHAREHUB_MASTER_KEY
-	Listen        string // --listen host:port
-	PublicURL     string // --public-url: how clients reach the hub (links, QR codes)
-	TLSCert       string // --tls-cert
-	TLSKey        string // --tls-key
-	MaxBodyBytes  int64  // --max-body
-	MaxUpload     int64  // --max-upload
-	AuditOrigin   string // --audit-origin
-	LogLevel      string // --log-level: debug, info, warn, error
-	LogFormat     string // --log-format: json or text
-	Migrate       bool   // --migrate: apply migrations at start (default true)
-	DebugListen   string // --debug-listen: serve net/http/pprof here (loopback only; off when empty)
-	Shutdown      time.Duration
+	DataDir           string // --data-dir: master key and defaults live here
+	Database          string // --database: sqlite:PATH or postgres://...
+	Blobs             string // --blobs: file:DIR or s3://bucket?endpoint=host:port
+	MasterKeyFile     string // --master-key-file; SHAREHUB_MASTER_KEY overrides with the key itself
+	MasterKey         string // the key text (64 hex digits or base64), from SHAREHUB_MASTER_KEY
+	Listen            string // --listen host:port
+	PublicURL         string // --public-url: how clients reach the hub (links, QR codes)
+	TLSCert           string // --tls-cert
+	TLSKey            string // --tls-key
+	MaxBodyBytes      int64  // --max-body
+	MaxUpload         int64  // --max-upload
+	LicenceFileMax    int64  // --licence-file-max: largest licence file, and largest entry inflated from an archive
+	LicenceZipMax     int64  // --licence-zip-max: most bytes inflated from one licence archive, all entries together
+	LicenceZipEntries int    // --licence-zip-entries: most entries in one licence archive
+	AuditOrigin       string // --audit-origin
+	LogLevel          string // --log-level: debug, info, warn, error
+	LogFormat         string // --log-format: json or text
+	Migrate           bool   // --migrate: apply migrations at start (default true)
+	DebugListen       string // --debug-listen: serve net/http/pprof here (loopback only; off when empty)
+	Shutdown          time.Duration
 }
 
 // Defaults returns the embedded default configuration.
@@ -48,11 +51,15 @@ func Defaults() Config {
 		Listen:       "127.0.0.1:8080",
 		MaxBodyBytes: 1 << 20,
 		MaxUpload:    64 << 20,
-		AuditOrigin:  "sharehub.xiangyang.gov.cn/audit",
-		LogLevel:     "info",
-		LogFormat:    "json",
-		Migrate:      true,
-		Shutdown:     20 * time.Second,
+		// The licence limits are licence.New's defaults.
+		LicenceFileMax:    20 << 20,
+		LicenceZipMax:     2 << 30,
+		LicenceZipEntries: 20000,
+		AuditOrigin:       "sharehub.xiangyang.gov.cn/audit",
+		LogLevel:          "info",
+		LogFormat:         "json",
+		Migrate:           true,
+		Shutdown:          20 * time.Second,
 	}
 }
 
@@ -113,6 +120,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUpload < 1024 {
 		add("max-upload", fmt.Errorf("at least 1024 bytes, got %d", c.MaxUpload))
+	}
+	if c.LicenceFileMax < 1 {
+		add("licence-file-max", fmt.Errorf("at least 1 byte, got %d", c.LicenceFileMax))
+	}
+	if c.LicenceZipMax < 1 {
+		add("licence-zip-max", fmt.Errorf("at least 1 byte, got %d", c.LicenceZipMax))
+	}
+	if c.LicenceZipEntries < 1 {
+		add("licence-zip-entries", fmt.Errorf("at least 1, got %d", c.LicenceZipEntries))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		add("log-level", err)
