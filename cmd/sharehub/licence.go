@@ -91,7 +91,8 @@ func openLicence(ctx context.Context, cfg hub.Config) (*licenceServices, error) 
 		d.Close()
 		return nil, err
 	}
-	svc, err := licence.New(licence.Config{DB: d, Directory: ex, Sealer: seals, Files: blobs})
+	svc, err := licence.New(licence.Config{DB: d, Directory: ex, Sealer: seals, Files: blobs,
+		MaxFileSize: cfg.LicenceFileMax, MaxZipBytes: cfg.LicenceZipMax, MaxZipEntries: cfg.LicenceZipEntries})
 	if err != nil {
 		d.Close()
 		return nil, err

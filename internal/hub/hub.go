@@ -143,7 +143,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		return nil, err
 	}
 	if a.Licences, err = licence.New(licence.Config{DB: a.DB, Directory: a.Exchange, Sealer: a.Seals, Files: a.Blobs, Keys: a.Keys,
-		PublicURL: a.Config.PublicURL, Logger: logger}); err != nil {
+		PublicURL: a.Config.PublicURL, Logger: logger,
+		MaxFileSize: cfg.LicenceFileMax, MaxZipBytes: cfg.LicenceZipMax, MaxZipEntries: cfg.LicenceZipEntries}); err != nil {
 		return nil, err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Exchange: a.Exchange, Catalog: a.Catalog, Audit: a.Audit, Blobs: a.Blobs, Logger: logger, Metrics: metrics, Licences: a.Licences, Seals: a.Seals, Sync: a.Sync, Sharing: a.Sharing}, api.Config{
