@@ -34,7 +34,11 @@ const licenceUsage = `usage:
       licence numbered NUMBER; each attachment is a new sealed version.
       Every file is reported; one that cannot be attached (path-like name
       in the archive, too big, content not what its name says, no such
-      licence) does not stop the others.
+      licence) does not stop the others. Limits: --licence-file-max bytes
+      per file (default 20 MiB; files are also bounded by --max-upload),
+      --licence-zip-max bytes inflated from one archive (default 2 GiB),
+      --licence-zip-entries entries in one archive (default 20000);
+      serve and demo take the same flags for uploaded licence files.
   sharehub licence generate --count N --out FILE.csv|FILE.xlsx [--seed S] [flags]
       write N realistic licences across the catalogue in the import format
       (reads the departments' credit codes from the database).
