@@ -233,13 +233,20 @@ func TestLicenceAPI(t *testing.T) {
 					t.Fatalf("expired json: %v", j)
 				}
 				h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.police, map[string]any{"ttl_seconds": 90000}).Want(t, 400)
-				// Replayed: a genuine, unexpired token for a version the licence has left.
+				// Replayed: a genuine, unexpired token for a version the licence
+				// has left. The licence is suspended now, and the old code says so.
 				h.Do(t, "POST", "/v1/licences/"+esc+"/events", h.police, map[string]any{"event": "suspend", "reason": "暂扣"}).Want(t, 200)
-				if j := h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).Map(t); j["outcome"] != "superseded" || j["licence"] != nil {
+				j = h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).Map(t)
+				if reason, _ := j["reason"].(string); j["outcome"] != "superseded" || j["status"] != "02" || j["status_name"] != "暂扣" ||
+					!strings.Contains(reason, "stale code") || !strings.Contains(reason, "now suspended (status 02)") {
 					t.Fatalf("superseded json: %v", j)
 				}
-				if p := h.Do(t, "GET", u.Path, "", nil).Want(t, 200); !strings.Contains(string(p.Body), "二维码已失效") {
-					t.Fatalf("superseded page: %s", p.Body)
+				if lj, _ := j["licence"].(map[string]any); lj == nil || lj["status"] != "02" || strings.Contains(string(licenceJSON(t, lj)), holder) {
+					t.Fatalf("superseded json licence: %v", j)
+				}
+				if p := string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body); !strings.Contains(p, ">已暂扣<") || !strings.Contains(p, "此二维码生成后，证照已发生变更") ||
+					strings.Contains(p, "二维码已失效") || strings.Contains(p, holder) {
+					t.Fatalf("superseded page: %s", p)
 				}
 			})
 		})
@@ -247,8 +254,9 @@ func TestLicenceAPI(t *testing.T) {
 }
 
 // TestVerifyPageInChromium opens the public verify page in headless
-// Chromium: 有效 first, then, after the licence is revoked, 已撤销 on a
-// fresh code and 二维码已失效 on the old one.
+// Chromium: 有效 first, then, after the licence is revoked through the
+// API, the same URL again: 已撤销, with the note that the licence changed
+// after the code was made (and 已撤销 on a fresh code too).
 func TestVerifyPageInChromium(t *testing.T) {
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -285,11 +293,12 @@ func TestVerifyPageInChromium(t *testing.T) {
 		t.Fatalf("page before revocation:\n%s", d)
 	}
 	h.Do(t, "POST", "/v1/licences/"+esc+"/events", h.police, map[string]any{"event": "revoke", "reason": "以欺骗手段取得"}).Want(t, 200)
-	if d := dom(qr()); !strings.Contains(d, ">已撤销<") {
-		t.Fatalf("page after revocation:\n%s", d)
+	if d := dom(first); !strings.Contains(d, `data-outcome="superseded" data-status="03">已撤销<`) ||
+		!strings.Contains(d, "此二维码生成后，证照已发生变更") || strings.Contains(d, "二维码已失效") || strings.Contains(d, ">有效<") {
+		t.Fatalf("same code after revocation:\n%s", d)
 	}
-	if d := dom(first); !strings.Contains(d, "二维码已失效") {
-		t.Fatalf("old code after revocation:\n%s", d)
+	if d := dom(qr()); !strings.Contains(d, `data-outcome="valid" data-status="03">已撤销<`) {
+		t.Fatalf("fresh code after revocation:\n%s", d)
 	}
 }
 

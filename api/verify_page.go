@@ -43,9 +43,13 @@ var headlines = map[licence.Outcome]string{
 var whys = map[licence.Outcome]string{
 	licence.OutcomeExpired:    "该二维码已超过有效时间，不能用于核验。请持证人重新生成亮证二维码。",
 	licence.OutcomeForged:     "该二维码不是本平台签发的，或内容已被篡改。请勿采信。",
-	licence.OutcomeSuperseded: "证照信息在二维码生成后已发生变更（如变更、暂扣、撤销），该二维码不再代表证照当前状态。请持证人重新生成亮证二维码。",
+	licence.OutcomeSuperseded: "证照信息在二维码生成后已发生变更（如变更、延续），该二维码不再代表证照当前信息。请持证人重新生成亮证二维码。",
 	licence.OutcomeUnknown:    "二维码签名有效，但本平台证照库中已无此证照。",
 }
+
+// staleNote goes under the headline when a superseded code's licence is
+// no longer 有效: the headline is then the licence's status now.
+const staleNote = "此二维码生成后，证照已发生变更。以上为证照当前状态，不是二维码生成时的状态。"
 
 // statusHeadlines name a licence's status as the page shows it.
 var statusHeadlines = map[licence.Status]string{
@@ -74,7 +78,15 @@ func (s *Server) verifyPage(c *gin.Context) {
 	if !res.ExpiresAt.IsZero() {
 		v.Expires = res.ExpiresAt.In(cst).Format("2006-01-02 15:04:05")
 	}
-	if res.Outcome == licence.OutcomeValid {
+	// A superseded code whose licence is no longer 有效 shows that status:
+	// a verifier scanning a code shown minutes ago must see that the
+	// licence was revoked since, not only that the code is out of date.
+	// A superseded code never shows 有效 (nor the licence's data).
+	stale := res.Outcome == licence.OutcomeSuperseded && res.Licence != nil && res.Licence.Status != licence.StatusValid
+	if !stale && res.Outcome != licence.OutcomeValid {
+		v.Licence = nil
+	}
+	if res.Outcome == licence.OutcomeValid || stale {
 		v.Status = res.Licence.Status
 		v.Headline = statusHeadlines[v.Status]
 		v.Class = "bad"
@@ -83,6 +95,9 @@ func (s *Server) verifyPage(c *gin.Context) {
 			v.Class = "ok"
 		case licence.StatusSuspended, licence.StatusExpired:
 			v.Class = "warn"
+		}
+		if stale {
+			v.Why = staleNote
 		}
 	} else {
 		v.Headline, v.Why, v.Class = headlines[res.Outcome], whys[res.Outcome], "bad"

@@ -197,8 +197,10 @@ func testQR(t *testing.T, f *fixture) {
 	if _, err := f.svc.Apply(ctx, gaj, l.ID, licence.Change{Event: licence.EventSuspend, Reason: "暂扣"}); err != nil {
 		t.Fatal(err)
 	}
+	// The licence is no longer 有效, so the stale code shows what it is now.
 	c, err = f.svc.CheckQR(ctx, qr.Token)
-	if err != nil || c.Outcome != licence.OutcomeSuperseded || c.Licence != nil {
+	if err != nil || c.Outcome != licence.OutcomeSuperseded || c.Licence == nil || c.Licence.Status != licence.StatusSuspended ||
+		c.Status != licence.StatusSuspended || !strings.Contains(c.Reason, "stale") {
 		t.Fatalf("superseded: %+v %v", c, err)
 	}
 	cur, _ := f.svc.Get(ctx, l.ID)

@@ -37,12 +37,20 @@ import (
 //   - expired: past exp (a short grace for clock skew is not given).
 //   - forged: the signature does not verify, the key is unknown, or the
 //     token is not a well-formed hub token.
-//   - superseded ("replayed"): a genuine, unexpired token for a version the
-//     licence has since left behind (amended, renewed, suspended ...): an
-//     old screenshot shown again after the licence changed. Within its
-//     life a token for the current version may be opened any number of
-//     times: scanning a code twice is normal, and a one-time token would
-//     let the first (possibly hostile) scanner burn it.
+//   - superseded ("replayed", "stale"): a genuine, unexpired token for a
+//     version the licence has since left behind (amended, renewed,
+//     suspended, revoked ...): an old screenshot shown again after the
+//     licence changed. What the verifier most needs to know wins: when the
+//     licence is no longer 有效 (suspended, revoked, cancelled, expired ...)
+//     the check gives its current status and current (masked) data, and
+//     the page shows that status as the headline with a note that the
+//     licence changed after the code was made. When it is still 有效 (it
+//     was amended or renewed) the check gives no licence data: the code no
+//     longer shows the licence as it is, so the page says the code is out
+//     of date and the holder must make a new one. Within its life a token
+//     for the current version may be opened any number of times: scanning
+//     a code twice is normal, and a one-time token would let the first
+//     (possibly hostile) scanner burn it.
 //   - unknown: genuine, but the licence is no longer in this registry.
 
 // TokenTyp is the JWS typ of QR tokens.
@@ -176,10 +184,22 @@ type TokenCheck struct {
 	Outcome Outcome `json:"outcome"`
 	// Reason says why a token is not valid, in plain words (English).
 	Reason string `json:"reason,omitempty"`
-	// Licence is shown only for a valid token, with the holder masked.
+	// Licence is the licence as it is now, with the holder masked: given
+	// for a valid token, and for a superseded one when the licence is no
+	// longer 有效 (Licence.Status then says what it is). Never for a
+	// superseded token of a licence that is still 有效.
 	Licence *PublicView `json:"licence,omitempty"`
 	// ExpiresAt is the token's expiry (zero for a forged token).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Status and StatusName are the licence's status now, given whenever
+	// Licence is.
+	Status     Status `json:"status,omitempty"`
+	StatusName string `json:"status_name,omitempty"`
+	// TokenVersion is the version the token was made for and
+	// CurrentVersion the licence's version now: given for a superseded
+	// token.
+	TokenVersion   int `json:"token_version,omitempty"`
+	CurrentVersion int `json:"current_version,omitempty"`
 }
 
 // PublicView is what the public verify page shows of a licence.
@@ -227,7 +247,9 @@ func ParseToken(token string, pub func(kid string) ed25519.PublicKey) (Claims, O
 }
 
 // CheckQR verifies a QR token and, when it is genuine, current and
-// unexpired, returns the licence as the public may see it.
+// unexpired, returns the licence as the public may see it. A genuine,
+// unexpired token for an earlier version is OutcomeSuperseded; it comes
+// with the licence as it is now only when that is no longer 有效.
 func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error) {
 	var lookupErr error
 	c, out, why := ParseToken(token, func(kid string) ed25519.PublicKey {
@@ -254,18 +276,36 @@ func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error)
 	if err != nil {
 		return TokenCheck{}, err
 	}
-	if l.Version != c.Version {
-		return TokenCheck{Outcome: OutcomeSuperseded, ExpiresAt: exp,
-			Reason: "the token shows version " + pad3(c.Version) + " of the licence, which has since changed (now version " + pad3(l.Version) + "); ask the holder to show a fresh code"}, nil
-	}
 	st := l.StatusAt(now)
+	if l.Version != c.Version {
+		res := TokenCheck{Outcome: OutcomeSuperseded, ExpiresAt: exp, TokenVersion: c.Version, CurrentVersion: l.Version,
+			Reason: "stale code: the token shows version " + pad3(c.Version) + " of the licence, which has since changed (now version " + pad3(l.Version) + ")"}
+		if st == StatusValid {
+			res.Reason += "; ask the holder to show a fresh code"
+			return res, nil
+		}
+		res.Reason += "; the licence is now " + statusWords[st] + " (status " + string(st) + ")"
+		res.Licence, res.Status, res.StatusName = publicView(&l, st), st, st.Name()
+		return res, nil
+	}
+	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: publicView(&l, st), Status: st, StatusName: st.Name()}, nil
+}
+
+// statusWords name statuses in the English of TokenCheck.Reason.
+var statusWords = map[Status]string{
+	StatusValid: "valid", StatusSuspended: "suspended", StatusRevoked: "revoked", StatusCancelled: "cancelled",
+	StatusExpired: "expired", StatusTransfered: "transferred out", StatusWithdrawn: "revoked as a penalty", StatusOther: "in another status",
+}
+
+// publicView is l as the public verify page shows it, in status st.
+func publicView(l *Licence, st Status) *PublicView {
 	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: l.Number, HolderName: l.Holder.Name,
 		HolderID: maskID(l.Holder), IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
 		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
 	if l.Holder.IDType == HolderIDResident {
 		pv.HolderName = MaskName(l.Holder.Name)
 	}
-	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: pv}, nil
+	return pv
 }
 
 func maskID(h Holder) string { return ident.Mask(kindOf(h.IDType), h.ID) }
