@@ -28,10 +28,10 @@ type qrResponse struct {
 	PNGBase64 string `json:"png_base64"`
 }
 
+// lookupResponse is a holder lookup's answer: the licences the caller may
+// see, and nothing about those it may not (not even how many there are).
 type lookupResponse struct {
 	Items []licence.View `json:"items"`
-	// Withheld counts licences of types the caller holds no grant for.
-	Withheld int `json:"withheld,omitempty"`
 }
 
 // TokenJWKSPath publishes the hub's QR token keys for offline verification.
@@ -178,7 +178,7 @@ func (s *Server) registerLicences() {
 			ok(c, http.StatusOK, v)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/licences", Tag: "licences", Roles: consumers,
-		Summary: "Look licences up by holder id. Needs X-Purpose and a grant for each type returned; licences of other types are withheld.",
+		Summary: "Look licences up by holder id. Needs X-Purpose and a grant for a licence type (issuers: or licences of their own department); only licences the caller may see are returned, with no sign of others.",
 		Query: []queryParam{{Name: "holder_id", Description: "持证主体代码", Required: true},
 			{Name: "holder_id_type", Description: "111 居民身份证号 (default) or 001 统一社会信用代码"},
 			{Name: "type_code", Description: "only this licence type"}},
@@ -283,17 +283,25 @@ func (s *Server) lookupLicences(c *gin.Context) {
 	ctx := c.Request.Context()
 	// What the caller may see, by type (by type and issuer for issuers,
 	// who see their own department's licences whole). One grant check,
-	// and one call off the quota, per type.
+	// and one call off the quota, per type. The answer must not depend on
+	// licences the caller may not see: those are left out without a
+	// trace, and a caller who may see none is refused before anything
+	// is read.
 	issuerCaller := principal(c).Has(exchange.RoleIssuer)
 	access := map[string]func(string) bool{}
-	if typeCode != "" && !issuerCaller {
-		// Check the grant before reading anything.
+	switch {
+	case typeCode != "" && !issuerCaller:
 		allows, err := s.licenceAccess(c, typeCode, "")
 		if err != nil {
 			fail(c, err)
 			return
 		}
 		access[typeCode] = allows
+	case typeCode == "" && !issuerCaller:
+		if err := s.anyLicenceGrant(c); err != nil {
+			fail(c, err)
+			return
+		}
 	}
 	ls, err := s.licences.Lookup(ctx, idType, id, typeCode)
 	if err != nil {
@@ -301,7 +309,6 @@ func (s *Server) lookupLicences(c *gin.Context) {
 		return
 	}
 	out := lookupResponse{Items: []licence.View{}}
-	var firstErr error
 	now := time.Now()
 	for i := range ls {
 		l := &ls[i]
@@ -312,28 +319,37 @@ func (s *Server) lookupLicences(c *gin.Context) {
 		allows, seen := access[key]
 		if !seen {
 			allows, err = s.licenceAccess(c, l.TypeCode, l.IssuerID)
-			if err != nil && !errs.Is(err, errs.KindForbidden) {
+			if errs.Is(err, errs.KindForbidden) {
+				allows, err = nil, nil // not the caller's to see
+			}
+			if err != nil {
 				fail(c, err)
 				return
-			}
-			if err != nil && firstErr == nil {
-				firstErr = err
 			}
 			access[key] = allows
 		}
 		if allows == nil {
-			out.Withheld++
 			continue
 		}
 		out.Items = append(out.Items, licence.ViewOf(l, allows, now))
 		noteResource(c, "licence", l.Key())
 	}
-	if len(out.Items) == 0 && firstErr != nil {
-		fail(c, firstErr)
-		return
-	}
 	noteRows(c, len(out.Items))
 	ok(c, http.StatusOK, out)
+}
+
+// anyLicenceGrant refuses (errs.Forbidden) a caller whose department holds
+// no grant in force for any licence type.
+func (s *Server) anyLicenceGrant(c *gin.Context) error {
+	p := principal(c)
+	gs, err := s.ex.Grants(c.Request.Context(), exchange.GrantFilter{ConsumerDepartmentID: p.DepartmentID, ResourceKind: exchange.ResourceLicenceType, ActiveOnly: true})
+	if err != nil {
+		return err
+	}
+	if len(gs) == 0 {
+		return errs.Forbidden("department %s has no grant for any licence type", p.DepartmentID)
+	}
+	return nil
 }
 
 func (s *Server) licenceQR(c *gin.Context) {

@@ -1,0 +1,133 @@
+package api_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+)
+
+// marriageCert returns a 结婚证 issue request (issued by 民政局) for holder.
+func marriageCert(h *licenceHub, holder string) map[string]any {
+	return map[string]any{"type_code": h.marriageType, "number": "JH" + holder[12:], "holder": map[string]any{"name": "王小明", "id": holder},
+		"issued_on": "2022-05-20", "face": map[string]string{"spouse_name": "李小红", "spouse_id": newHolder(), "registered_on": "2022-05-20", "registry": "襄阳市樊城区民政局"}}
+}
+
+// lookupItems returns the type codes of the licences a lookup returned,
+// failing if the reply carries anything besides the items.
+func lookupItems(t *testing.T, reply map[string]any) []string {
+	t.Helper()
+	for k := range reply {
+		if k != "items" {
+			t.Fatalf("lookup reply has %q besides its items: %v", k, reply)
+		}
+	}
+	var types []string
+	for _, it := range reply["items"].([]any) {
+		types = append(types, it.(map[string]any)["type_code"].(string))
+	}
+	return types
+}
+
+// TestLicenceLookupAccess checks that a holder lookup (GET /v1/licences)
+// tells the caller nothing about licences it may not see: not whether they
+// exist (by a different status) nor how many there are.
+func TestLicenceLookupAccess(t *testing.T) {
+	for _, b := range dbtest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			h := newLicenceHub(t, hubtest.Start(t, b))
+			purpose := "X-Purpose: 办理业务核验证照"
+			idOnly, married, marriedOnly, nobody := newHolder(), newHolder(), newHolder(), newHolder()
+			h.Do(t, "POST", "/v1/licences", h.police, idCard(h, idOnly)).Want(t, 201)
+			h.Do(t, "POST", "/v1/licences", h.police, idCard(h, married)).Want(t, 201)
+			h.Do(t, "POST", "/v1/licences", h.civilIssuer, marriageCert(h, married)).Want(t, 201)
+			h.Do(t, "POST", "/v1/licences", h.civilIssuer, marriageCert(h, marriedOnly)).Want(t, 201)
+			lookup := func(key, holder string) *hubtest.Response {
+				return h.Do(t, "GET", "/v1/licences?holder_id="+holder, key, nil, purpose)
+			}
+
+			t.Run("no licence grant at all", func(t *testing.T) {
+				// 教育局's app has no grant for any licence type: refused the
+				// same way whether the holder has licences or not.
+				var first string
+				for _, holder := range []string{nobody, idOnly, married, marriedOnly} {
+					p := lookup(h.noGrantApp, holder).Want(t, 403).Problem(t)
+					detail, _ := p["detail"].(string)
+					if !strings.Contains(detail, "xy-jyj") || !strings.Contains(detail, "licence type") {
+						t.Fatalf("problem does not name the department and the missing licence-type grant: %v", p)
+					}
+					if first == "" {
+						first = detail
+					} else if detail != first {
+						t.Fatalf("problem depends on the holder: %q, then %q", first, detail)
+					}
+				}
+			})
+
+			t.Run("grant for another type", func(t *testing.T) {
+				// 卫健委's app may see 结婚证 only. A holder's 身份证 changes
+				// nothing in its answer.
+				none := lookup(h.healthApp, nobody).Want(t, 200)
+				idOnlyReply := lookup(h.healthApp, idOnly).Want(t, 200)
+				if string(idOnlyReply.Body) != string(none.Body) {
+					t.Fatalf("a holder of licences of other types: %s; a holder of none: %s", idOnlyReply.Body, none.Body)
+				}
+				if got := lookupItems(t, none.Map(t)); len(got) != 0 {
+					t.Fatalf("holder of no licences: %v", got)
+				}
+				if got := lookupItems(t, lookup(h.healthApp, married).Want(t, 200).Map(t)); len(got) != 1 || got[0] != h.marriageType {
+					t.Fatalf("holder of a 身份证 and a 结婚证: types %v, want the 结婚证 only", got)
+				}
+				if got := lookupItems(t, lookup(h.healthApp, marriedOnly).Want(t, 200).Map(t)); len(got) != 1 || got[0] != h.marriageType {
+					t.Fatalf("holder of a 结婚证: types %v", got)
+				}
+			})
+
+			t.Run("issuer without a grant", func(t *testing.T) {
+				// 公安局's issuer sees its own department's licences whole and
+				// holds no grant for 结婚证: those are left out without a trace.
+				if got := lookupItems(t, lookup(h.police, married).Want(t, 200).Map(t)); len(got) != 1 || got[0] != h.idType {
+					t.Fatalf("issuer's lookup: types %v, want its own 身份证 only", got)
+				}
+				none := lookup(h.police, nobody).Want(t, 200)
+				other := lookup(h.police, marriedOnly).Want(t, 200)
+				if string(other.Body) != string(none.Body) {
+					t.Fatalf("a holder of another department's licences: %s; a holder of none: %s", other.Body, none.Body)
+				}
+				// With the type named, the same.
+				q := "&type_code=" + url.QueryEscape(h.marriageType)
+				none = h.Do(t, "GET", "/v1/licences?holder_id="+nobody+q, h.police, nil, purpose).Want(t, 200)
+				other = h.Do(t, "GET", "/v1/licences?holder_id="+marriedOnly+q, h.police, nil, purpose).Want(t, 200)
+				if string(other.Body) != string(none.Body) {
+					t.Fatalf("with type_code, a holder of another department's licences: %s; a holder of none: %s", other.Body, none.Body)
+				}
+			})
+
+			t.Run("grants for every type", func(t *testing.T) {
+				// 民政局's issuer: its own 结婚证 whole, the 身份证 by grant.
+				got := lookupItems(t, lookup(h.civilIssuer, married).Want(t, 200).Map(t))
+				if len(got) != 2 {
+					t.Fatalf("types %v, want the 身份证 and the 结婚证", got)
+				}
+			})
+		})
+	}
+}
+
+// TestOpenAPILicenceAccess checks what /openapi.json says of the licence
+// lookup's reply.
+func TestOpenAPILicenceAccess(t *testing.T) {
+	h := hubtest.Start(t, db.SQLite)
+	doc := h.Do(t, "GET", "/openapi.json", "", nil).Want(t, 200).Map(t)
+	paths := doc["paths"].(map[string]any)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	get := paths["/v1/licences"].(map[string]any)["get"].(map[string]any)
+	ref := get["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)["$ref"].(string)
+	props := schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)["properties"].(map[string]any)
+	if _, ok := props["items"]; !ok || len(props) != 1 {
+		t.Errorf("lookup reply has properties %v, want items only", props)
+	}
+}
