@@ -253,6 +253,71 @@ func TestLicenceAPI(t *testing.T) {
 	}
 }
 
+// TestVerifyPageStale opens a code made before the licence changed (HTML
+// and JSON): revoked or suspended since, the page's headline is that
+// status, with the licence as it is now and a note that it changed after
+// the code was made; amended since (still 有效), the code is out of date
+// and shows no licence data.
+func TestVerifyPageStale(t *testing.T) {
+	h := newLicenceHub(t, hubtest.Start(t, dbtest.Backends[0]))
+	// stale issues a licence, makes a code, applies event and returns the
+	// old code's page and JSON, and the licence as it is now.
+	stale := func(t *testing.T, holder string, event map[string]any) (page string, j, now map[string]any) {
+		t.Helper()
+		l := h.Do(t, "POST", "/v1/licences", h.police, idCard(h, holder)).Want(t, 201).Map(t)
+		esc := url.PathEscape(l["id"].(string))
+		u, _ := url.Parse(h.Do(t, "POST", "/v1/licences/"+esc+"/qr", h.police, nil).Want(t, 200).Map(t)["url"].(string))
+		if p := string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body); !strings.Contains(p, ">有效<") {
+			t.Fatalf("page before the change: %s", p)
+		}
+		now = h.Do(t, "POST", "/v1/licences/"+esc+"/events", h.police, event).Want(t, 200).Map(t)
+		page = string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body)
+		j = h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).Map(t)
+		if reason, _ := j["reason"].(string); j["outcome"] != "superseded" || !strings.Contains(reason, "stale code") ||
+			!strings.Contains(reason, "version 001") || !strings.Contains(reason, "now version 002") ||
+			j["token_version"] != 1.0 || j["current_version"] != 2.0 {
+			t.Fatalf("json: %v", j)
+		}
+		if strings.Contains(page, holder) || strings.Contains(string(licenceJSON(t, j)), holder) {
+			t.Fatalf("holder id not masked:\n%s\n%v", page, j)
+		}
+		return page, j, now
+	}
+	for _, tc := range []struct {
+		name            string
+		event           map[string]any
+		code, headline  string
+		statusName, why string
+	}{
+		{"revoked", map[string]any{"event": "revoke", "reason": "以欺骗手段取得"}, "03", "已撤销", "撤销", "now revoked (status 03)"},
+		{"suspended", map[string]any{"event": "suspend", "reason": "涉案暂扣"}, "02", "已暂扣", "暂扣", "now suspended (status 02)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, j, now := stale(t, newHolder(), tc.event)
+			if !strings.Contains(page, `data-outcome="superseded" data-status="`+tc.code+`">`+tc.headline+`<`) ||
+				!strings.Contains(page, "此二维码生成后，证照已发生变更") || !strings.Contains(page, "<dd>"+tc.statusName+"</dd>") ||
+				!strings.Contains(page, now["id"].(string)) || strings.Contains(page, "二维码已失效") || strings.Contains(page, ">有效<") {
+				t.Fatalf("page:\n%s", page)
+			}
+			lj, _ := j["licence"].(map[string]any)
+			if j["status"] != tc.code || j["status_name"] != tc.statusName || !strings.Contains(j["reason"].(string), tc.why) ||
+				lj == nil || lj["status"] != tc.code || lj["id"] != now["id"] {
+				t.Fatalf("json: %v", j)
+			}
+		})
+	}
+	t.Run("amended", func(t *testing.T) {
+		page, j, _ := stale(t, newHolder(), map[string]any{"event": "amend", "reason": "住址变更", "face": map[string]string{"address": "湖北省襄阳市襄州区航空路9号"}})
+		if !strings.Contains(page, `data-outcome="superseded" data-status="">二维码已失效<`) || !strings.Contains(page, "请持证人重新生成亮证二维码") ||
+			strings.Contains(page, ">有效<") || strings.Contains(page, "证照编号") || strings.Contains(page, "此二维码生成后，证照已发生变更") {
+			t.Fatalf("page:\n%s", page)
+		}
+		if _, ok := j["licence"]; ok || j["status"] != nil || !strings.Contains(j["reason"].(string), "ask the holder to show a fresh code") {
+			t.Fatalf("json: %v", j)
+		}
+	})
+}
+
 // TestVerifyPageInChromium opens the public verify page in headless
 // Chromium: 有效 first, then, after the licence is revoked through the
 // API, the same URL again: 已撤销, with the note that the licence changed

@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/licence"
 )
@@ -221,3 +224,110 @@ func testQR(t *testing.T, f *fixture) {
 	_, err = f.svc.IssueQR(ctx, &cur, 48*time.Hour)
 	wantKind(t, err, errs.KindInvalid)
 }
+
+// TestQRStale opens a code made before the licence changed (a stale,
+// "replayed" code): when the licence is no longer 有效 the check gives its
+// status now; when it is still 有效 (amended, renewed, returned) it gives
+// no licence data and says the code is out of date.
+func TestQRStale(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		gaj := issuer("xy-gaj")
+		change := func(t *testing.T, l licence.Licence, cs ...licence.Change) licence.Licence {
+			t.Helper()
+			for _, c := range cs {
+				var err error
+				if l, err = f.svc.Apply(ctx, gaj, l.ID, c); err != nil {
+					t.Fatalf("%s: %v", c.Event, err)
+				}
+			}
+			return l
+		}
+		// stale makes a code for a new licence, changes the licence and
+		// checks the code.
+		stale := func(t *testing.T, n licence.NewLicence, cs ...licence.Change) (licence.TokenCheck, licence.Licence) {
+			t.Helper()
+			l := mustIssue(t, f, n)
+			qr, err := f.svc.IssueQR(ctx, &l, 24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l = change(t, l, cs...)
+			c, err := f.svc.CheckQR(ctx, qr.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Outcome != licence.OutcomeSuperseded || c.TokenVersion != 1 || c.CurrentVersion != l.Version ||
+				!strings.Contains(c.Reason, "stale code") || !strings.Contains(c.Reason, "version 001") || !strings.Contains(c.Reason, fmt.Sprintf("now version %03d", l.Version)) {
+				t.Fatalf("stale code: %+v (licence now version %d)", c, l.Version)
+			}
+			return c, l
+		}
+		for _, tc := range []struct {
+			name  string
+			cs    []licence.Change
+			want  licence.Status
+			words string
+		}{
+			{"revoked", []licence.Change{{Event: licence.EventRevoke, Reason: "骗领撤销"}}, licence.StatusRevoked, "now revoked (status 03)"},
+			{"withdrawn", []licence.Change{{Event: licence.EventRevoke, Reason: "吊销", Withdraw: true}}, licence.StatusWithdrawn, "now revoked as a penalty (status 07)"},
+			{"suspended", []licence.Change{{Event: licence.EventSuspend, Reason: "涉案暂扣"}}, licence.StatusSuspended, "now suspended (status 02)"},
+			{"cancelled", []licence.Change{{Event: licence.EventCancel, Reason: "死亡注销"}}, licence.StatusCancelled, "now cancelled (status 04)"},
+			{"amended then revoked", []licence.Change{{Event: licence.EventAmend, Reason: "住址变更", Face: map[string]string{"address": "湖北省襄阳市樊城区长征路2号"}},
+				{Event: licence.EventRevoke, Reason: "骗领撤销"}}, licence.StatusRevoked, "now revoked (status 03)"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c, l := stale(t, f.idCard(person()), tc.cs...)
+				if c.Status != tc.want || c.StatusName != tc.want.Name() || !strings.Contains(c.Reason, tc.words) || strings.Contains(c.Reason, "fresh code") {
+					t.Fatalf("status now: %+v", c)
+				}
+				if c.Licence == nil || c.Licence.ID != l.ID || c.Licence.Status != tc.want || c.Licence.StatusName != tc.want.Name() ||
+					c.Licence.HolderName != "张**" || strings.Contains(c.Licence.HolderID, l.Holder.ID[6:14]) {
+					t.Fatalf("licence now: %+v", c.Licence)
+				}
+			})
+		}
+		// Still 有效 after the change: no data, the code is out of date.
+		for _, tc := range []struct {
+			name string
+			cs   []licence.Change
+		}{
+			{"amended", []licence.Change{{Event: licence.EventAmend, Reason: "住址变更", Face: map[string]string{"address": "湖北省襄阳市樊城区长征路2号"}}}},
+			{"renewed", []licence.Change{{Event: licence.EventRenew, Reason: "到期换领", ValidUntil: "2045-04-30"}}},
+			{"suspended and returned", []licence.Change{{Event: licence.EventSuspend, Reason: "涉案暂扣"}, {Event: licence.EventReturn, Reason: "案件办结发还"}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c, _ := stale(t, f.idCard(person()), tc.cs...)
+				if c.Licence != nil || c.Status != "" || c.StatusName != "" || !strings.Contains(c.Reason, "ask the holder to show a fresh code") {
+					t.Fatalf("stale code of a valid licence: %+v", c)
+				}
+			})
+		}
+		// Expired since: the code was made at noon (China time) on the
+		// licence's last day, the licence was amended, and the code is
+		// opened at 1 am the next day, within its 24 hours.
+		t.Run("expired", func(t *testing.T) {
+			defer f.offset.Store(0)
+			y, m, d := time.Now().In(cst).Date()
+			noon := time.Date(y, m, d, 12, 0, 0, 0, cst)
+			f.offset.Store(int64(time.Until(noon)))
+			n := f.idCard(person())
+			n.ValidUntil = noon.Format(time.DateOnly)
+			l := mustIssue(t, f, n)
+			qr, err := f.svc.IssueQR(ctx, &l, 24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l = change(t, l, licence.Change{Event: licence.EventAmend, Reason: "住址变更", Face: map[string]string{"address": "湖北省襄阳市樊城区长征路2号"}})
+			f.offset.Store(int64(time.Until(noon.Add(13 * time.Hour))))
+			c, err := f.svc.CheckQR(ctx, qr.Token)
+			if err != nil || c.Outcome != licence.OutcomeSuperseded || c.Status != licence.StatusExpired || c.Licence == nil ||
+				c.Licence.Status != licence.StatusExpired || c.Licence.ID != l.ID || !strings.Contains(c.Reason, "now expired (status 05)") {
+				t.Fatalf("stale code of an expired licence: %+v %v", c, err)
+			}
+		})
+	})
+}
+
+var cst = time.FixedZone("CST", 8*3600)
