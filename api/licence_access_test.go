@@ -8,6 +8,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+	"github.com/xiangyang-gov/sharehub/internal/ident"
 )
 
 // marriageCert returns a 结婚证 issue request (issued by 民政局) for holder.
@@ -117,8 +118,71 @@ func TestLicenceLookupAccess(t *testing.T) {
 	}
 }
 
+// TestLicenceVerifyAccess checks that POST /v1/licences/{id}/verify needs
+// the access GET /v1/licences/{id} needs, and refuses the same way.
+func TestLicenceVerifyAccess(t *testing.T) {
+	for _, b := range dbtest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			h := newLicenceHub(t, hubtest.Start(t, b))
+			id := h.Do(t, "POST", "/v1/licences", h.police, idCard(h, newHolder())).Want(t, 201).Map(t)["id"].(string)
+			marriage := h.Do(t, "POST", "/v1/licences", h.civilIssuer, marriageCert(h, newHolder())).Want(t, 201).Map(t)["id"].(string)
+			p, err := ident.ParseLicenceID(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unknown, err := ident.NewLicenceID(p.TypeCode, p.IssuerCode, "NOSUCH1", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			badCheck := id[:len(id)-1] + map[bool]string{true: "Y", false: "Z"}[strings.HasSuffix(id, "Z")]
+			cases := []struct {
+				name, key, id string
+				want          int
+			}{
+				{"app with a grant for the type", h.AppKey, id, 200},
+				{"app with a full grant", h.fullApp, id, 200},
+				{"app with a grant for another type", h.healthApp, id, 403},
+				{"app with no grant", h.noGrantApp, id, 403},
+				{"app with no grant, unknown licence", h.noGrantApp, unknown, 403},
+				{"app with a grant, unknown licence", h.AppKey, unknown, 404},
+				{"issuer of the licence's department", h.police, id, 200},
+				{"issuer of the licence's department, unknown licence", h.police, unknown, 404},
+				{"issuer of another department without a grant", h.police, marriage, 403},
+				{"issuer of another department with a grant", h.civilIssuer, id, 200},
+				{"admin", h.Admin, id, 403},
+				{"auditor", h.Auditor, id, 403},
+				{"not signed in", "", id, 401},
+				{"wrong check character", h.AppKey, badCheck, 400},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					path := "/v1/licences/" + url.PathEscape(c.id)
+					get := h.Do(t, "GET", path, c.key, nil, "X-Purpose: 核验")
+					ver := h.Do(t, "POST", path+"/verify", c.key, nil, "X-Purpose: 核验")
+					if get.Status != c.want || ver.Status != c.want {
+						t.Fatalf("get %d, verify %d, want %d; verify said %s", get.Status, ver.Status, c.want, ver.Body)
+					}
+					if c.want == 200 {
+						if v := ver.Map(t); v["valid"] != true {
+							t.Fatalf("verify: %v", v)
+						}
+						return
+					}
+					if c.want == 401 {
+						return
+					}
+					gp, vp := get.Problem(t), ver.Problem(t)
+					if gp["detail"] != vp["detail"] {
+						t.Fatalf("get said %q, verify %q", gp["detail"], vp["detail"])
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestOpenAPILicenceAccess checks what /openapi.json says of the licence
-// lookup's reply.
+// lookup's reply and of who may verify a licence.
 func TestOpenAPILicenceAccess(t *testing.T) {
 	h := hubtest.Start(t, db.SQLite)
 	doc := h.Do(t, "GET", "/openapi.json", "", nil).Want(t, 200).Map(t)
@@ -129,5 +193,10 @@ func TestOpenAPILicenceAccess(t *testing.T) {
 	props := schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)["properties"].(map[string]any)
 	if _, ok := props["items"]; !ok || len(props) != 1 {
 		t.Errorf("lookup reply has properties %v, want items only", props)
+	}
+	verify := paths["/v1/licences/{id}/verify"].(map[string]any)["post"].(map[string]any)
+	one := paths["/v1/licences/{id}"].(map[string]any)["get"].(map[string]any)
+	if got, want := licenceJSON(t, verify["x-roles"]), licenceJSON(t, one["x-roles"]); string(got) != string(want) || string(got) == "null" {
+		t.Errorf("verify roles %s, get roles %s", got, want)
 	}
 }

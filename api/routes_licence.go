@@ -140,31 +140,10 @@ func (s *Server) registerLicences() {
 	s.handle(route{Method: "GET", Path: "/v1/licences/:id", Tag: "licences", Roles: consumers,
 		Summary:  "A licence by identifier (any version's). Needs X-Purpose (用证事由, ≤200 characters) and a grant for its type; fields outside the grant are left out, id numbers masked unless granted.",
 		Response: licence.View{}, Handler: func(c *gin.Context) {
-			id := c.Param("id")
-			p, err := ident.ParseLicenceID(id)
-			if err != nil {
-				fail(c, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()}))
-				return
-			}
-			if err := requirePurpose(c); err != nil {
-				fail(c, err)
-				return
-			}
-			allows, err := s.licenceAccess(c, p.TypeCode, "")
+			l, allows, err := s.readLicence(c, true)
 			if err != nil {
 				fail(c, err)
 				return
-			}
-			l, err := s.licences.Get(c.Request.Context(), id)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			if allows == nil {
-				if allows, err = s.licenceAccess(c, l.TypeCode, l.IssuerID); err != nil {
-					fail(c, err)
-					return
-				}
 			}
 			v := licence.ViewOf(&l, allows, time.Now())
 			if v.File != nil {
@@ -184,10 +163,15 @@ func (s *Server) registerLicences() {
 			{Name: "type_code", Description: "only this licence type"}},
 		Response: lookupResponse{}, Handler: func(c *gin.Context) { s.lookupLicences(c) }})
 
-	s.handle(route{Method: "POST", Path: "/v1/licences/:id/verify", Tag: "licences",
-		Summary:  "Check the seal over the licence's current version and its file's digest.",
+	s.handle(route{Method: "POST", Path: "/v1/licences/:id/verify", Tag: "licences", Roles: consumers,
+		Summary:  "Check the seal over the licence's current version (its issuing department's seal) and its file's digest. Needs the access GET /v1/licences/{id} needs: issuers of the licence's department, or a grant for its type.",
 		Response: licence.Verification{}, Handler: func(c *gin.Context) {
-			v, err := s.licences.Verify(c.Request.Context(), c.Param("id"))
+			l, _, err := s.readLicence(c, false)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			v, err := s.licences.Verify(c.Request.Context(), l.ID)
 			if err != nil {
 				fail(c, err)
 				return
@@ -260,6 +244,38 @@ func (s *Server) licenceAccess(c *gin.Context, typeCode, issuerID string) (func(
 		return nil, err
 	}
 	return a.Allows, nil
+}
+
+// readLicence reads the licence named by the path's id for a caller who
+// may see it, and what of it the caller may see: issuers of its department
+// see it whole; everyone else needs a grant for its type, checked (and
+// refused, errs.Forbidden) before anything is read, so that a refusal says
+// nothing of whether the licence exists. needPurpose requires X-Purpose.
+func (s *Server) readLicence(c *gin.Context, needPurpose bool) (licence.Licence, func(string) bool, error) {
+	id := c.Param("id")
+	p, err := ident.ParseLicenceID(id)
+	if err != nil {
+		return licence.Licence{}, nil, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()})
+	}
+	if needPurpose {
+		if err := requirePurpose(c); err != nil {
+			return licence.Licence{}, nil, err
+		}
+	}
+	allows, err := s.licenceAccess(c, p.TypeCode, "")
+	if err != nil {
+		return licence.Licence{}, nil, err
+	}
+	l, err := s.licences.Get(c.Request.Context(), id)
+	if err != nil {
+		return licence.Licence{}, nil, err
+	}
+	if allows == nil {
+		if allows, err = s.licenceAccess(c, l.TypeCode, l.IssuerID); err != nil {
+			return licence.Licence{}, nil, err
+		}
+	}
+	return l, allows, nil
 }
 
 func (s *Server) lookupLicences(c *gin.Context) {
