@@ -23,6 +23,7 @@ func TestStore(t *testing.T) {
 		t.Run("lookup", func(t *testing.T) { testLookup(t, f) })
 		t.Run("expiry", func(t *testing.T) { testExpiry(t, f) })
 		t.Run("tamper", func(t *testing.T) { testTamper(t, f) })
+		t.Run("foreign seal", func(t *testing.T) { testForeignSeal(t, f) })
 		t.Run("files", func(t *testing.T) { testFiles(t, f) })
 		t.Run("attach dir", func(t *testing.T) { testAttachDir(t, f) })
 		t.Run("qr", func(t *testing.T) { testQR(t, f) })

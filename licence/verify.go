@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 
 	"github.com/xiangyang-gov/sharehub/seal"
@@ -25,8 +26,9 @@ type Verification struct {
 	Seal        seal.Result `json:"seal"`
 }
 
-// Verify checks the seal over the current version of a licence and, when
-// it has a file, the file's digest against the sealed one.
+// Verify checks the seal over the current version of a licence (a good
+// seal of the licence's issuing department, and no other) and, when it has
+// a file, the file's digest against the sealed one.
 func (s *Service) Verify(ctx context.Context, id string) (Verification, error) {
 	l, err := s.Get(ctx, id)
 	if err != nil {
@@ -55,11 +57,12 @@ func (s *Service) Verify(ctx context.Context, id string) (Verification, error) {
 		out.Problems = append(out.Problems, "the seal cannot be read: "+err.Error())
 	} else {
 		out.Seal = res
-		if !res.Valid {
-			for _, sr := range res.Signatures {
-				if !sr.Valid {
-					out.Problems = append(out.Problems, "seal: "+string(sr.Reason)+" "+sr.Detail)
-				}
+		for _, sr := range res.Signatures {
+			if !sr.Valid {
+				out.Problems = append(out.Problems, "seal: "+string(sr.Reason)+" "+sr.Detail)
+			}
+			if p := foreignSeal(&l, &sr); p != "" {
+				out.Problems = append(out.Problems, p)
 			}
 		}
 	}
@@ -80,4 +83,19 @@ func (s *Service) Verify(ctx context.Context, id string) (Verification, error) {
 	}
 	out.Valid = len(out.Problems) == 0
 	return out, nil
+}
+
+// foreignSeal says how a seal on l is not its issuing department's, or
+// returns "" when it is. A seal's owner is as the hub CA certified it (its
+// credit code) and, checked online, the department the seal's key belongs
+// to. A signature too broken to name its owner is reported as such.
+func foreignSeal(l *Licence, sr *seal.SignatureResult) string {
+	o := sr.Organisation
+	if !sr.Valid && o.ID == "" && o.CreditCode == "" {
+		return ""
+	}
+	if o.CreditCode == l.IssuerCode && (o.ID == "" || o.ID == l.IssuerID) {
+		return ""
+	}
+	return fmt.Sprintf("seal: %s belongs to %s (%s), not to the issuing department %s (%s)", sr.SealID, o.Name, o.CreditCode, l.IssuerName, l.IssuerCode)
 }
