@@ -47,7 +47,10 @@ var (
 var weight = map[string]int{"居民身份证": 120, "机动车驾驶证": 40, "营业执照": 30, "不动产权证书": 40, "结婚证": 20, "出生医学证明": 10,
 	"社会保障卡": 60, "个体工商户营业执照": 20, "食品经营许可证": 6, "机动车行驶证": 30, "户口簿": 20, "居住证": 8}
 
-// Generate writes count licences as CSV in the import format (Spec).
+// Generate writes count licences as CSV in the import format (Spec): at
+// least one of every type (of the catalogue, or of opts.Types) when count
+// is at least the number of types, the rest drawn by how common each type
+// is.
 func Generate(w io.Writer, opts GenerateOptions) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	cw := csv.NewWriter(bw)
@@ -69,7 +72,8 @@ func Generate(w io.Writer, opts GenerateOptions) error {
 	return bw.Flush()
 }
 
-// GenerateXLSX writes count licences as an xlsx workbook, streamed.
+// GenerateXLSX writes the licences Generate writes as an xlsx workbook,
+// streamed.
 func GenerateXLSX(w io.Writer, opts GenerateOptions) error {
 	sw, err := sheet.NewWriter(Spec, sheet.WriterOptions{NoValidation: true})
 	if err != nil {
@@ -105,15 +109,21 @@ func generate(opts GenerateOptions, emit func([]string) error) error {
 	seq := make([]int, len(types))
 	rec := make([]string, len(Spec.Sheets[0].Columns))
 	face := map[string]string{}
-	// Rows go out type by type in runs, as registries export them.
+	// The file starts with one licence of every type, in catalogue order,
+	// so that even a small file has them all (as far as count allows);
+	// then rows go out type by type in runs, as registries export them,
+	// the types drawn by weight.
 	for done := 0; done < opts.Count; {
-		x := rng.IntN(total)
-		ti := 0
-		for cum[ti] <= x {
-			ti++
+		ti, run := done, 1
+		if done >= len(types) {
+			x := rng.IntN(total)
+			ti = 0
+			for cum[ti] <= x {
+				ti++
+			}
+			run = min(opts.Count-done, 1+rng.IntN(min(max(opts.Count/100, 1), 1000)))
 		}
 		t := &types[ti]
-		run := min(opts.Count-done, 1+rng.IntN(min(max(opts.Count/100, 1), 1000)))
 		issuer := opts.IssuerCode(t.IssuerIDs[0])
 		for k := 0; k < run; k++ {
 			seq[ti]++

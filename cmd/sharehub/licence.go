@@ -40,8 +40,10 @@ const licenceUsage = `usage:
       --licence-zip-entries entries in one archive (default 20000);
       serve and demo take the same flags for uploaded licence files.
   sharehub licence generate --count N --out FILE.csv|FILE.xlsx [--seed S] [flags]
-      write N realistic licences across the catalogue in the import format
-      (reads the departments' credit codes from the database).
+      write N realistic licences in the import format: one of each of the
+      catalogue's 224 types first (all of them when N is at least 224),
+      the rest drawn by how common each type is (reads the departments'
+      credit codes from the database).
 `
 
 // cmdLicence runs `sharehub licence ...`.

@@ -1,0 +1,148 @@
+package licence_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	"github.com/xiangyang-gov/sharehub/licence"
+)
+
+// catalogueSize is how many licence types the built-in catalogue has
+// (REFERENCE.md: the city registry's 224 types).
+const catalogueSize = 224
+
+// TestCatalogue: the built-in catalogue has the registry's 224 types, each
+// with a unique code, a unique Chinese name and face fields.
+func TestCatalogue(t *testing.T) {
+	codes := departmentCodes(t)
+	types, err := licence.Catalogue(func(id string) string { return codes[id] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(types) != catalogueSize {
+		t.Fatalf("catalogue has %d types, want %d", len(types), catalogueSize)
+	}
+	seenCode, seenName := map[string]bool{}, map[string]bool{}
+	for _, ty := range types {
+		if seenCode[ty.Code] {
+			t.Errorf("type code %s twice", ty.Code)
+		}
+		if seenName[ty.Name] {
+			t.Errorf("type name %s twice", ty.Name)
+		}
+		seenCode[ty.Code], seenName[ty.Name] = true, true
+		if len(ty.Code) != 21 {
+			t.Errorf("%s: code %q is not 21 characters", ty.Name, ty.Code)
+		}
+		han := 0
+		for _, r := range ty.Name {
+			if unicode.Is(unicode.Han, r) {
+				han++
+			}
+		}
+		if han < 3 || len(ty.Fields) == 0 || len(ty.IssuerIDs) == 0 {
+			t.Errorf("type %q (%s): want a Chinese name, face fields and an issuer; got %d Han characters, %d fields, issuers %v",
+				ty.Name, ty.Code, han, len(ty.Fields), ty.IssuerIDs)
+		}
+	}
+}
+
+// departmentCodes reads the demo departments' credit codes from testdata.
+func departmentCodes(t *testing.T) map[string]string {
+	t.Helper()
+	fh, err := os.Open(filepath.Join("..", "testdata", "departments.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	recs, err := csv.NewReader(fh).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	for _, rec := range recs[1:] {
+		codes[rec[0]] = rec[1]
+	}
+	return codes
+}
+
+// TestGenerateCoversCatalogue: a generated file of 20,000 licences (the
+// generator's default catalogue) has licences of every one of the 224
+// types, and the import finds nothing wrong with any row, as CSV and as
+// xlsx.
+func TestGenerateCoversCatalogue(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		if _, err := f.svc.LoadCatalogue(ctx, f.admin, f.seals, nil); err != nil {
+			t.Fatal(err)
+		}
+		deps, err := f.ex.Departments(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := map[string]string{}
+		for _, dp := range deps {
+			codes[dp.ID] = dp.Code
+		}
+		types, err := licence.Catalogue(func(id string) string { return codes[id] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 20000
+		opts := licence.GenerateOptions{Count: n, Seed: 1, IssuerCode: func(id string) string { return codes[id] }}
+		for _, format := range []string{"csv", "xlsx"} {
+			t.Run(format, func(t *testing.T) {
+				var b bytes.Buffer
+				gen := licence.Generate
+				if format == "xlsx" {
+					gen = licence.GenerateXLSX
+				}
+				if err := gen(&b, opts); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(t.TempDir(), "licences."+format)
+				if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if format == "csv" {
+					perType := map[string]int{}
+					recs, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, rec := range recs[1:] {
+						perType[rec[0]]++
+					}
+					if len(recs)-1 != n {
+						t.Errorf("%d rows generated, want %d", len(recs)-1, n)
+					}
+					var missing []string
+					for _, ty := range types {
+						if perType[ty.Code] == 0 {
+							missing = append(missing, ty.Name)
+						}
+					}
+					if len(missing) > 0 || len(perType) != catalogueSize {
+						t.Errorf("%d types have licences, want %d; none of: %v", len(perType), catalogueSize, missing)
+					}
+				}
+				rep, err := f.svc.Import(ctx, path, licence.ImportOptions{By: importer})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rep.OK() || rep.Rows[licence.SheetName] != n || rep.Created != 0 {
+					t.Fatalf("dry run of the generated %s: %d rows, %d errors (want %d rows, none), first: %+v",
+						format, rep.Rows[licence.SheetName], rep.ErrorCount, n, rep.Errors[:min(len(rep.Errors), 5)])
+				}
+			})
+		}
+	})
+}
