@@ -98,18 +98,48 @@ func (s *Service) departmentCodes(ctx context.Context) (map[string]string, error
 	return out, db.Interpret(rows.Err(), "departments")
 }
 
+// DemoSeed is what SeedDemo made.
+type DemoSeed struct {
+	// Show is a valid 居民身份证 to show.
+	Show Licence
+	// Licences is how many licences of the demo types exist; Types how
+	// many of DemoTypes have at least one.
+	Licences, Types int
+}
+
 // SeedDemo loads the catalogue, seals the demo types' issuers and issues
-// n generated licences of DemoTypes (the same ones every time: running it
-// again adds nothing). It returns a 居民身份证 to show and how many
-// licences of the demo types exist.
-func (s *Service) SeedDemo(ctx context.Context, by *exchange.Principal, seals SealMaker, n int) (Licence, int, error) {
+// n generated licences of DemoTypes, at least one of each when n is at
+// least their number (the same ones every time: running it again adds
+// nothing).
+func (s *Service) SeedDemo(ctx context.Context, by *exchange.Principal, seals SealMaker, n int) (DemoSeed, error) {
+	l, types, err := s.seedDemo(ctx, by, seals, n)
+	if err != nil {
+		return DemoSeed{}, err
+	}
+	res := DemoSeed{Show: l}
+	for _, t := range types {
+		var k int
+		if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM licences WHERE type_code = $1`, t.Code).Scan(&k); err != nil {
+			return DemoSeed{}, db.Interpret(err, "demo licences")
+		}
+		res.Licences += k
+		if k > 0 {
+			res.Types++
+		}
+	}
+	return res, nil
+}
+
+// seedDemo is SeedDemo without the counting; it returns the licence to
+// show and the demo types.
+func (s *Service) seedDemo(ctx context.Context, by *exchange.Principal, seals SealMaker, n int) (Licence, []Type, error) {
 	ds, err := s.departmentCodes(ctx)
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	all, err := Catalogue(func(id string) string { return ds[id] })
 	if err != nil {
-		return Licence{}, 0, errs.Invalid("%v", err)
+		return Licence{}, nil, errs.Invalid("%v", err)
 	}
 	var types []Type
 	var depts []string
@@ -122,48 +152,48 @@ func (s *Service) SeedDemo(ctx context.Context, by *exchange.Principal, seals Se
 		}
 	}
 	if _, err := s.LoadCatalogue(ctx, by, seals, depts); err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	dir, err := os.MkdirTemp("", "sharehub-demo-licences-")
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "licences.csv")
 	fh, err := os.Create(path)
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	err = Generate(fh, GenerateOptions{Count: n, Seed: 2024, Types: types, IssuerCode: func(id string) string { return ds[id] }})
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	rep, err := s.Import(ctx, path, ImportOptions{By: by, Commit: true})
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	if err := rep.Err(); err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	var key string
 	err = s.db.R.QueryRowContext(ctx, `SELECT id FROM licences WHERE status = $2 ORDER BY CASE WHEN type_code = $1 THEN 0 ELSE 1 END, id LIMIT 1`,
 		types[0].Code, string(StatusValid)).Scan(&key)
 	if err != nil {
-		return Licence{}, 0, db.Interpret(err, "demo licence")
+		return Licence{}, nil, db.Interpret(err, "demo licence")
 	}
 	l, err := s.getKey(ctx, key)
 	if err != nil {
-		return Licence{}, 0, err
+		return Licence{}, nil, err
 	}
 	// The demo's licence to show is valid today whatever the generator drew.
 	if st := l.StatusAt(time.Now()); st == StatusExpired {
 		if l, err = s.Apply(ctx, &exchange.Principal{ID: by.ID, DepartmentID: l.IssuerID, Roles: []exchange.Role{exchange.RoleIssuer}}, l.ID,
 			Change{Event: EventRenew, Reason: "演示：到期换领"}); err != nil {
-			return Licence{}, 0, err
+			return Licence{}, nil, err
 		}
 	}
-	return l, rep.Created + rep.Unchanged, nil
+	return l, types, nil
 }

@@ -82,8 +82,8 @@ OpenAPI: %s/openapi.json   Metrics: %s/metrics   Press Ctrl-C to stop.
 		u, res.Resource.Kind, res.Resource.ID, key["app"],
 		u, key["auditor"], u, app.Config.DataDir, u, u)
 	if res.LicenceQRURL != "" {
-		fmt.Fprintf(w, "\nE-licences: %d demo licences of a dozen types. Scan or open this QR verify page (a 居民身份证, valid 24h):\n  %s\n  curl -s -H 'Accept: application/json' %s\n",
-			res.Licences, res.LicenceQRURL, res.LicenceQRURL)
+		fmt.Fprintf(w, "\nE-licences: %d demo licences of %d types. Scan or open this QR verify page (a 居民身份证, valid 24h):\n  %s\n  curl -s -H 'Accept: application/json' %s\n",
+			res.Licences, res.LicenceTypes, res.LicenceQRURL, res.LicenceQRURL)
 		fmt.Fprintf(w, "  curl -s '%s/v1/licences?holder_id=%s&type_code=%s' -H 'Authorization: Bearer %s' -H 'X-Purpose: 婚姻登记核验'   # holder lookup, id masked\n",
 			u, res.LicenceHolder, res.LicenceType, key["app"])
 	}

@@ -37,10 +37,11 @@ type DemoResult struct {
 	Keys         []DemoKey
 	GrantID      string
 	Resource     exchange.Resource
-	// Licences is how many demo licences exist; LicenceID one of them (a
+	// Licences is how many demo licences exist, of LicenceTypes of the
+	// demo's types (licence.DemoTypes); LicenceID one of them (a
 	// 居民身份证 of LicenceHolder, type LicenceType) and LicenceQRURL its
 	// verify page.
-	Licences                                            int
+	Licences, LicenceTypes                              int
 	LicenceID, LicenceType, LicenceHolder, LicenceQRURL string
 	// Seals is how many demo 公章 exist (one per demo department); SealID
 	// is the data bureau's, SecondSealID the civil affairs bureau's (keys:

@@ -15,11 +15,12 @@ const DemoLicences = 300
 // the demo) to scan. It grants the civil affairs bureau use of that
 // licence type, so the demo app key can look licences up by holder.
 func (a *App) seedLicences(ctx context.Context, admin *exchange.Principal, civil string, res *DemoResult) error {
-	l, n, err := a.Licences.SeedDemo(ctx, admin, a.Seals, DemoLicences)
+	seeded, err := a.Licences.SeedDemo(ctx, admin, a.Seals, DemoLicences)
 	if err != nil {
 		return err
 	}
-	res.Licences, res.LicenceID, res.LicenceType = n, l.ID, l.TypeCode
+	l := seeded.Show
+	res.Licences, res.LicenceTypes, res.LicenceID, res.LicenceType = seeded.Licences, seeded.Types, l.ID, l.TypeCode
 	res.LicenceHolder = l.Holder.ID
 	gs, err := a.Exchange.Grants(ctx, exchange.GrantFilter{ConsumerDepartmentID: civil, ResourceKind: exchange.ResourceLicenceType, ResourceID: l.TypeCode, ActiveOnly: true})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+	"github.com/xiangyang-gov/sharehub/licence"
 )
 
 // embeddedConfig is a hub on SQLite and local blobs in dir, on a free port.
@@ -346,7 +348,8 @@ func TestTLS(t *testing.T) {
 }
 
 // TestSeedDemoTwice: a second demo start on the same data directory adds
-// nothing and prints the same keys.
+// nothing and prints the same keys; the demo's licences are of every one
+// of its types.
 func TestSeedDemoTwice(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -358,6 +361,7 @@ func TestSeedDemoTwice(t *testing.T) {
 		principals []exchange.Principal
 		keys, gr   int
 		keyFile    []byte
+		perType    map[string]int // licences by type name
 	}
 	seed := func(times int) snapshot {
 		t.Helper()
@@ -393,6 +397,7 @@ func TestSeedDemoTwice(t *testing.T) {
 		if s.keyFile, err = os.ReadFile(filepath.Join(dir, "demo-keys.json")); err != nil {
 			t.Fatal(err)
 		}
+		s.perType = demoLicencesPerType(t, app)
 		return s
 	}
 	first := seed(1)
@@ -434,6 +439,46 @@ func TestSeedDemoTwice(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "demo-keys.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("demo-keys.json mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
+	// The demo's licences: every one of its types has some, as the demo
+	// says; the second start adds none.
+	total := 0
+	for _, name := range licence.DemoTypes {
+		if first.perType[name] == 0 {
+			t.Errorf("the demo issued no %s", name)
+		}
+		total += first.perType[name]
+	}
+	if len(first.perType) != len(licence.DemoTypes) || total != hub.DemoLicences || first.res.Licences != total || first.res.LicenceTypes != len(licence.DemoTypes) {
+		t.Errorf("demo licences by type %v (%d in all; the demo says %d of %d types), want %d in all, some of each of the %d types %v",
+			first.perType, total, first.res.Licences, first.res.LicenceTypes, hub.DemoLicences, len(licence.DemoTypes), licence.DemoTypes)
+	}
+	if !maps.Equal(first.perType, second.perType) || second.res.Licences != first.res.Licences {
+		t.Errorf("demo licences changed between runs: %v then %v", first.perType, second.perType)
+	}
+}
+
+// demoLicencesPerType counts the registry's licences by type name.
+func demoLicencesPerType(t *testing.T, app *hub.App) map[string]int {
+	t.Helper()
+	rows, err := app.DB.R.QueryContext(context.Background(),
+		`SELECT t.name, COUNT(*) FROM licences l JOIN licence_types t ON t.code = l.type_code GROUP BY t.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func csvRows(t *testing.T, path string) int {

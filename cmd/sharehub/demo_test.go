@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/hub"
+	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+	"github.com/xiangyang-gov/sharehub/licence"
+)
+
+var demoLicencesRE = regexp.MustCompile(`E-licences: (\d+) demo licences of (\d+) types\. .*\n  (http\S+/verify/\S+)\n`)
+
+// TestDemoCLI runs `sharehub demo` as a user does: what it prints about
+// the e-licences is so (licences of every one of the demo's types), and
+// the QR verify page it prints opens and says 有效.
+func TestDemoCLI(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--demo-data", hubtest.Testdata()}, &out, &errb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("demo returned %v after its context ended", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop within 30s")
+		}
+	})
+	printed := func() string {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return out.buf.String()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(printed(), "Press Ctrl-C to stop.") {
+		select {
+		case err := <-done:
+			t.Fatalf("demo exited early: %v\n%s", err, errb.buf.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo printed no instructions within 60s:\n%s", printed())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := demoLicencesRE.FindStringSubmatch(printed())
+	if m == nil {
+		t.Fatalf("demo output has no e-licence lines:\n%s", printed())
+	}
+	if n, _ := strconv.Atoi(m[1]); n != hub.DemoLicences {
+		t.Errorf("demo says %s licences, want %d", m[1], hub.DemoLicences)
+	}
+	if m[2] != strconv.Itoa(len(licence.DemoTypes)) {
+		t.Errorf("demo says its licences are of %s types, want all %d of its types", m[2], len(licence.DemoTypes))
+	}
+	get := func(accept string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", m[3], nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s (%s): %d\n%s", m[3], accept, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if page := get("text/html"); !strings.Contains(page, ">有效<") || !strings.Contains(page, "居民身份证") {
+		t.Errorf("the printed QR verify page does not show a valid 居民身份证:\n%s", page)
+	}
+	var res struct {
+		Outcome string `json:"outcome"`
+		Licence struct {
+			Status string `json:"status"`
+		} `json:"licence"`
+	}
+	if err := json.Unmarshal([]byte(get("application/json")), &res); err != nil || res.Outcome != string(licence.OutcomeValid) || res.Licence.Status != string(licence.StatusValid) {
+		t.Errorf("the printed curl for the QR verify page: %+v, %v; want outcome %s, status %s", res, err, licence.OutcomeValid, licence.StatusValid)
+	}
+}
