@@ -59,6 +59,11 @@ type Report struct {
 	Unchanged int `json:"unchanged"`
 	// MaxProblems overrides DefaultMaxProblems when positive.
 	MaxProblems int `json:"-"`
+	// OnError, when set, is given every error as it is recorded, also
+	// those beyond MaxProblems that the report only counts: a caller
+	// that must list them all writes them out as they come (ProblemCSV)
+	// instead of keeping them.
+	OnError func(Problem) `json:"-"`
 }
 
 // NewReport returns an empty report.
@@ -79,9 +84,16 @@ func (r *Report) OK() bool { return r.ErrorCount == 0 }
 // AddProblem records an error.
 func (r *Report) AddProblem(p Problem) {
 	r.ErrorCount++
-	if len(r.Errors) < r.max() {
-		p.Value = ClipValue(p.Value)
+	keep := len(r.Errors) < r.max()
+	if !keep && r.OnError == nil {
+		return
+	}
+	p.Value = ClipValue(p.Value)
+	if keep {
 		r.Errors = append(r.Errors, p)
+	}
+	if r.OnError != nil {
+		r.OnError(p)
 	}
 }
 
