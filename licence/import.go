@@ -48,6 +48,11 @@ type ImportOptions struct {
 	// Commit writes the file when it has no errors; otherwise a dry run.
 	Commit   bool
 	Progress func(sheet.Progress)
+	// OnError, when set, is given every bad cell or row as it is found,
+	// also those beyond the sheet.DefaultMaxProblems the report lists
+	// (sheet.Report.OnError): rows with a bad cell in file order, then
+	// rows that repeat an earlier row's type and number.
+	OnError func(sheet.Problem)
 	// TempDir and UnzipSizeLimit are passed to the spreadsheet reader.
 	TempDir        string
 	UnzipSizeLimit int64
@@ -81,6 +86,7 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	defer f.Close()
 	rep := sheet.NewReport()
 	rep.DryRun = !opts.Commit
+	rep.OnError = opts.OnError
 	rc, err := s.newRowChecker(ctx)
 	if err != nil {
 		return nil, err

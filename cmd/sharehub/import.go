@@ -77,7 +77,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		printReport(stdout, rep, time.Since(start))
+		printReport(stdout, rep, time.Since(start), "")
 		if *reportOut != "" {
 			fmt.Fprintf(stdout, "annotated copy with an error column: %s\n", *reportOut)
 		}
@@ -109,7 +109,57 @@ func writeAnnotated(ctx context.Context, svc *catalog.Service, file string, rep 
 	return w.Close()
 }
 
-func printReport(w io.Writer, rep *sheet.Report, took time.Duration) {
+// problemFile is an import's --report PROBLEMS.csv: every error, written
+// as the import finds it (sheet.ProblemCSV).
+type problemFile struct {
+	*sheet.ProblemCSV
+	f        *os.File
+	path     string
+	finished bool
+}
+
+// createProblemFile creates the --report file of the import of input. It
+// refuses to overwrite input itself.
+func createProblemFile(path, input string) (*problemFile, error) {
+	if a, err := os.Stat(path); err == nil {
+		if b, err := os.Stat(input); err == nil && os.SameFile(a, b) {
+			return nil, &exitError{2, fmt.Errorf("--report %s: that is the file being imported", path)}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--report: %w", err)
+	}
+	return &problemFile{ProblemCSV: sheet.NewProblemCSV(f), f: f, path: path}, nil
+}
+
+// finish writes out and closes the file; a file that could not be
+// written whole is removed.
+func (p *problemFile) finish() error {
+	p.finished = true
+	err := p.Flush()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p.path)
+		return fmt.Errorf("--report %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// abandon removes the file of an import that stopped before its end: a
+// part of the list would pass for all of it.
+func (p *problemFile) abandon() {
+	if !p.finished {
+		p.f.Close()
+		os.Remove(p.path)
+	}
+}
+
+// printReport prints an import's outcome and its problems; more is said
+// after the count of errors not listed, if any (printProblems).
+func printReport(w io.Writer, rep *sheet.Report, took time.Duration, more string) {
 	mode := "dry run (nothing written; add --commit to write)"
 	switch {
 	case rep.Committed:
@@ -128,7 +178,7 @@ func printReport(w io.Writer, rep *sheet.Report, took time.Duration) {
 		}
 		fmt.Fprintf(w, "  %d items %s created, %d updated, %d unchanged\n", rep.Created, verb, rep.Updated, rep.Unchanged)
 	}
-	printProblems(w, rep)
+	printProblems(w, rep, more)
 }
 
 // cliAdmin is the principal the import commands act as: the operator at
@@ -162,15 +212,16 @@ func sheetProgress(w io.Writer, quiet bool) func(sheet.Progress) {
 }
 
 // printProblems lists a spreadsheet report's errors (all that it kept) and
-// its first 20 notes, one cell a line.
-func printProblems(w io.Writer, rep *sheet.Report) {
+// its first 20 notes, one cell a line. The count of errors the report did
+// not keep is followed by more, which can say where they are.
+func printProblems(w io.Writer, rep *sheet.Report, more string) {
 	if rep.ErrorCount > 0 {
 		fmt.Fprintf(w, "errors (%d):\n", rep.ErrorCount)
 		for _, p := range rep.Errors {
 			fmt.Fprintf(w, "  %-14s %s%s%s\n", p.Pointer(), prefixed(p.Column, ": "), p.Reason, quoted(p.Value))
 		}
 		if rep.ErrorCount > len(rep.Errors) {
-			fmt.Fprintf(w, "  … and %d more\n", rep.ErrorCount-len(rep.Errors))
+			fmt.Fprintf(w, "  … and %d more errors not listed here%s\n", rep.ErrorCount-len(rep.Errors), more)
 		}
 	}
 	if rep.NoteCount > 0 {

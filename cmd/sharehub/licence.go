@@ -20,10 +20,13 @@ import (
 )
 
 const licenceUsage = `usage:
-  sharehub import licences FILE.csv|FILE.xlsx [--commit] [--json] [flags]
+  sharehub import licences FILE.csv|FILE.xlsx [--commit] [--report PROBLEMS.csv] [--json] [flags]
       check every row and print a report (dry run); --commit issues the
       licences in sealed batches if the file has no errors. Rows whose
-      (type, number) is registered already are skipped.
+      (type, number) is registered already are skipped. The report lists
+      the first 1000 errors and counts the rest; --report writes every
+      one (sheet, row, cell, column, reason, value) to a CSV file that
+      Excel opens (UTF-8 with a byte order mark), as they are found.
   sharehub licence setup [flags]
       load the built-in catalogue of 224 licence types and give every
       issuing department a 业务专用章 if it has none (departments must exist:
@@ -118,12 +121,22 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs := newFlagSet("import licences", stderr)
 	check := configFlags(fs, &cfg)
 	commit := fs.Bool("commit", false, "issue the licences if the file has no errors (default: dry run)")
+	reportOut := fs.String("report", "", "write every error (sheet, row, cell, column, reason, value) to this CSV file, also those beyond the first 1000 the report lists")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	file, err := parseWithFile(fs, args, check)
 	if err != nil {
 		fmt.Fprint(stderr, licenceUsage)
 		return err
+	}
+	opts := licence.ImportOptions{By: cliAdmin(), Commit: *commit, DeferSync: true}
+	var problems *problemFile
+	if *reportOut != "" {
+		if problems, err = createProblemFile(*reportOut, file); err != nil {
+			return err
+		}
+		defer problems.abandon()
+		opts.OnError = problems.Add
 	}
 	ls, err := openLicence(ctx, cfg)
 	if err != nil {
@@ -139,8 +152,8 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 		debug.SetMemoryLimit(128 << 20)
 	}
 	start := time.Now()
-	progress := sheetProgress(stderr, *quiet)
-	rep, err := ls.svc.Import(ctx, file, licence.ImportOptions{By: cliAdmin(), Commit: *commit, Progress: progress, DeferSync: true})
+	opts.Progress = sheetProgress(stderr, *quiet)
+	rep, err := ls.svc.Import(ctx, file, opts)
 	if !*quiet {
 		fmt.Fprintln(stderr)
 	}
@@ -148,11 +161,24 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	rep.File = file
+	more := "; --report FILE lists them all"
+	var reportErr error
+	if problems != nil {
+		if reportErr = problems.finish(); reportErr == nil {
+			more = "; " + *reportOut + " lists them all"
+		}
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		printReport(stdout, rep, time.Since(start))
+		printReport(stdout, rep, time.Since(start), more)
+		if problems != nil && reportErr == nil {
+			fmt.Fprintf(stdout, "every error (%d) is listed in %s\n", problems.Count(), *reportOut)
+		}
+	}
+	if reportErr != nil {
+		return reportErr
 	}
 	if !rep.OK() {
 		return &exitError{1, fmt.Errorf("%s has %d errors; nothing was written", file, rep.ErrorCount)}

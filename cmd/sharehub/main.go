@@ -7,6 +7,7 @@
 //	sharehub audit verify [flags]    recompute and check the whole audit log
 //	sharehub import catalog FILE     check (and with --commit write) a catalogue spreadsheet
 //	sharehub import seals FILE       check (and with --commit create) seals from a spreadsheet
+//	sharehub import licences FILE    check (and with --commit issue) licences; --report lists every error
 //	sharehub seal verify FILE.jws    verify a sealed document offline (--document, --jwks)
 //	sharehub export catalog|template write the catalogue, or its import template, as xlsx
 //	sharehub generate catalog        make a realistic catalogue file for scale tests
@@ -79,7 +80,8 @@ Commands:
   migrate    apply database migrations and exit
   bootstrap  create the first department and admin, and print an admin key
   audit      audit log tools: audit verify
-  import     import catalog|seals FILE [--commit]: check and load a catalogue or seal spreadsheet
+  import     import catalog|seals|licences FILE [--commit]: check and load a catalogue, seal or licence
+             spreadsheet; import licences FILE --report PROBLEMS.csv lists every error in a CSV
   seal       seal verify FILE.jws [--document FILE] [--jwks FILE|URL]: verify a sealed document offline
   export     export catalog|template --out FILE.xlsx
   generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests

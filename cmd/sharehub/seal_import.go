@@ -109,5 +109,5 @@ func printSealReport(w io.Writer, rep *sheet.Report, took time.Duration) {
 		verb = "were"
 	}
 	fmt.Fprintf(w, "  %d seals %s created, %d already there (unchanged)\n", rep.Created, verb, rep.Unchanged)
-	printProblems(w, rep)
+	printProblems(w, rep, "")
 }
