@@ -33,6 +33,9 @@ func (s *Server) openAPIDoc() map[string]any {
 			"summary":     r.Summary,
 			"tags":        []string{r.Tag},
 			"operationId": operationID(r.Method, r.Path),
+			// Whether the call appends an audit entry (all but health,
+			// readiness, metrics and the console's stylesheet).
+			"x-audited": !r.Unaudited,
 		}
 		var params []map[string]any
 		for _, seg := range strings.Split(r.Path, "/") {

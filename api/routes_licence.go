@@ -200,7 +200,7 @@ func (s *Server) registerLicences() {
 	s.handle(route{Method: "GET", Path: "/verify/:token", Tag: "licences", Public: true,
 		Summary:  "Public check of a QR token: a Chinese page for people, JSON with Accept: application/json.",
 		Response: licence.TokenCheck{}, Handler: func(c *gin.Context) { s.verifyPage(c) }})
-	s.handle(route{Method: "GET", Path: TokenJWKSPath, Tag: "licences", Public: true, Unaudited: true,
+	s.handle(route{Method: "GET", Path: TokenJWKSPath, Tag: "licences", Public: true,
 		Summary: "The hub's QR token keys (JWK set, Ed25519) for offline verification.", Handler: func(c *gin.Context) {
 			b, err := s.licences.TokenJWKS(c.Request.Context())
 			if err != nil {
@@ -208,7 +208,7 @@ func (s *Server) registerLicences() {
 				return
 			}
 			c.Header("Cache-Control", "public, max-age=300")
-			c.Data(http.StatusOK, "application/jwk-set+json", b)
+			s.writeAfterAudit(c, "application/jwk-set+json", b)
 		}})
 }
 

@@ -238,10 +238,12 @@ func (s *Server) registerSeals() {
 		Summary: "Verify a sealed document (public, rate-limited per client address): each signature valid or not, and why. JSON, a bare JWS (application/jose+json) or multipart (jws, document).",
 		Request: verifyRequest{}, Response: seal.Result{}, Handler: s.verifyHandler})
 	// The key set and the CA are public, the same for everyone and large
-	// (about 1.7 KB per seal key: 10 MB for 6,000 seals), so they are not
-	// audited (the audit middleware would hold each copy in memory until
-	// its entry commits) and carry an ETag for conditional requests.
-	s.handle(route{Method: "GET", Path: "/.well-known/jwks.json", Tag: "seals", Public: true, Unaudited: true,
+	// (about 1.7 KB per seal key: 10 MB for 6,000 seals). Like every call
+	// they are audited, but the entry is committed before the body is
+	// written (streamAfterAudit), so that the audit middleware does not
+	// hold a copy of each response until its entry commits; they carry an
+	// ETag for conditional requests.
+	s.handle(route{Method: "GET", Path: "/.well-known/jwks.json", Tag: "seals", Public: true,
 		Summary:  "Every seal key the hub ever had (JWK Set with x5c and seal status history) and the seal CA: all an offline verifier needs.",
 		Response: seal.JWKS{}, Handler: func(c *gin.Context) {
 			b, err := s.seals.JWKS(c.Request.Context())
@@ -250,9 +252,9 @@ func (s *Server) registerSeals() {
 				return
 			}
 			c.Header("Cache-Control", "public, max-age=60")
-			serveETagged(c, &s.jwksTag, "application/jwk-set+json", b)
+			s.serveETagged(c, &s.jwksTag, "application/jwk-set+json", b)
 		}})
-	s.handle(route{Method: "GET", Path: "/v1/ca.pem", Tag: "seals", Public: true, Unaudited: true, Summary: "The hub's seal CA certificates (PEM).",
+	s.handle(route{Method: "GET", Path: "/v1/ca.pem", Tag: "seals", Public: true, Summary: "The hub's seal CA certificates (PEM).",
 		Handler: func(c *gin.Context) {
 			b, err := s.seals.CACertificatesPEM(c.Request.Context())
 			if err != nil {
@@ -260,7 +262,7 @@ func (s *Server) registerSeals() {
 				return
 			}
 			c.Header("Cache-Control", "public, max-age=300")
-			c.Data(http.StatusOK, "application/x-pem-file", b)
+			s.writeAfterAudit(c, "application/x-pem-file", b)
 		}})
 }
 
@@ -273,7 +275,7 @@ type etagged struct {
 }
 
 // serveETagged writes b with a strong ETag, or 304 when the client has it.
-func serveETagged(c *gin.Context, cache *atomic.Pointer[etagged], mediaType string, b []byte) {
+func (s *Server) serveETagged(c *gin.Context, cache *atomic.Pointer[etagged], mediaType string, b []byte) {
 	var tag string
 	if e := cache.Load(); e != nil && len(b) > 0 && e.p == &b[0] && e.n == len(b) {
 		tag = e.etag
@@ -287,9 +289,24 @@ func serveETagged(c *gin.Context, cache *atomic.Pointer[etagged], mediaType stri
 	c.Header("ETag", tag)
 	for _, t := range strings.Split(c.GetHeader("If-None-Match"), ",") {
 		if t = strings.TrimSpace(t); t == tag || t == "W/"+tag || t == "*" {
+			if err := s.streamAfterAudit(c, http.StatusNotModified); err != nil {
+				fail(c, err)
+				return
+			}
 			c.Status(http.StatusNotModified)
 			return
 		}
+	}
+	s.writeAfterAudit(c, mediaType, b)
+}
+
+// writeAfterAudit commits the call's audit entry, then writes b (200)
+// straight to the client: for large public documents that would otherwise
+// be copied into the audit middleware's buffer. It fails closed.
+func (s *Server) writeAfterAudit(c *gin.Context, mediaType string, b []byte) {
+	if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
+		fail(c, err)
+		return
 	}
 	c.Data(http.StatusOK, mediaType, b)
 }
