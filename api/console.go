@@ -27,7 +27,7 @@ func (s *Server) registerConsole() {
 		Handler: s.consoleLogin})
 	s.handle(route{Method: "POST", Path: consolePath + "/logout", Tag: "console", Public: true,
 		Summary: "Web console: sign out (form: csrf); ends the session." + consoleDoc, Handler: s.consoleLogout})
-	s.handle(route{Method: "GET", Path: consolePath + "/console.css", Tag: "console", Public: true, Unaudited: true,
+	s.handle(route{Method: "GET", Path: consolePath + "/console.css", Tag: "console", Public: true,
 		Summary: "Web console: its stylesheet.", Handler: func(c *gin.Context) {
 			c.Header("Cache-Control", "public, max-age=3600")
 			c.Header("X-Content-Type-Options", "nosniff")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -101,7 +102,7 @@ func (s *Server) recoverPanic(c *gin.Context) {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
-			s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r))
+			s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			fail(c, errs.Internal(fmt.Errorf("panic: %v", r), "panic"))
 		}
 	}()
@@ -234,7 +235,7 @@ func (s *Server) audited(c *gin.Context) {
 	orig := c.Writer
 	w := &auditWriter{ResponseWriter: orig, status: http.StatusOK}
 	c.Writer = w
-	c.Next()
+	s.nextRecovering(c, w)
 	c.Writer = orig
 	if st.committed {
 		return
@@ -252,6 +253,33 @@ func (s *Server) audited(c *gin.Context) {
 	}
 	orig.WriteHeader(w.status)
 	_, _ = orig.Write(w.buf.Bytes())
+}
+
+// nextRecovering runs the rest of the chain; a panic in it becomes a 500
+// problem in w, so that the call is audited (status 500) and answered like
+// any failure. Without it the panic would unwind past audited, whose
+// buffered response would never be sent: the client got an empty 200 and
+// the log no entry. A handler already streaming after its entry was
+// committed cannot be answered any more: its connection is cut.
+func (s *Server) nextRecovering(c *gin.Context, w *auditWriter) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler || w.passthrough {
+			panic(r)
+		}
+		s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		w.buf.Reset()
+		for k := range w.Header() {
+			if k != "X-Request-Id" {
+				w.Header().Del(k)
+			}
+		}
+		fail(c, errs.Internal(fmt.Errorf("panic: %v", r), "panic"))
+	}()
+	c.Next()
 }
 
 // streamAfterAudit commits the call's audit entry now, with the status the

@@ -34,7 +34,7 @@ func (s *Server) openAPIDoc() map[string]any {
 			"tags":        []string{r.Tag},
 			"operationId": operationID(r.Method, r.Path),
 			// Whether the call appends an audit entry (all but health,
-			// readiness, metrics and the console's stylesheet).
+			// readiness and metrics).
 			"x-audited": !r.Unaudited,
 		}
 		var params []map[string]any
