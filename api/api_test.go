@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +255,14 @@ func TestSystemEndpoints(t *testing.T) {
 		t.Errorf("unsafe request id not replaced: %q", got)
 	}
 	m := string(h.Do(t, "GET", "/metrics", "", nil).Want(t, 200).Body)
+	// The two audited calls above went through the log: its histograms
+	// hold observations, not just their names.
+	if n := metricValue(t, m, "sharehub_audit_batch_entries_sum"); n < 2 {
+		t.Errorf("sharehub_audit_batch_entries_sum = %v, want at least the 2 audited calls", n)
+	}
+	if n := metricValue(t, m, "sharehub_audit_commit_seconds_count"); n < 1 {
+		t.Errorf("sharehub_audit_commit_seconds_count = %v, want at least 1 batch", n)
+	}
 	for _, want := range []string{
 		`sharehub_http_requests_total{method="GET",route="/v1/me",status="200"} 2`,
 		"sharehub_http_request_duration_seconds_bucket",
@@ -321,3 +330,31 @@ func contains(ss []string, s string) bool {
 }
 
 var _ = http.StatusOK
+
+// metricValue reads an unlabelled sample from a Prometheus text exposition.
+func metricValue(t *testing.T, exposition, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics lacks %s", name)
+	return 0
+}
+
+// On PostgreSQL /metrics also shows the audit writer's own pool.
+func TestMetricsShowTheAuditPool(t *testing.T) {
+	h := hubtest.Start(t, db.Postgres)
+	h.Do(t, "GET", "/v1/me", h.Admin, nil).Want(t, 200)
+	m := string(h.Do(t, "GET", "/metrics", "", nil).Want(t, 200).Body)
+	for _, pool := range []string{"writer", "audit"} {
+		if !strings.Contains(m, `go_sql_open_connections{db_name="`+pool+`"}`) {
+			t.Errorf("/metrics lacks the %s pool", pool)
+		}
+	}
+}

@@ -46,6 +46,10 @@ func NewMetrics(reg *prometheus.Registry, d *db.DB) *Metrics {
 		if d.R != d.W {
 			reg.MustRegister(collectors.NewDBStatsCollector(d.R, "reader"))
 		}
+		if d.Log != nil && d.Log != d.W {
+			// PostgreSQL: the audit writer's own pool.
+			reg.MustRegister(collectors.NewDBStatsCollector(d.Log, "audit"))
+		}
 	}
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
