@@ -215,10 +215,6 @@ func TestFailClosedWhenDatabaseGoesAway(t *testing.T) {
 		// /v1/me needs no query once the key is cached: only the audit log
 		// stands between the request and its response.
 		h.Do(t, "GET", "/v1/me", h.AppKey, nil).Want(t, 200)
-		before, err := h.Audit.Size(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
 		h.BrokenOnPurpose = true
 		// Every pool of the handle: the request handlers' and, on
 		// PostgreSQL, the audit writer's own.
@@ -236,7 +232,6 @@ func TestFailClosedWhenDatabaseGoesAway(t *testing.T) {
 		h.Do(t, "GET", "/v1/departments", h.AppKey, nil).Want(t, 503)
 		h.Do(t, "GET", "/readyz", "", nil).Want(t, 503)
 		h.Do(t, "GET", "/healthz", "", nil).Want(t, 200)
-		_ = before
 	})
 }
 
