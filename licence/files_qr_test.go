@@ -331,3 +331,33 @@ func TestQRStale(t *testing.T) {
 }
 
 var cst = time.FixedZone("CST", 8*3600)
+
+// A licence numbered by its holder's id (as a 居民身份证 is) does not show
+// that id on the public page through its number.
+func TestQRMasksTheHolderIDInTheNumber(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		id := person()
+		n := f.idCard(id)
+		n.Number = id
+		l := mustIssue(t, f, n)
+		other := mustIssue(t, f, f.idCard(person())) // numbered "ID" + its holder's id
+		for _, lic := range []licence.Licence{l, other} {
+			qr, err := f.svc.IssueQR(ctx, &lic, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := f.svc.CheckQR(ctx, qr.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Licence == nil {
+				t.Fatalf("check: %+v", c)
+			}
+			if strings.Contains(c.Licence.Number, lic.Holder.ID) || !strings.Contains(c.Licence.Number, c.Licence.HolderID) {
+				t.Fatalf("public number %q shows the holder id %s (masked %s)", c.Licence.Number, lic.Holder.ID, c.Licence.HolderID)
+			}
+		}
+	})
+}

@@ -299,8 +299,16 @@ var statusWords = map[Status]string{
 
 // publicView is l as the public verify page shows it, in status st.
 func publicView(l *Licence, st Status) *PublicView {
-	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: l.Number, HolderName: l.Holder.Name,
-		HolderID: maskID(l.Holder), IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
+	masked := maskID(l.Holder)
+	// Issuers often number a licence by its holder's id (a 居民身份证 is
+	// numbered by the 公民身份号码 itself): the public page must not show
+	// in the number what it masks in the holder.
+	number := l.Number
+	if len(l.Holder.ID) >= 6 {
+		number = strings.ReplaceAll(number, l.Holder.ID, masked)
+	}
+	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
+		HolderID: masked, IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
 		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
 	if l.Holder.IDType == HolderIDResident {
 		pv.HolderName = MaskName(l.Holder.Name)
