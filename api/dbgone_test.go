@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 )
@@ -85,15 +85,15 @@ func (p *tcpCutter) Cut(cut bool) {
 // route that reads a row. Calls fail with 503 while the database is away,
 // the hub serves again when it is back (no restart), and every call that
 // was answered 200 has its entry in a log that still verifies.
+//
+// The proxy forwards to the server $SHAREHUB_TEST_POSTGRES names; like every
+// PostgreSQL test this one is skipped loudly without it, and fails under
+// CI=true.
 func TestDatabaseCutMidBurst(t *testing.T) {
-	var proxy *tcpCutter
+	pg := dbtest.PostgresAddr(t)
+	proxy := newTCPCutter(t, pg)
 	h := hubtest.Start(t, db.Postgres, func(c *hub.Config) {
-		const pg = "127.0.0.1:5432"
-		if !strings.Contains(c.Database, pg) {
-			t.Fatalf("test database %q is not on %s", c.Database, pg)
-		}
-		proxy = newTCPCutter(t, pg)
-		c.Database = strings.Replace(c.Database, pg, proxy.ln.Addr().String(), 1)
+		c.Database = dbtest.WithAddr(t, c.Database, proxy.ln.Addr().String())
 	})
 	h.BrokenOnPurpose = true
 	h.Do(t, "GET", "/v1/departments/xy", h.AppKey, nil).Want(t, 200)

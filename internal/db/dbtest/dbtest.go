@@ -15,9 +15,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -79,13 +81,15 @@ func URL(tb testing.TB, d db.Dialect) string {
 var pgOnce sync.Once
 var pgErr error
 
-func postgresSchema(tb testing.TB) string {
+// RequirePostgres skips the test loudly when the PostgreSQL server at
+// PostgresURL cannot be reached, or fails it when CI=true. It returns that
+// URL.
+func RequirePostgres(tb testing.TB) string {
 	tb.Helper()
-	ctx := context.Background()
 	base := PostgresURL()
 	pgOnce.Do(func() {
 		var h *db.DB
-		h, pgErr = db.Open(ctx, base)
+		h, pgErr = db.Open(context.Background(), base)
 		if pgErr == nil {
 			h.Close()
 		}
@@ -96,6 +100,58 @@ func postgresSchema(tb testing.TB) string {
 		}
 		tb.Skipf("SKIPPED: PostgreSQL backend not reachable at %s (%v); set SHAREHUB_TEST_POSTGRES or run `make test`", base, pgErr)
 	}
+	return base
+}
+
+// PostgresAddr returns the host:port of the test PostgreSQL server, for
+// tests that reach it over TCP themselves (a proxy that cuts connections).
+// It skips or fails like RequirePostgres when the server is unreachable,
+// and the same way when SHAREHUB_TEST_POSTGRES names no TCP host (a Unix
+// socket): such a test cannot run there. The port defaults to 5432.
+func PostgresAddr(tb testing.TB) string {
+	tb.Helper()
+	base := RequirePostgres(tb)
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("SHAREHUB_TEST_POSTGRES: %v", err)
+	}
+	host := u.Hostname()
+	if host == "" || strings.HasPrefix(host, "/") || u.Query().Get("host") != "" || strings.Contains(u.Host, ",") {
+		msg := fmt.Sprintf("SHAREHUB_TEST_POSTGRES %s names no single TCP host:port to connect to", redact(u))
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s; this test needs one in CI", msg)
+		}
+		tb.Skipf("SKIPPED: %s; give it as postgres://user@HOST:PORT/db to run this test", msg)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// WithAddr returns the PostgreSQL URL dsn with its host:port replaced by
+// addr, keeping user, database and parameters (the test's schema).
+func WithAddr(tb testing.TB, dsn, addr string) string {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("PostgreSQL URL: %v", err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+func redact(u *url.URL) string {
+	r := *u
+	r.RawQuery = ""
+	return r.Redacted()
+}
+
+func postgresSchema(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	base := RequirePostgres(tb)
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	schema := "t_" + hex.EncodeToString(rnd[:])
