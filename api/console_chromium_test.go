@@ -144,20 +144,7 @@ func (wd *webDriver) waitURL(suffix string) {
 // headless Chromium session; both end with the test.
 func startChromeDriver(t *testing.T) *webDriver {
 	t.Helper()
-	driver, err := exec.LookPath("chromedriver")
-	if err != nil {
-		t.Fatal("chromedriver is needed for the console's browser test: apt-get install -y chromium chromium-driver (scripts/test.sh does)")
-	}
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Fatal("headless Chromium is needed: apt-get install -y chromium chromium-driver (scripts/test.sh does)")
-	}
+	browser, driver := requireChromium(t, true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -327,16 +327,7 @@ func TestVerifyPageStale(t *testing.T) {
 // API, the same URL again: 已撤销, with the note that the licence changed
 // after the code was made (and 已撤销 on a fresh code too).
 func TestVerifyPageInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Fatal("headless Chromium is needed: apt-get install -y chromium (scripts/test.sh does)")
-	}
+	browser, _ := requireChromium(t, false)
 	h := newLicenceHub(t, hubtest.Start(t, dbtest.Backends[0]))
 	l := h.Do(t, "POST", "/v1/licences", h.police, idCard(h, newHolder())).Want(t, 201).Map(t)
 	esc := url.PathEscape(l["id"].(string))
