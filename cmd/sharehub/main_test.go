@@ -92,7 +92,9 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // TestConfigValidation: bad settings are refused before anything is opened,
-// with exit code 2 and a message naming the flag.
+// with exit code 2 and a message naming the flag. Where a row gives exact,
+// that is the whole message: nothing that is only a consequence of another
+// bad setting, and no raw system error.
 func TestConfigValidation(t *testing.T) {
 	clearEnv(t)
 	ctx := context.Background()
@@ -101,33 +103,98 @@ func TestConfigValidation(t *testing.T) {
 	if err := os.WriteFile(cert, []byte("not used"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	goodCert, goodKey := writeTLSPair(t, dir, "hub")
+	_, otherKey := writeTLSPair(t, dir, "other")
+	notPEM := filepath.Join(dir, "not-pem.txt")
+	if err := os.WriteFile(notPEM, []byte("just text\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(dir, "unreadable.key")
+	if err := os.WriteFile(unreadable, []byte("secret"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	subdir := filepath.Join(dir, "a-directory")
+	if err := os.Mkdir(subdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nope.pem")
+	pg := "postgres://postgres@127.0.0.1:5432/postgres"
+	s3 := "s3://sharehub?endpoint=127.0.0.1:9000"
+	noKey := "--master-key-file: with PostgreSQL or S3 every replica needs the same master key: set SHAREHUB_MASTER_KEY or point --master-key-file at it (file " + filepath.Join(dir, "master.key") + " not found)"
 	base := []string{"--data-dir", dir, "--listen", "127.0.0.1:0"}
 	for _, tc := range []struct {
-		name string
-		args []string
-		want []string
+		name     string
+		args     []string
+		want     []string
+		exact    string // the whole message, when set
+		needUser bool   // file permissions do not stop root
 	}{
-		{"database scheme", []string{"--database", "ftp://x"}, []string{`--database: unknown scheme "ftp"; use sqlite:PATH or postgres://...`}},
-		{"database empty sqlite path", []string{"--database", "sqlite:"}, []string{"--database:", "file path"}},
-		{"blobs scheme", []string{"--blobs", "ftp://x"}, []string{`--blobs:`, `unknown scheme "ftp"`, "file:DIR"}},
-		{"blobs s3 without endpoint", []string{"--blobs", "s3://bucket"}, []string{"--blobs:", "endpoint"}},
-		{"listen", []string{"--listen", "nonsense"}, []string{"--listen:", "host:port"}},
-		{"tls cert without key", []string{"--tls-cert", cert}, []string{"--tls-cert: give both --tls-cert and --tls-key, or neither"}},
-		{"tls key without cert", []string{"--tls-key", cert}, []string{"give both --tls-cert and --tls-key"}},
-		{"tls files missing", []string{"--tls-cert", filepath.Join(dir, "nope.pem"), "--tls-key", filepath.Join(dir, "nope.key")}, []string{"--tls-cert:", "--tls-key:", "nope.pem"}},
-		{"max body", []string{"--max-body", "10"}, []string{"--max-body: at least 1024 bytes, got 10"}},
-		{"max upload", []string{"--max-upload", "0"}, []string{"--max-upload:"}},
-		{"licence file max", []string{"--licence-file-max", "0"}, []string{"--licence-file-max: at least 1 byte, got 0"}},
-		{"licence zip max", []string{"--licence-zip-max", "-1"}, []string{"--licence-zip-max: at least 1 byte, got -1"}},
-		{"licence zip entries", []string{"--licence-zip-entries", "0"}, []string{"--licence-zip-entries: at least 1, got 0"}},
-		{"log level", []string{"--log-level", "loud"}, []string{"--log-level:", `"loud"`}},
-		{"log format", []string{"--log-format", "xml"}, []string{"--log-format:", `"xml"`}},
-		{"public url", []string{"--public-url", "ftp://x"}, []string{"--public-url:"}},
-		{"audit origin", []string{"--audit-origin", "has space"}, []string{"--audit-origin:"}},
-		{"postgres without master key", []string{"--database", "postgres://postgres@127.0.0.1:5432/postgres"}, []string{"--master-key-file:", "SHAREHUB_MASTER_KEY"}},
-		{"several at once", []string{"--database", "ftp://x", "--blobs", "ftp://x", "--listen", "nonsense"}, []string{"--database:", "--blobs:", "--listen:"}},
+		{name: "database scheme", args: []string{"--database", "ftp://x"},
+			exact: `--database: unknown scheme "ftp"; use sqlite:PATH or postgres://...`},
+		{name: "database scheme with s3 blobs", args: []string{"--database", "ftp://x", "--blobs", s3},
+			exact: `--database: unknown scheme "ftp"; use sqlite:PATH or postgres://...` + "\n" + noKey},
+		{name: "database empty sqlite path", args: []string{"--database", "sqlite:"}, want: []string{"--database:", "file path"}},
+		{name: "blobs scheme", args: []string{"--blobs", "ftp://x"}, want: []string{`--blobs:`, `unknown scheme "ftp"`, "file:DIR"}},
+		{name: "blobs scheme with postgres", args: []string{"--blobs", "ftp://x", "--database", pg}, want: []string{`--blobs:`, `unknown scheme "ftp"`, noKey}},
+		{name: "blobs s3 without endpoint", args: []string{"--blobs", "s3://bucket"}, want: []string{"--blobs:", "endpoint"}},
+		{name: "listen", args: []string{"--listen", "nonsense"}, want: []string{"--listen:", "host:port"}},
+		{name: "listen port out of range", args: []string{"--listen", ":99999"},
+			exact: "--listen: port 99999 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080"},
+		{name: "listen port not a number", args: []string{"--listen", "127.0.0.1:eighty"},
+			exact: `--listen: port "eighty" is neither a number from 0 to 65535 nor a known service name; want host:port, e.g. 127.0.0.1:8080`},
+		{name: "listen without port", args: []string{"--listen", "127.0.0.1:"},
+			exact: `--listen: want host:port, e.g. 127.0.0.1:8080; "127.0.0.1:" has no port`},
+		{name: "listen empty", args: []string{"--listen", ""},
+			exact: "--listen: want host:port, e.g. 127.0.0.1:8080"},
+		{name: "debug listen port out of range", args: []string{"--debug-listen", "127.0.0.1:65536"},
+			exact: "--debug-listen: port 65536 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:6060"},
+		{name: "debug listen not loopback", args: []string{"--debug-listen", "0.0.0.0:6060"},
+			exact: `--debug-listen: a loopback host:port such as 127.0.0.1:6060, got "0.0.0.0:6060"`},
+		{name: "tls cert without key", args: []string{"--tls-cert", goodCert},
+			exact: "--tls-cert: give both --tls-cert and --tls-key, or neither: HTTPS needs the certificate and its private key"},
+		{name: "tls key without cert", args: []string{"--tls-key", goodKey},
+			exact: "--tls-key: give both --tls-cert and --tls-key, or neither: HTTPS needs the certificate and its private key"},
+		{name: "tls files missing", args: []string{"--tls-cert", missing, "--tls-key", filepath.Join(dir, "nope.key")},
+			exact: "--tls-cert: file " + missing + " not found\n--tls-key: file " + filepath.Join(dir, "nope.key") + " not found"},
+		{name: "tls cert missing, no key", args: []string{"--tls-cert", missing},
+			exact: "--tls-cert: give both --tls-cert and --tls-key, or neither: HTTPS needs the certificate and its private key\n--tls-cert: file " + missing + " not found"},
+		{name: "tls cert a directory", args: []string{"--tls-cert", subdir, "--tls-key", goodKey},
+			exact: "--tls-cert: " + subdir + " is a directory, not a file"},
+		{name: "tls key unreadable", args: []string{"--tls-cert", goodCert, "--tls-key", unreadable}, needUser: true,
+			exact: "--tls-key: file " + unreadable + " is not readable: permission denied"},
+		{name: "tls cert not PEM", args: []string{"--tls-cert", cert, "--tls-key", goodKey},
+			exact: "--tls-cert: " + cert + " holds no PEM certificate (want a -----BEGIN CERTIFICATE----- block)"},
+		{name: "tls key not PEM", args: []string{"--tls-cert", goodCert, "--tls-key", notPEM},
+			exact: "--tls-key: " + notPEM + " holds no PEM private key (want a -----BEGIN ... PRIVATE KEY----- block)"},
+		{name: "tls cert and key swapped", args: []string{"--tls-cert", goodKey, "--tls-key", goodCert},
+			exact: "--tls-cert: " + goodKey + " holds no PEM certificate (want a -----BEGIN CERTIFICATE----- block)\n--tls-key: " + goodCert + " holds no PEM private key (want a -----BEGIN ... PRIVATE KEY----- block)"},
+		{name: "tls key of another certificate", args: []string{"--tls-cert", goodCert, "--tls-key", otherKey},
+			exact: "--tls-key: " + otherKey + " is not the private key of the certificate in " + goodCert},
+		// A good pair is accepted: only the other bad setting is reported.
+		{name: "tls good pair", args: []string{"--tls-cert", goodCert, "--tls-key", goodKey, "--max-body", "10"},
+			exact: "--max-body: at least 1024 bytes, got 10"},
+		{name: "max body", args: []string{"--max-body", "10"}, want: []string{"--max-body: at least 1024 bytes, got 10"}},
+		{name: "max upload", args: []string{"--max-upload", "0"}, want: []string{"--max-upload:"}},
+		{name: "licence file max", args: []string{"--licence-file-max", "0"}, want: []string{"--licence-file-max: at least 1 byte, got 0"}},
+		{name: "licence zip max", args: []string{"--licence-zip-max", "-1"}, want: []string{"--licence-zip-max: at least 1 byte, got -1"}},
+		{name: "licence zip entries", args: []string{"--licence-zip-entries", "0"}, want: []string{"--licence-zip-entries: at least 1, got 0"}},
+		{name: "log level", args: []string{"--log-level", "loud"}, want: []string{"--log-level:", `"loud"`}},
+		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format:", `"xml"`}},
+		{name: "public url", args: []string{"--public-url", "ftp://x"}, want: []string{"--public-url:"}},
+		{name: "audit origin", args: []string{"--audit-origin", "has space"}, want: []string{"--audit-origin:"}},
+		{name: "postgres without master key", args: []string{"--database", pg}, exact: noKey},
+		{name: "s3 without master key", args: []string{"--blobs", s3}, exact: noKey},
+		{name: "master key file a directory", args: []string{"--database", pg, "--master-key-file", subdir},
+			exact: "--master-key-file: with PostgreSQL or S3 every replica needs the same master key: set SHAREHUB_MASTER_KEY or point --master-key-file at it (" + subdir + " is a directory, not a file)"},
+		{name: "several at once", args: []string{"--database", "ftp://x", "--blobs", "ftp://x", "--listen", "nonsense:99999"},
+			exact: `--database: unknown scheme "ftp"; use sqlite:PATH or postgres://...` + "\n" +
+				`--blobs: unknown scheme "ftp"; use file:DIR or s3://bucket?endpoint=host:port` + "\n" +
+				"--listen: port 99999 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.needUser && os.Geteuid() == 0 {
+				t.Skip("running as root: file permissions do not apply")
+			}
 			for _, cmd := range []string{"serve", "migrate"} {
 				args := append([]string{cmd}, base...)
 				args = append(args, tc.args...)
@@ -136,6 +203,11 @@ func TestConfigValidation(t *testing.T) {
 				cancel()
 				if code != 2 {
 					t.Errorf("%s: exit %d, want 2; stderr %q", cmd, code, errOut)
+				}
+				if tc.exact != "" {
+					if want := "sharehub: " + tc.exact + "\n"; errOut != want {
+						t.Errorf("%s: stderr\n%s\nwant exactly\n%s", cmd, errOut, want)
+					}
 				}
 				for _, w := range tc.want {
 					if !strings.Contains(errOut, w) {
@@ -146,8 +218,10 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 	// Nothing was created for a refused configuration.
-	if _, err := os.Stat(filepath.Join(dir, "sharehub.db")); err == nil {
-		t.Error("a refused configuration created the database")
+	for _, f := range []string{"sharehub.db", "master.key", "blobs"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("a refused configuration created %s", f)
+		}
 	}
 }
 

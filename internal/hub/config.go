@@ -90,29 +90,25 @@ func (c *Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("--%s: %v", flag, err))
 		}
 	}
-	add("database", db.CheckURL(c.Database))
-	add("blobs", blob.CheckSpec(c.Blobs))
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		add("listen", fmt.Errorf("want host:port, e.g. 127.0.0.1:8080 (%v)", err))
+	dbErr, blobErr := db.CheckURL(c.Database), blob.CheckSpec(c.Blobs)
+	add("database", dbErr)
+	add("blobs", blobErr)
+	if c.Listen == "" {
+		add("listen", errors.New("want host:port, e.g. 127.0.0.1:8080"))
+	} else if err := checkAddr(c.Listen, "127.0.0.1:8080"); err != nil {
+		add("listen", err)
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("public-url", fmt.Errorf("want an absolute http(s) URL, got %q", c.PublicURL))
 		}
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		add("tls-cert", errors.New("give both --tls-cert and --tls-key, or neither"))
-	}
-	for _, f := range []struct{ flag, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
-		if f.path != "" {
-			if _, err := os.Stat(f.path); err != nil {
-				add(f.flag, err)
-			}
-		}
-	}
+	checkTLS(c.TLSCert, c.TLSKey, add)
 	if c.DebugListen != "" {
 		if host, _, err := net.SplitHostPort(c.DebugListen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
 			add("debug-listen", fmt.Errorf("a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugListen))
+		} else if err := checkAddr(c.DebugListen, "127.0.0.1:6060"); err != nil {
+			add("debug-listen", err)
 		}
 	}
 	if c.MaxBodyBytes < 1024 {
@@ -139,8 +135,13 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.AuditOrigin) == "" || strings.ContainsAny(c.AuditOrigin, " \n+") {
 		add("audit-origin", fmt.Errorf("a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"))
 	}
-	if c.MasterKey == "" && !c.Embedded() {
-		if _, err := os.Stat(c.MasterKeyFile); err != nil {
+	// A shared master key is needed with PostgreSQL or S3. Whether either
+	// is in use is known only from a valid --database or --blobs: a bad one
+	// is reported above and is not a reason to ask for a key as well.
+	shared := (dbErr == nil && !strings.HasPrefix(c.Database, "sqlite:")) ||
+		(blobErr == nil && !strings.HasPrefix(c.Blobs, "file:"))
+	if c.MasterKey == "" && shared {
+		if _, err := readFile(c.MasterKeyFile); err != nil {
 			add("master-key-file", fmt.Errorf("with PostgreSQL or S3 every replica needs the same master key: set SHAREHUB_MASTER_KEY or point --master-key-file at it (%v)", err))
 		}
 	}

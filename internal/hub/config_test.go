@@ -63,3 +63,45 @@ func TestValidateLicenceLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateListen: --listen and --debug-listen take host:port with a
+// port from 0 to 65535 (or a service name), as net.Listen will; anything
+// else is refused at start naming the flag, not when the listener opens.
+func TestValidateListen(t *testing.T) {
+	for _, tc := range []struct {
+		listen, debug string
+		want          string // "" for valid
+	}{
+		{listen: "127.0.0.1:0"},
+		{listen: ":65535"},
+		{listen: "0.0.0.0:8443"},
+		{listen: "[::1]:8080"},
+		{listen: "localhost:http"},
+		{listen: "127.0.0.1:8080", debug: "127.0.0.1:0"},
+		{listen: "127.0.0.1:8080", debug: "[::1]:65535"},
+		{listen: ":65536", want: "--listen: port 65536 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080"},
+		{listen: ":99999999999999999999", want: "--listen: port 99999999999999999999 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080"},
+		{listen: ":-1", want: `--listen: port "-1" is neither a number from 0 to 65535 nor a known service name; want host:port, e.g. 127.0.0.1:8080`},
+		{listen: "127.0.0.1:", want: `--listen: want host:port, e.g. 127.0.0.1:8080; "127.0.0.1:" has no port`},
+		{listen: "", want: "--listen: want host:port, e.g. 127.0.0.1:8080"},
+		{listen: "8080", want: "--listen: want host:port, e.g. 127.0.0.1:8080 (address 8080: missing port in address)"},
+		{listen: "127.0.0.1:8080", debug: "localhost:65536", want: "--debug-listen: port 65536 is out of range; want host:port with a port from 0 to 65535, e.g. 127.0.0.1:6060"},
+		{listen: "127.0.0.1:8080", debug: "10.0.0.1:6060", want: `--debug-listen: a loopback host:port such as 127.0.0.1:6060, got "10.0.0.1:6060"`},
+	} {
+		t.Run(tc.listen+" "+tc.debug, func(t *testing.T) {
+			c := hub.Defaults()
+			c.DataDir = t.TempDir()
+			c.Fill()
+			c.Listen, c.DebugListen = tc.listen, tc.debug
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("accepted; want %q", tc.want)
+			case tc.want != "" && err.Error() != tc.want:
+				t.Fatalf("error %q; want %q", err, tc.want)
+			}
+		})
+	}
+}
