@@ -4,8 +4,9 @@
 #
 #   PostgreSQL: $SHAREHUB_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/postgres);
 #               a local cluster that is installed but stopped is started.
-#   S3:         a Versity gateway built with `go install` and started on a free
-#               loopback port over a temp directory (scripts/versitygw.sh).
+#   S3:         a Versity gateway built with `go install` (once) and started for
+#               this run alone on a free loopback port over a temp directory
+#               (scripts/versitygw.sh); stopped when the run ends.
 #
 # With CI=true a missing PostgreSQL or S3 fails the run; otherwise the tests
 # of that backend are skipped and say so loudly.
@@ -51,16 +52,20 @@ else
 fi
 
 say "S3 (versitygw)"
-started_s3=0
+# This run's own gateway (own port, directory and pid file), owned by this
+# script's PID: the trap stops that one and no other, so runs in parallel
+# do not stop each other's; one killed before its trap ran is stopped by
+# the next start.
+s3dir=""
 cleanup() {
-	if [[ $started_s3 == 1 ]]; then scripts/versitygw.sh stop || true; fi
+	if [[ -n $s3dir ]]; then scripts/versitygw.sh stop "$s3dir" || true; fi
 }
 trap cleanup EXIT
-if s3line=$(scripts/versitygw.sh start); then
-	started_s3=1
+if s3line=$(scripts/versitygw.sh start --owner $$); then
 	eval "$s3line"
-	export SHAREHUB_TEST_S3
-	say "S3 gateway up: ${SHAREHUB_TEST_S3%%&*}"
+	s3dir=$SHAREHUB_TEST_S3_DIR
+	export SHAREHUB_TEST_S3 SHAREHUB_TEST_S3_DIR
+	say "S3 gateway up: ${SHAREHUB_TEST_S3%%&*} (in $s3dir)"
 elif [[ ${CI:-} == true ]]; then
 	echo "could not start versitygw and CI=true: failing" >&2
 	exit 1
