@@ -22,6 +22,9 @@ type Problem struct {
 	Instance  string            `json:"instance,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
 	Errors    []errs.FieldError `json:"errors,omitempty"`
+	// Checks is the readiness problem's extension member: the state of
+	// each check /readyz runs ("ok" or "unavailable"), keyed by its name.
+	Checks map[string]string `json:"checks,omitempty"`
 }
 
 // statusOf is the one table from the error vocabulary to HTTP.
@@ -74,8 +77,14 @@ func problemFor(err error) Problem {
 
 // fail responds with the problem for err and stops the handler chain.
 func fail(c *gin.Context, err error) {
+	failWith(c, err, problemFor(err))
+}
+
+// failWith responds with p, a problem built by problemFor(err) and then
+// given a more specific detail or extension member, and stops the handler
+// chain. err is kept for the request log.
+func failWith(c *gin.Context, err error, p Problem) {
 	_ = c.Error(err)
-	p := problemFor(err)
 	p.Instance = c.Request.URL.Path
 	p.RequestID = requestID(c)
 	if p.Status == http.StatusTooManyRequests {

@@ -6,6 +6,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -219,21 +221,24 @@ func ok(c *gin.Context, status int, v any) {
 // readyTimeout bounds each readiness check.
 const readyTimeout = 2 * time.Second
 
-func (s *Server) ready(ctx context.Context) map[string]string {
+// ready runs the readiness checks. It returns each check's state ("ok" or
+// "unavailable") and, when any failed, their causes joined, for the log.
+func (s *Server) ready(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		out["database"] = "unavailable"
-	} else {
-		out["database"] = "ok"
-	}
-	if s.blobs != nil {
-		if err := s.blobs.Ping(ctx); err != nil {
-			out["blobs"] = "unavailable"
-		} else {
-			out["blobs"] = "ok"
+	var causes []error
+	check := func(name string, err error) {
+		if err != nil {
+			out[name] = "unavailable"
+			causes = append(causes, fmt.Errorf("%s: %w", name, err))
+			return
 		}
+		out[name] = "ok"
 	}
-	return out
+	check("database", s.db.Ping(ctx))
+	if s.blobs != nil {
+		check("blobs", s.blobs.Ping(ctx))
+	}
+	return out, errors.Join(causes...)
 }
