@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/internal/blob/blobtest"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
@@ -46,8 +47,20 @@ func Testdata() string {
 // Option adjusts the hub's config before it starts.
 type Option func(*hub.Config)
 
-// Start runs a hub on the dialect's database and local blobs, stopped when
-// the test ends.
+// S3Blobs makes the hub store its blobs in a fresh bucket on the test S3
+// server ($SHAREHUB_TEST_S3, with the credentials in it or in the
+// environment, as blobtest reads them), emptied and removed when the test
+// ends. Without that server the test is skipped loudly, or fails under
+// CI=true, as the S3 half of blobtest is. The S3Conn reaches the bucket
+// directly, to check what the hub stored there.
+func S3Blobs(tb testing.TB) (Option, blobtest.S3Conn) {
+	tb.Helper()
+	spec, conn := blobtest.FreshBucketSpec(tb, blobtest.S3Spec(tb))
+	return func(c *hub.Config) { c.Blobs = spec }, conn
+}
+
+// Start runs a hub on the dialect's database and local blobs (see S3Blobs
+// for S3), stopped when the test ends.
 func Start(t testing.TB, d db.Dialect, opts ...Option) *Hub {
 	t.Helper()
 	dir := t.TempDir()
