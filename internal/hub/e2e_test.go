@@ -7,15 +7,19 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +31,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/blob/blobtest"
 	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
 )
@@ -289,4 +294,158 @@ func s3Object(t *testing.T, conn blobtest.S3Conn, key string) []byte {
 		t.Fatalf("S3 get %s/%s: %v", conn.Bucket, key, err)
 	}
 	return b
+}
+
+// TestServeCLIOnPostgresAndS3 runs the sharehub command itself, built from
+// ./cmd/sharehub, as
+//
+//	sharehub serve --database postgres://… --blobs s3://… --listen 127.0.0.1:0
+//
+// so the CLI's flag parsing and `serve` are covered on PostgreSQL and S3,
+// not only hub.Open: the hub says it serves that database and bucket,
+// migrates the schema, makes the bucket, answers /readyz with both ok, and
+// exits 0 on SIGTERM. It is a subprocess because `run` lives in package
+// main. Without PostgreSQL or S3 it is skipped loudly; under CI=true it
+// fails.
+func TestServeCLIOnPostgresAndS3(t *testing.T) {
+	spec, conn := blobtest.FreshBucketSpec(t, blobtest.S3Spec(t))
+	pg := dbtest.URL(t, db.Postgres)
+	bin := buildSharehub(t)
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "serve", "--database", pg, "--blobs", spec,
+		"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "info", "--log-format", "json")
+	cmd.Env = append(serveEnv(), "SHAREHUB_MASTER_KEY="+strings.Repeat("cd", 32))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("sharehub serve output:\n%s", logs.String())
+		}
+	})
+
+	// serve logs where it listens: port 0 is only known from its log.
+	var serving map[string]any
+	for deadline := time.Now().Add(60 * time.Second); serving == nil; time.Sleep(50 * time.Millisecond) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "sharehub serving" {
+				serving = m
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("sharehub serve exited before serving: %v", err)
+		default:
+		}
+		if serving == nil && time.Now().After(deadline) {
+			t.Fatal("sharehub serve did not say it serves within 60s")
+		}
+	}
+	base, _ := serving["url"].(string)
+	if dsn, _ := serving["database"].(string); !strings.HasPrefix(dsn, "postgres://") {
+		t.Errorf("serve runs on database %q, want the postgres:// one given", dsn)
+	}
+	if b, _ := serving["blobs"].(string); !strings.HasPrefix(b, "s3://"+conn.Bucket+"?") {
+		t.Errorf("serve stores blobs in %q, want s3://%s", b, conn.Bucket)
+	}
+	if u, err := url.Parse(spec); err == nil {
+		if secret := u.Query().Get("secret_key"); secret != "" && strings.Contains(logs.String(), secret) {
+			t.Error("serve logged the S3 secret key")
+		}
+	}
+
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	var ready struct {
+		Status string
+		Checks map[string]string
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || ready.Status != "ok" || ready.Checks["database"] != "ok" || ready.Checks["blobs"] != "ok" {
+		t.Fatalf("GET /readyz: %d %+v (%v), want 200 with database and blobs ok", resp.StatusCode, ready, err)
+	}
+	ctx := context.Background()
+	if ok, err := conn.Client.BucketExists(ctx, conn.Bucket); err != nil || !ok {
+		t.Errorf("serve did not make bucket %s: exists %v, %v", conn.Bucket, ok, err)
+	}
+	d, err := db.Open(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if v, err := d.SchemaVersion(ctx); err != nil || v == 0 {
+		t.Errorf("serve left the PostgreSQL schema at version %d (%v), want it migrated", v, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sharehub serve after SIGTERM: %v, want exit status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sharehub serve did not stop within 30s of SIGTERM")
+	}
+}
+
+// buildSharehub builds ./cmd/sharehub into the test's temp directory.
+func buildSharehub(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go") // go test puts GOROOT/bin first on PATH
+	if err != nil {
+		t.Fatalf("the go command is needed to build sharehub: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "sharehub")
+	cmd := exec.Command(goBin, "build", "-o", out, "./cmd/sharehub")
+	cmd.Dir = filepath.Join(hubtest.Testdata(), "..")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/sharehub: %v\n%s", err, b)
+	}
+	return out
+}
+
+// serveEnv is this process's environment without SHAREHUB_* settings, so
+// only the flags configure the hub; S3 credentials may still come from
+// SHAREHUB_S3_* or AWS_*, as blobtest reads them.
+func serveEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SHAREHUB_") && !strings.HasPrefix(kv, "SHAREHUB_S3_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// syncBuffer is a bytes.Buffer safe for a subprocess's output and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
