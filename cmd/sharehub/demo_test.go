@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,10 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/hub"
-	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 	"github.com/xiangyang-gov/sharehub/licence"
 )
 
@@ -23,44 +20,10 @@ var demoLicencesRE = regexp.MustCompile(`E-licences: (\d+) demo licences of (\d+
 // the QR verify page it prints opens and says 有效.
 func TestDemoCLI(t *testing.T) {
 	clearEnv(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--demo-data", hubtest.Testdata()}, &out, &errb)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("demo returned %v after its context ended", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("demo did not stop within 30s")
-		}
-	})
-	printed := func() string {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return out.buf.String()
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(printed(), "Press Ctrl-C to stop.") {
-		select {
-		case err := <-done:
-			t.Fatalf("demo exited early: %v\n%s", err, errb.buf.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo printed no instructions within 60s:\n%s", printed())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m := demoLicencesRE.FindStringSubmatch(printed())
+	d := startDemo(t, t.TempDir())
+	m := demoLicencesRE.FindStringSubmatch(d.out)
 	if m == nil {
-		t.Fatalf("demo output has no e-licence lines:\n%s", printed())
+		t.Fatalf("demo output has no e-licence lines:\n%s", d.out)
 	}
 	if n, _ := strconv.Atoi(m[1]); n != hub.DemoLicences {
 		t.Errorf("demo says %s licences, want %d", m[1], hub.DemoLicences)
