@@ -180,6 +180,24 @@ func schemaOf(t reflect.Type, set schemaSet) map[string]any {
 				continue
 			}
 			jname, opts, _ := strings.Cut(tag, ",")
+			if et := f.Type; f.Anonymous && jname == "" {
+				// An embedded struct's fields are the outer object's, as
+				// encoding/json writes them.
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					schemaOf(et, set)
+					inner := set[schemaName(et)].(map[string]any)
+					for k, v := range inner["properties"].(map[string]any) {
+						props[k] = v
+					}
+					if req, ok := inner["required"].([]string); ok {
+						required = append(required, req...)
+					}
+					continue
+				}
+			}
 			if jname == "" {
 				jname = f.Name
 			}

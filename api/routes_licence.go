@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
 	"github.com/xiangyang-gov/sharehub/internal/sheet"
@@ -188,7 +192,7 @@ func (s *Server) registerLicences() {
 		Summary: "Import licences from a CSV or xlsx (raw body): every bad cell reported; a dry run unless commit=true; rows already registered (same type and number) are skipped.",
 		Query: []queryParam{{Name: "commit", Description: "true: issue the licences, sealed in batches, if the file has no errors"},
 			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"}},
-		Response: sheet.Report{}, Handler: func(c *gin.Context) { s.importLicences(c) }})
+		Response: importResponse{}, Handler: func(c *gin.Context) { s.importLicences(c) }})
 	s.handle(route{Method: "POST", Path: "/v1/licence-attachments", Tag: "licences", Upload: true,
 		Roles: []exchange.Role{exchange.RoleIssuer, exchange.RoleImporter, exchange.RoleAdmin},
 		Summary: "Attach files in bulk from a zip archive (raw body): entry NUMBER.pdf (.ofd, .png, .jpg; content sniffed) goes to the licence of the type numbered NUMBER as a new sealed version. " +
@@ -421,19 +425,97 @@ func (s *Server) importLicences(c *gin.Context) {
 	}
 	defer remove()
 	commit := c.Query("commit") == "true"
-	rep, err := s.licences.Import(c.Request.Context(), path, licence.ImportOptions{By: principal(c), Commit: commit})
+	var all problemFile
+	defer all.close()
+	rep, err := s.licences.Import(c.Request.Context(), path, licence.ImportOptions{By: principal(c), Commit: commit, OnError: all.add})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	rep.File = clip(name, 200)
+	out := importResponse{Report: rep}
+	if rep.ErrorCount > len(rep.Errors) {
+		// The report lists the first errors only; all of them go into a
+		// CSV file behind a short-lived link, so that none is dropped.
+		if out.ProblemsURL, err = all.store(c.Request.Context(), s.blobs); err != nil {
+			fail(c, err)
+			return
+		}
+	}
 	if commit && !rep.OK() {
+		if out.ProblemsURL != "" {
+			var e *errs.Error
+			if errors.As(rep.Err(), &e) {
+				e.Message += "; every error is listed in " + out.ProblemsURL
+				fail(c, e)
+				return
+			}
+		}
 		fail(c, rep.Err())
 		return
 	}
 	noteResource(c, "licence_import", strconv.Itoa(rep.Created))
 	noteRows(c, rep.Created)
-	ok(c, http.StatusOK, rep)
+	ok(c, http.StatusOK, out)
+}
+
+// importResponse is a licence import's report and, when it lists only the
+// first errors, a link to a CSV file of every error.
+type importResponse struct {
+	*sheet.Report
+	// ProblemsURL downloads every error (sheet.ProblemHeader columns) for
+	// an hour; set when the report lists only the first of them.
+	ProblemsURL string `json:"problems_url,omitempty"`
+}
+
+// problemsLinkTTL is how long a full problem list can be downloaded.
+const problemsLinkTTL = time.Hour
+
+// problemFile collects every error of an import in a temporary CSV file,
+// made at the first error; errors writing it are kept for store.
+type problemFile struct {
+	f   *os.File
+	pc  *sheet.ProblemCSV
+	err error
+}
+
+func (pf *problemFile) add(p sheet.Problem) {
+	if pf.f == nil && pf.err == nil {
+		if pf.f, pf.err = os.CreateTemp("", "sharehub-problems-*.csv"); pf.err == nil {
+			pf.pc = sheet.NewProblemCSV(pf.f)
+		}
+	}
+	if pf.pc != nil {
+		pf.pc.Add(p)
+	}
+}
+
+// store puts the file in the blob store and returns a download link.
+func (pf *problemFile) store(ctx context.Context, blobs blob.Store) (string, error) {
+	if pf.err == nil && pf.pc == nil {
+		pf.err = errors.New("no problem was recorded")
+	}
+	if pf.err == nil {
+		pf.err = pf.pc.Flush()
+	}
+	if pf.err == nil {
+		_, pf.err = pf.f.Seek(0, io.SeekStart)
+	}
+	if pf.err != nil {
+		return "", errs.Internal(pf.err, "import problem list")
+	}
+	info, err := blobs.Put(ctx, pf.f, "text/csv; charset=utf-8")
+	if err != nil {
+		return "", err
+	}
+	return blobs.Link(ctx, info.Key, problemsLinkTTL, "licence-import-problems.csv")
+}
+
+func (pf *problemFile) close() {
+	if pf.f != nil {
+		pf.f.Close()
+		os.Remove(pf.f.Name())
+	}
 }
 
 // attachResponse reports a bulk attach: each entry of the archive, attached
