@@ -176,6 +176,17 @@ func (a *App) URL() string { return a.Config.PublicURL }
 // gracefully: in-flight requests finish, and the audit log flushes its
 // last batch and writes a final checkpoint.
 func (a *App) Run(ctx context.Context) error {
+	if a.Config.DebugListen != "" {
+		// Listen now, so that a port in use is an error at start rather
+		// than a profiler that silently never came up.
+		dln, err := net.Listen("tcp", a.Config.DebugListen)
+		if err != nil {
+			return fmt.Errorf("--debug-listen %s: %w", a.Config.DebugListen, err)
+		}
+		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = dbg.Serve(dln) }()
+		defer dbg.Close()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -189,13 +200,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		errc <- err
 	}()
-	if a.Config.DebugListen != "" {
-		dbg := &http.Server{Addr: a.Config.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = dbg.ListenAndServe() }()
-		defer dbg.Close()
-	}
 	if err := a.Sync.Start(ctx); err != nil {
-		return err
+		_ = a.srv.Close()
+		return errors.Join(err, <-errc)
 	}
 	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
 	select {
