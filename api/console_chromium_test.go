@@ -144,6 +144,13 @@ func (wd *webDriver) waitURL(suffix string) {
 // headless Chromium session; both end with the test.
 func startChromeDriver(t *testing.T) *webDriver {
 	t.Helper()
+	return startChromeDriverWith(t, nil)
+}
+
+// startChromeDriverWith is startChromeDriver with extra goog:chromeOptions
+// (for example mobileEmulation).
+func startChromeDriverWith(t *testing.T, extra map[string]any) *webDriver {
+	t.Helper()
 	browser, driver := requireChromium(t, true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -180,12 +187,16 @@ func startChromeDriver(t *testing.T) *webDriver {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	opts := map[string]any{"binary": browser, "args": []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+		"--user-data-dir=" + t.TempDir(),
+	}}
+	for k, v := range extra {
+		opts[k] = v
+	}
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
-		"browserName": "chrome",
-		"goog:chromeOptions": map[string]any{"binary": browser, "args": []string{
-			"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-			"--user-data-dir=" + t.TempDir(),
-		}},
+		"browserName":        "chrome",
+		"goog:chromeOptions": opts,
 	}}}
 	var s struct {
 		SessionID string `json:"sessionId"`
