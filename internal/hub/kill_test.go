@@ -1,0 +1,219 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+)
+
+// TestSIGKILLDuringHTTPBurst is the foundation's crash test at the level of
+// the real program: `sharehub serve` (the built binary) takes a burst of
+// writes (POST /v1/principals) from eight clients and is killed with
+// SIGKILL in the middle of it. Every call that was answered 2xx must have
+// its data and its audit entry in the database afterwards, `sharehub audit
+// verify` must pass, and the hub must start again on the same data and
+// serve. On SQLite and PostgreSQL.
+func TestSIGKILLDuringHTTPBurst(t *testing.T) {
+	bin := buildSharehub(t)
+	for _, backend := range dbtest.Backends {
+		t.Run(string(backend), func(t *testing.T) {
+			dir := t.TempDir()
+			var dbURL string
+			args := []string{"--data-dir", dir}
+			env := serveEnv()
+			if backend == db.Postgres {
+				dbURL = dbtest.URL(t, db.Postgres)
+				args = append(args, "--database", dbURL)
+				env = append(env, "SHAREHUB_MASTER_KEY="+strings.Repeat("ef", 32))
+			} else {
+				dbURL = "sqlite:" + filepath.Join(dir, "sharehub.db")
+			}
+			run := func(sub ...string) string {
+				t.Helper()
+				cmd := exec.Command(bin, append(sub, args...)...)
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("sharehub %s: %v\n%s", strings.Join(sub, " "), err, out)
+				}
+				return string(out)
+			}
+			boot := run("bootstrap", "--department-id", "xy", "--department-code", "11420600000000019T", "--department-name", "襄阳市人民政府")
+			lines := strings.Split(boot, "\n")
+			if len(lines) < 2 || !strings.HasPrefix(lines[1], "shk_") {
+				t.Fatalf("bootstrap printed no key:\n%s", boot)
+			}
+			admin := strings.TrimSpace(lines[1])
+
+			cmd, base := startServe(t, bin, args, env)
+			var (
+				acked    sync.Map // request id → principal name, answered 2xx
+				nAcked   atomic.Int64
+				stop     atomic.Bool
+				wg       sync.WaitGroup
+				client   = &http.Client{Timeout: 10 * time.Second}
+				failures atomic.Int64
+			)
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; !stop.Load(); i++ {
+						id := fmt.Sprintf("kill-%d-%d", w, i)
+						body, _ := json.Marshal(map[string]any{"department_id": "xy", "name": "app-" + id, "roles": []string{"app"}})
+						req, _ := http.NewRequest("POST", base+"/v1/principals", bytes.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+admin)
+						req.Header.Set("Content-Type", "application/json")
+						req.Header.Set("X-Request-ID", id)
+						resp, err := client.Do(req)
+						if err != nil {
+							failures.Add(1)
+							if failures.Load() > 1000 {
+								return
+							}
+							continue
+						}
+						resp.Body.Close()
+						if resp.StatusCode/100 == 2 {
+							acked.Store(id, "app-"+id)
+							nAcked.Add(1)
+						}
+					}
+				}()
+			}
+			for deadline := time.Now().Add(60 * time.Second); nAcked.Load() < 300; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d calls answered in 60s", nAcked.Load())
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			time.Sleep(100 * time.Millisecond) // let in-flight client calls fail
+			stop.Store(true)
+			wg.Wait()
+			if failures.Load() == 0 {
+				t.Fatal("no call failed: the kill did not land during the burst")
+			}
+
+			// Every answered call is in the database, with its audit entry.
+			ctx := context.Background()
+			d, err := db.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logged := map[string]bool{}
+			rows, err := d.R.QueryContext(ctx, `SELECT request_id FROM audit_entries`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				logged[id] = true
+			}
+			rows.Close()
+			names := map[string]bool{}
+			rows, err = d.R.QueryContext(ctx, `SELECT name FROM principals`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				names[n] = true
+			}
+			rows.Close()
+			d.Close()
+			missing := 0
+			acked.Range(func(k, v any) bool {
+				if !logged[k.(string)] || !names[v.(string)] {
+					missing++
+					if missing < 5 {
+						t.Errorf("call %s was answered 2xx but after the kill: audit entry %v, principal %v", k, logged[k.(string)], names[v.(string)])
+					}
+				}
+				return true
+			})
+			if missing > 0 {
+				t.Fatalf("%d of %d answered calls lost by the kill", missing, nAcked.Load())
+			}
+			t.Logf("%d calls answered before the kill, all kept; %d entries in the log", nAcked.Load(), len(logged))
+
+			if out := run("audit", "verify"); !strings.Contains(out, "audit log verifies") {
+				t.Fatalf("audit verify after the kill:\n%s", out)
+			}
+			// The hub starts again on the same data and serves.
+			cmd, base = startServe(t, bin, args, env)
+			req, _ := http.NewRequest("GET", base+"/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer "+admin)
+			resp, err := client.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET /v1/me after restart: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("serve after SIGTERM: %v", err)
+			}
+			if out := run("audit", "verify"); !strings.Contains(out, "audit log verifies") {
+				t.Fatalf("audit verify after the restart:\n%s", out)
+			}
+		})
+	}
+}
+
+// startServe starts `sharehub serve` on a free port and returns it with
+// the URL it serves; the process is killed at cleanup if still running.
+func startServe(t *testing.T, bin string, args, env []string) (*exec.Cmd, string) {
+	t.Helper()
+	var logs syncBuffer
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--log-format", "json"}, args...)...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("sharehub serve output:\n%s", logs.String())
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "sharehub serving" {
+				if u, _ := m["url"].(string); u != "" {
+					return cmd, u
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sharehub serve did not say it serves within 60s:\n%s", logs.String())
+		}
+	}
+}
