@@ -116,32 +116,8 @@ func TestSIGKILLDuringHTTPBurst(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logged := map[string]bool{}
-			rows, err := d.R.QueryContext(ctx, `SELECT request_id FROM audit_entries`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					t.Fatal(err)
-				}
-				logged[id] = true
-			}
-			rows.Close()
-			names := map[string]bool{}
-			rows, err = d.R.QueryContext(ctx, `SELECT name FROM principals`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var n string
-				if err := rows.Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				names[n] = true
-			}
-			rows.Close()
+			logged := column(t, d, `SELECT request_id FROM audit_entries`)
+			names := column(t, d, `SELECT name FROM principals`)
 			d.Close()
 			missing := 0
 			acked.Range(func(k, v any) bool {
@@ -216,4 +192,26 @@ func startServe(t *testing.T, bin string, args, env []string) (*exec.Cmd, string
 			t.Fatalf("sharehub serve did not say it serves within 60s:\n%s", logs.String())
 		}
 	}
+}
+
+// column reads a one-column text query into a set.
+func column(t *testing.T, d *db.DB, query string) map[string]bool {
+	t.Helper()
+	rows, err := d.R.QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
