@@ -1,7 +1,10 @@
 package api
 
 import (
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,9 +121,21 @@ func (s *Server) consoleLogin(c *gin.Context) {
 		s.consoleLoginForm(c, http.StatusForbidden, "登录表单已失效，请重新输入密钥并提交。", "bad")
 		return
 	}
+	// Failed sign-ins are limited by client address: keys cannot be
+	// guessed (32 random bytes), but a flood of attempts would fill the
+	// audit log and cost a key lookup each.
+	addr := s.clientAddr(c)
+	if wait := s.signInLimit.waiting(addr, time.Now()); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		_ = c.Error(errs.RateLimited("too many failed sign-ins from this address"))
+		c.Header("Retry-After", strconv.Itoa(secs))
+		s.consoleLoginForm(c, http.StatusTooManyRequests, fmt.Sprintf("登录失败次数过多，请 %d 秒后再试。", secs), "bad")
+		return
+	}
 	p, keyID, err := s.ex.Authenticate(ctx, strings.TrimSpace(c.PostForm("key")))
 	if errs.Is(err, errs.KindUnauthenticated) {
 		_ = c.Error(err)
+		s.signInLimit.allow(addr, time.Now())
 		s.consoleLoginForm(c, http.StatusUnauthorized, consoleKeyMessage(err), "bad")
 		return
 	}

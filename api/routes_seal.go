@@ -83,6 +83,7 @@ func (s *Server) registerSeals() {
 	}
 	admin := []exchange.Role{exchange.RoleAdmin}
 	s.verifyLimit = newRateLimiter(s.cfg.VerifyRate, s.cfg.VerifyBurst)
+	s.signInLimit = newRateLimiter(float64(time.Second)/float64(s.cfg.SignInRefill), s.cfg.SignInFailures)
 
 	s.handle(route{Method: "POST", Path: "/v1/seals", Tag: "seals", Summary: "Create a seal (电子印章): key pair, hub-CA certificate; image as base64 PNG or SVG.", Roles: admin,
 		Request: seal.NewSeal{}, Response: seal.Seal{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
@@ -693,6 +694,25 @@ func (l *rateLimiter) allow(key string, now time.Time) (time.Duration, bool) {
 		return 0, true
 	}
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
+}
+
+// waiting says, without taking a token, how long until key has one (0
+// when it has one now). A nil limiter never makes anyone wait.
+func (l *rateLimiter) waiting(key string, now time.Time) time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b[key]
+	if b == nil {
+		return 0
+	}
+	tokens := min(l.burst, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / l.rate * float64(time.Second))
 }
 
 // sweep forgets buckets that have filled up again (their clients are idle),

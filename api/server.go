@@ -49,6 +49,11 @@ type Config struct {
 	// negative rate turns the limit off.
 	VerifyRate  float64
 	VerifyBurst int
+	// SignInFailures is how many failed console sign-ins one client
+	// address may make in a row before it has to wait; it gets one more
+	// every SignInRefill. Default 10 and 6 s (ten a minute).
+	SignInFailures int
+	SignInRefill   time.Duration
 	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes)
 	// whose X-Forwarded-For the verification rate limit believes; by
 	// default none, and the TCP peer is the client.
@@ -95,6 +100,7 @@ type Server struct {
 
 	seals       *seal.Service
 	verifyLimit *rateLimiter
+	signInLimit *rateLimiter // failed console sign-ins by client address
 	jwksTag     atomic.Pointer[etagged]
 
 	openapiOnce sync.Once
@@ -117,6 +123,12 @@ func New(d Deps, cfg Config) *Server {
 	}
 	if cfg.VerifyBurst == 0 {
 		cfg.VerifyBurst = 40
+	}
+	if cfg.SignInFailures == 0 {
+		cfg.SignInFailures = 10
+	}
+	if cfg.SignInRefill == 0 {
+		cfg.SignInRefill = 6 * time.Second
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
