@@ -100,6 +100,10 @@ func (s *Server) registerLicences() {
 				fail(c, err)
 				return
 			}
+			if _, err := s.ownLicenceID(c, "change"); err != nil {
+				fail(c, err)
+				return
+			}
 			l, err := s.licences.Apply(c.Request.Context(), principal(c), c.Param("id"), ch)
 			if err != nil {
 				fail(c, err)
@@ -112,6 +116,10 @@ func (s *Server) registerLicences() {
 		Summary:  "Attach the licence's file (raw body: PDF, OFD, PNG or JPEG, sniffed; size-limited) as a new sealed version.",
 		Query:    []queryParam{{Name: "name", Description: "the file's name; its extension must match the content", Required: true}},
 		Response: licence.Licence{}, Handler: func(c *gin.Context) {
+			if _, err := s.ownLicenceID(c, "attach files to"); err != nil {
+				fail(c, err)
+				return
+			}
 			l, err := s.licences.AttachFile(c.Request.Context(), principal(c), c.Param("id"), c.Query("name"), c.Request.Body)
 			if err != nil {
 				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
@@ -122,6 +130,10 @@ func (s *Server) registerLicences() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/licences/:id/history", Tag: "licences", Roles: issuers,
 		Summary: "Every sealed version of a licence (issuers of its department).", Response: list[licence.Version]{}, Handler: func(c *gin.Context) {
+			if _, err := s.ownLicenceID(c, "read the history of"); err != nil {
+				fail(c, err)
+				return
+			}
 			l, err := s.licences.Get(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
@@ -250,6 +262,57 @@ func (s *Server) licenceAccess(c *gin.Context, typeCode, issuerID string) (func(
 	return a.Allows, nil
 }
 
+// issuesLicence reports whether the caller is an issuer of the department
+// whose credit code the identifier carries: the licence, if it exists, is
+// its department's. Known from the identifier alone, it lets a route
+// refuse everyone else before reading, so that the refusal is the same
+// whether the licence exists or not.
+func (s *Server) issuesLicence(c *gin.Context, p ident.LicenceID) (bool, error) {
+	pr := principal(c)
+	if !pr.Has(exchange.RoleIssuer) {
+		return false, nil
+	}
+	d, err := s.ex.Department(c.Request.Context(), pr.DepartmentID)
+	if err != nil {
+		return false, err
+	}
+	return d.Code == p.IssuerCode, nil
+}
+
+// ownLicenceID parses the path's licence identifier for an issuer route
+// and refuses (errs.Forbidden, before anything is read) a caller who is not
+// an issuer of the department in it. what names the operation.
+func (s *Server) ownLicenceID(c *gin.Context, what string) (ident.LicenceID, error) {
+	p, err := ident.ParseLicenceID(c.Param("id"))
+	if err != nil {
+		return p, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()})
+	}
+	own, err := s.issuesLicence(c, p)
+	if err != nil {
+		return p, err
+	}
+	if !own {
+		return p, errs.Forbidden("only issuers of the department %s %s its licences", p.IssuerCode, what)
+	}
+	return p, nil
+}
+
+// accessBeforeReading decides, from the identifier alone, whether the
+// caller may read the licence: issuers of the department in it may (nil:
+// what they see is settled once the licence is read); anyone else needs a
+// grant for its type, checked now (errs.Forbidden otherwise).
+func (s *Server) accessBeforeReading(c *gin.Context, p ident.LicenceID) (func(string) bool, error) {
+	own, err := s.issuesLicence(c, p)
+	if err != nil || own {
+		return nil, err
+	}
+	a, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceLicenceType, ID: p.TypeCode}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.Allows, nil
+}
+
 // readLicence reads the licence named by the path's id for a caller who
 // may see it, and what of it the caller may see: issuers of its department
 // see it whole; everyone else needs a grant for its type, checked (and
@@ -266,7 +329,7 @@ func (s *Server) readLicence(c *gin.Context, needPurpose bool) (licence.Licence,
 			return licence.Licence{}, nil, err
 		}
 	}
-	allows, err := s.licenceAccess(c, p.TypeCode, "")
+	allows, err := s.accessBeforeReading(c, p)
 	if err != nil {
 		return licence.Licence{}, nil, err
 	}
@@ -381,12 +444,22 @@ func (s *Server) licenceQR(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
+	p, err := ident.ParseLicenceID(c.Param("id"))
+	if err != nil {
+		fail(c, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()}))
+		return
+	}
+	granted, err := s.accessBeforeReading(c, p)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	l, err := s.licences.Get(ctx, c.Param("id"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if !licence.CanShow(principal(c), &l) {
+	if granted == nil && !licence.CanShow(principal(c), &l) {
 		if _, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceLicenceType, ID: l.TypeCode}, nil); err != nil {
 			fail(c, err)
 			return
