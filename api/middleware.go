@@ -103,6 +103,9 @@ func (s *Server) recoverPanic(c *gin.Context) {
 				panic(r)
 			}
 			s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				panic(http.ErrAbortHandler) // too late for a problem: cut the connection
+			}
 			fail(c, errs.Internal(fmt.Errorf("panic: %v", r), "panic"))
 		}
 	}()
@@ -267,8 +270,15 @@ func (s *Server) nextRecovering(c *gin.Context, w *auditWriter) {
 		if r == nil {
 			return
 		}
-		if r == http.ErrAbortHandler || w.passthrough {
+		if r == http.ErrAbortHandler {
 			panic(r)
+		}
+		if w.passthrough {
+			// Headers and part of the body are out: cut the connection,
+			// so the client sees a broken download, not a problem glued
+			// to a truncated file.
+			s.log.Error("panic while streaming; connection cut", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			panic(http.ErrAbortHandler)
 		}
 		s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		w.buf.Reset()

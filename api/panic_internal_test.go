@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,5 +68,57 @@ func TestPanicIsAnsweredAndAudited(t *testing.T) {
 	}
 	if len(es) != 1 || es[0].RequestID != "panic-1" || es[0].Status != 500 || es[0].Route != "/test/panic" {
 		t.Fatalf("audit entries %+v, want one for panic-1 with status 500", es)
+	}
+}
+
+// A panic after the body has started (a download streamed after its entry
+// was committed) cuts the connection: the client sees a broken transfer,
+// never a problem document glued to the end of a truncated file.
+func TestPanicWhileStreamingCutsTheConnection(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t, db.SQLite)
+	skey, _, err := note.GenerateKey(rand.Reader, "sharehub.test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(ctx, d, signer, audit.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	s := New(Deps{DB: d, Audit: l, Logger: slog.New(slog.DiscardHandler)}, Config{})
+	s.handle(route{Method: "GET", Path: "/test/stream-panic", Public: true, Handler: func(c *gin.Context) {
+		if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("Content-Type", "application/octet-stream")
+		c.Writer.WriteHeader(http.StatusOK)
+		_, _ = c.Writer.Write([]byte("PARTIAL-DOWNLOAD;"))
+		c.Writer.Flush()
+		panic("disk read failed")
+	}})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	resp, err := http.Get(srv.URL + "/test/stream-panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Errorf("the download ended cleanly (%q); want the connection cut", body)
+	}
+	if strings.Contains(string(body), "problem") {
+		t.Errorf("a problem document was written into the download: %q", body)
+	}
+	es, _, err := l.Search(ctx, audit.Filter{Limit: 10})
+	if err != nil || len(es) != 1 || es[0].Status != 200 {
+		t.Fatalf("audit entries %+v (%v): want the one committed before streaming", es, err)
 	}
 }
