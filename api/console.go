@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -121,11 +122,15 @@ func (s *Server) consoleLogin(c *gin.Context) {
 		s.consoleLoginForm(c, http.StatusForbidden, "登录表单已失效，请重新输入密钥并提交。", "bad")
 		return
 	}
-	// Failed sign-ins are limited by client address: keys cannot be
-	// guessed (32 random bytes), but a flood of attempts would fill the
-	// audit log and cost a key lookup each.
-	addr := s.clientAddr(c)
-	if wait := s.signInLimit.waiting(addr, time.Now()); wait > 0 {
+	// Failed sign-ins are limited by client address (an IPv6 client by
+	// its /64): keys cannot be guessed (32 random bytes), but a stream of
+	// attempts costs a key check each. Every attempt takes a token before
+	// its key is checked, so that parallel attempts cannot all get past
+	// the limit; a sign-in that succeeds gives its token back. A refused
+	// attempt is audited like every call. While an address waits, a right
+	// key from it waits too: the key is not checked.
+	addr := signInBucket(s.clientAddr(c))
+	if wait, allowed := s.signInLimit.allow(addr, time.Now()); !allowed {
 		secs := int(math.Ceil(wait.Seconds()))
 		_ = c.Error(errs.RateLimited("too many failed sign-ins from this address"))
 		c.Header("Retry-After", strconv.Itoa(secs))
@@ -135,9 +140,11 @@ func (s *Server) consoleLogin(c *gin.Context) {
 	p, keyID, err := s.ex.Authenticate(ctx, strings.TrimSpace(c.PostForm("key")))
 	if errs.Is(err, errs.KindUnauthenticated) {
 		_ = c.Error(err)
-		s.signInLimit.allow(addr, time.Now())
 		s.consoleLoginForm(c, http.StatusUnauthorized, consoleKeyMessage(err), "bad")
 		return
+	}
+	if err == nil {
+		s.signInLimit.refund(addr)
 	}
 	if err != nil {
 		s.consoleFail(c, err)
@@ -190,4 +197,19 @@ func (s *Server) consoleLogout(c *gin.Context) {
 		return
 	}
 	s.consoleToLogin(c, endedOut)
+}
+
+// signInBucket is the sign-in limiter's key for a client address: the
+// address itself, or for IPv6 its /64, which one client can fill with
+// fresh addresses.
+func signInBucket(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Is4() || ip.Is4In6() {
+		return addr
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }

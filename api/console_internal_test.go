@@ -81,3 +81,17 @@ func TestConsoleSafeMarked(t *testing.T) {
 		}
 	}
 }
+
+func TestSignInBucket(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                  "192.0.2.7",
+		"2001:db8:1:2:aaaa:bbbb:c:d": "2001:db8:1:2::/64",
+		"2001:db8:1:2::1":            "2001:db8:1:2::/64",
+		"::ffff:192.0.2.7":           "::ffff:192.0.2.7",
+		"not an address":             "not an address",
+	} {
+		if got := signInBucket(in); got != want {
+			t.Errorf("signInBucket(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

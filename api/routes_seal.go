@@ -83,7 +83,6 @@ func (s *Server) registerSeals() {
 	}
 	admin := []exchange.Role{exchange.RoleAdmin}
 	s.verifyLimit = newRateLimiter(s.cfg.VerifyRate, s.cfg.VerifyBurst)
-	s.signInLimit = newRateLimiter(float64(time.Second)/float64(s.cfg.SignInRefill), s.cfg.SignInFailures)
 
 	s.handle(route{Method: "POST", Path: "/v1/seals", Tag: "seals", Summary: "Create a seal (电子印章): key pair, hub-CA certificate; image as base64 PNG or SVG.", Roles: admin,
 		Request: seal.NewSeal{}, Response: seal.Seal{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
@@ -696,23 +695,17 @@ func (l *rateLimiter) allow(key string, now time.Time) (time.Duration, bool) {
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
 }
 
-// waiting says, without taking a token, how long until key has one (0
-// when it has one now). A nil limiter never makes anyone wait.
-func (l *rateLimiter) waiting(key string, now time.Time) time.Duration {
+// refund gives back a token allow took (for an attempt that turned out
+// not to count).
+func (l *rateLimiter) refund(key string) {
 	if l == nil {
-		return 0
+		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.b[key]
-	if b == nil {
-		return 0
+	if b := l.b[key]; b != nil {
+		b.tokens = min(l.burst, b.tokens+1)
 	}
-	tokens := min(l.burst, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / l.rate * float64(time.Second))
 }
 
 // sweep forgets buckets that have filled up again (their clients are idle),

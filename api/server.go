@@ -151,6 +151,7 @@ func New(d Deps, cfg Config) *Server {
 	s.metrics = d.Metrics
 	s.licences = d.Licences
 	s.seals = d.Seals
+	s.signInLimit = newRateLimiter(float64(time.Second)/float64(cfg.SignInRefill), cfg.SignInFailures)
 	e.Use(withRequestID, s.observe, s.recoverPanic)
 	e.NoRoute(s.audited, func(c *gin.Context) {
 		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
