@@ -303,10 +303,7 @@ func publicView(l *Licence, st Status) *PublicView {
 	// Issuers often number a licence by its holder's id (a 居民身份证 is
 	// numbered by the 公民身份号码 itself): the public page must not show
 	// in the number what it masks in the holder.
-	number := l.Number
-	if len(l.Holder.ID) >= 6 {
-		number = strings.ReplaceAll(number, l.Holder.ID, masked)
-	}
+	number := maskIn(l.Number, l.Holder.ID, masked)
 	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
 		HolderID: masked, IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
 		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
@@ -366,4 +363,27 @@ func KeysFromJWKS(data []byte) (func(kid string) ed25519.PublicKey, error) {
 		}
 	}
 	return func(kid string) ed25519.PublicKey { return m[kid] }, nil
+}
+
+// maskIn replaces every occurrence of id in s, in any letter case (a
+// 身份证号 may end in x or X), with masked.
+func maskIn(s, id, masked string) string {
+	if len(id) < 6 {
+		return s
+	}
+	upper, id := strings.ToUpper(s), strings.ToUpper(id)
+	if len(upper) != len(s) { // only ASCII case folds here; keep offsets exact
+		return strings.ReplaceAll(s, id, masked)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(upper, id)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(masked)
+		s, upper = s[i+len(id):], upper[i+len(id):]
+	}
 }
