@@ -3,7 +3,6 @@ package api_test
 import (
 	"encoding/csv"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -13,8 +12,10 @@ import (
 )
 
 // A licence import through the API whose report lists only the first
-// errors links to a CSV file of every error, for the dry run and in the
-// 400 of a refused commit; a report that lists them all has no link.
+// errors says how to get them all: a dry run with problems=csv answers
+// every error as CSV (nothing is stored: the rows name the file's
+// holders); a refused commit says so too; a report that lists them all
+// has no hint.
 func TestLicenceImportListsEveryError(t *testing.T) {
 	h := newLicenceHub(t, hubtest.Start(t, db.SQLite))
 	p := h.Do(t, "POST", "/v1/principals", h.Admin, map[string]any{"department_id": "xy-sjj", "name": "licence-importer", "roles": []string{"importer"}}).Want(t, 201).Map(t)
@@ -40,18 +41,16 @@ func TestLicenceImportListsEveryError(t *testing.T) {
 	if rep["error_count"] != float64(n) || listed >= n {
 		t.Fatalf("report: %v errors, %d listed; want %d, fewer listed", rep["error_count"], listed, n)
 	}
-	url, _ := rep["problems_url"].(string)
-	if url == "" {
-		t.Fatalf("a report listing %d of %d errors has no problems_url", listed, n)
+	if hint, _ := rep["all_errors"].(string); !strings.Contains(hint, "problems=csv") {
+		t.Fatalf("a report listing %d of %d errors does not say how to get them all: %v", listed, n, rep["all_errors"])
 	}
-	resp, err := h.Client.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	resp := h.Do(t, "POST", "/v1/licence-imports?filename=many.csv&problems=csv", imp, file(n)).Want(t, 200)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") || resp.Header.Get("X-Error-Count") != fmt.Sprint(n) {
+		t.Fatalf("problems=csv: %s, X-Error-Count %q", ct, resp.Header.Get("X-Error-Count"))
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "\ufeff") {
-		t.Fatalf("GET problems_url: %d %.200q", resp.StatusCode, body)
+	body := resp.Body
+	if !strings.HasPrefix(string(body), "\ufeff") {
+		t.Fatalf("problem file without a byte order mark: %.200q", body)
 	}
 	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "\ufeff"))).ReadAll()
 	if err != nil {
@@ -72,24 +71,27 @@ func TestLicenceImportListsEveryError(t *testing.T) {
 			t.Fatalf("row %s is missing from the problem file", row)
 		}
 	}
-
-	// A refused commit says where the full list is.
-	pb := h.Do(t, "POST", "/v1/licence-imports?filename=many.csv&commit=true", imp, file(n)).Want(t, 400).Problem(t)
-	if d, _ := pb["detail"].(string); !strings.Contains(d, "every error is listed in http") {
-		t.Fatalf("commit refusal detail %q gives no link to the full list", d)
+	// A clean file: the header alone.
+	if b := h.Do(t, "POST", "/v1/licence-imports?filename=none.csv&problems=csv", imp, file(0)).Want(t, 200).Body; strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("problems=csv of a clean file: %q", b)
 	}
-	// Few errors: all listed, no file.
+	// Not with a commit; a refused commit says how to get the list.
+	h.Do(t, "POST", "/v1/licence-imports?filename=many.csv&problems=csv&commit=true", imp, file(3)).Want(t, 400)
+	pb := h.Do(t, "POST", "/v1/licence-imports?filename=many.csv&commit=true", imp, file(n)).Want(t, 400).Problem(t)
+	if d, _ := pb["detail"].(string); !strings.Contains(d, "problems=csv") {
+		t.Fatalf("commit refusal detail %q does not say how to get every error", d)
+	}
+	// Few errors: all listed, no hint.
 	few := h.Do(t, "POST", "/v1/licence-imports?filename=few.csv", imp, file(3)).Want(t, 200).Map(t)
-	if few["error_count"] != float64(3) || len(few["errors"].([]any)) != 3 || few["problems_url"] != nil {
+	if few["error_count"] != float64(3) || len(few["errors"].([]any)) != 3 || few["all_errors"] != nil {
 		t.Fatalf("report of 3 errors: %v", few)
 	}
-
 	// The document says so: the report's members and problems_url.
 	doc := h.Do(t, "GET", "/openapi.json", "", nil).Want(t, 200).Map(t)
 	op := doc["paths"].(map[string]any)["/v1/licence-imports"].(map[string]any)["post"].(map[string]any)
 	ref := op["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)["$ref"].(string)
 	props := doc["components"].(map[string]any)["schemas"].(map[string]any)[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)["properties"].(map[string]any)
-	for _, name := range []string{"errors", "error_count", "created", "problems_url"} {
+	for _, name := range []string{"errors", "error_count", "created", "all_errors"} {
 		if _, ok := props[name]; !ok {
 			t.Errorf("/openapi.json: the import reply has no %s (has %v)", name, props)
 		}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -16,7 +15,6 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
-	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
 	"github.com/xiangyang-gov/sharehub/internal/sheet"
@@ -203,7 +201,8 @@ func (s *Server) registerLicences() {
 		Roles:   []exchange.Role{exchange.RoleImporter, exchange.RoleAdmin},
 		Summary: "Import licences from a CSV or xlsx (raw body): every bad cell reported; a dry run unless commit=true; rows already registered (same type and number) are skipped.",
 		Query: []queryParam{{Name: "commit", Description: "true: issue the licences, sealed in batches, if the file has no errors"},
-			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"}},
+			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"},
+			{Name: "problems", Description: "csv: a dry run that answers every error as CSV (sheet, row, cell, column, reason, value) instead of the JSON report, which lists the first 1,000"}},
 		Response: importResponse{}, Handler: func(c *gin.Context) { s.importLicences(c) }})
 	s.handle(route{Method: "POST", Path: "/v1/licence-attachments", Tag: "licences", Upload: true,
 		Roles: []exchange.Role{exchange.RoleIssuer, exchange.RoleImporter, exchange.RoleAdmin},
@@ -491,38 +490,45 @@ func (s *Server) importLicences(c *gin.Context) {
 	if ext != ".csv" && ext != ".xlsx" {
 		ext = ""
 	}
+	commit := c.Query("commit") == "true"
+	asCSV := c.Query("problems") == "csv"
+	if asCSV && commit {
+		fail(c, errs.InvalidFields("problems=csv lists the errors of a dry run", errs.FieldError{Pointer: "?problems", Reason: "not with commit=true: run the dry run for the list, then commit", Value: "csv"}))
+		return
+	}
 	path, remove, err := sheet.SaveTemp(c.Request.Body, "", ext, s.cfg.MaxUploadBytes)
 	if err != nil {
 		fail(c, uploadError(err, s.cfg.MaxUploadBytes))
 		return
 	}
 	defer remove()
-	commit := c.Query("commit") == "true"
+	opts := licence.ImportOptions{By: principal(c), Commit: commit}
 	var all problemFile
 	defer all.close()
-	rep, err := s.licences.Import(c.Request.Context(), path, licence.ImportOptions{By: principal(c), Commit: commit, OnError: all.add})
+	if asCSV {
+		opts.OnError = all.add
+	}
+	rep, err := s.licences.Import(c.Request.Context(), path, opts)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	rep.File = clip(name, 200)
+	if asCSV {
+		noteRows(c, rep.ErrorCount)
+		s.sendProblems(c, &all, rep)
+		return
+	}
 	out := importResponse{Report: rep}
 	if rep.ErrorCount > len(rep.Errors) {
-		// The report lists the first errors only; all of them go into a
-		// CSV file behind a short-lived link, so that none is dropped.
-		if out.ProblemsURL, err = all.store(c.Request.Context(), s.blobs); err != nil {
-			fail(c, err)
-			return
-		}
+		out.AllErrors = allErrorsHint
 	}
 	if commit && !rep.OK() {
-		if out.ProblemsURL != "" {
-			var e *errs.Error
-			if errors.As(rep.Err(), &e) {
-				e.Message += "; every error is listed in " + out.ProblemsURL
-				fail(c, e)
-				return
-			}
+		var e *errs.Error
+		if out.AllErrors != "" && errors.As(rep.Err(), &e) {
+			e.Message += "; " + allErrorsHint
+			fail(c, e)
+			return
 		}
 		fail(c, rep.Err())
 		return
@@ -532,56 +538,74 @@ func (s *Server) importLicences(c *gin.Context) {
 	ok(c, http.StatusOK, out)
 }
 
+// allErrorsHint says how to get every error when a report lists only the
+// first of them.
+const allErrorsHint = "a dry run of the same file with problems=csv answers every error as CSV"
+
 // importResponse is a licence import's report and, when it lists only the
-// first errors, a link to a CSV file of every error.
+// first errors, how to get them all.
 type importResponse struct {
 	*sheet.Report
-	// ProblemsURL downloads every error (sheet.ProblemHeader columns) for
-	// an hour; set when the report lists only the first of them.
-	ProblemsURL string `json:"problems_url,omitempty"`
+	// AllErrors is set when the report lists only the first errors: send
+	// the same file with problems=csv for every one of them.
+	AllErrors string `json:"all_errors,omitempty"`
 }
 
-// problemsLinkTTL is how long a full problem list can be downloaded.
-const problemsLinkTTL = time.Hour
+// sendProblems answers a dry run made with problems=csv: every error, one
+// row each (sheet.ProblemHeader columns), streamed from the temporary file
+// once the call's audit entry is committed. Nothing is kept afterwards:
+// the rows name the file's holders.
+func (s *Server) sendProblems(c *gin.Context, all *problemFile, rep *sheet.Report) {
+	if all.pc == nil && all.err == nil { // no error at all: the header alone
+		all.start()
+	}
+	if all.err == nil {
+		all.err = all.pc.Flush()
+	}
+	if all.err == nil {
+		_, all.err = all.f.Seek(0, io.SeekStart)
+	}
+	if all.err != nil {
+		fail(c, errs.Internal(all.err, "import problem list"))
+		return
+	}
+	if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
+		fail(c, err)
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="licence-import-problems.csv"`)
+	h.Set("X-Error-Count", strconv.Itoa(rep.ErrorCount))
+	h.Set("Cache-Control", "no-store")
+	c.Writer.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(c.Writer, all.f); err != nil {
+		s.log.Warn("problem list not sent whole", "request_id", requestID(c), "err", err)
+	}
+}
 
-// problemFile collects every error of an import in a temporary CSV file,
-// made at the first error; errors writing it are kept for store.
+// problemFile collects every error of an import in a temporary CSV file
+// (mode 0600, removed by close), made at the first error; an error writing
+// it is kept for the caller.
 type problemFile struct {
 	f   *os.File
 	pc  *sheet.ProblemCSV
 	err error
 }
 
+func (pf *problemFile) start() {
+	if pf.f, pf.err = os.CreateTemp("", "sharehub-problems-*.csv"); pf.err == nil {
+		pf.pc = sheet.NewProblemCSV(pf.f)
+	}
+}
+
 func (pf *problemFile) add(p sheet.Problem) {
 	if pf.f == nil && pf.err == nil {
-		if pf.f, pf.err = os.CreateTemp("", "sharehub-problems-*.csv"); pf.err == nil {
-			pf.pc = sheet.NewProblemCSV(pf.f)
-		}
+		pf.start()
 	}
 	if pf.pc != nil {
 		pf.pc.Add(p)
 	}
-}
-
-// store puts the file in the blob store and returns a download link.
-func (pf *problemFile) store(ctx context.Context, blobs blob.Store) (string, error) {
-	if pf.err == nil && pf.pc == nil {
-		pf.err = errors.New("no problem was recorded")
-	}
-	if pf.err == nil {
-		pf.err = pf.pc.Flush()
-	}
-	if pf.err == nil {
-		_, pf.err = pf.f.Seek(0, io.SeekStart)
-	}
-	if pf.err != nil {
-		return "", errs.Internal(pf.err, "import problem list")
-	}
-	info, err := blobs.Put(ctx, pf.f, "text/csv; charset=utf-8")
-	if err != nil {
-		return "", err
-	}
-	return blobs.Link(ctx, info.Key, problemsLinkTTL, "licence-import-problems.csv")
 }
 
 func (pf *problemFile) close() {

@@ -126,7 +126,8 @@ func createProblemFile(path, input string) (*problemFile, error) {
 			return nil, &exitError{2, fmt.Errorf("--report %s: that is the file being imported", path)}
 		}
 	}
-	f, err := os.Create(path)
+	// 0600: the rows name the file's licence holders.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("--report: %w", err)
 	}
