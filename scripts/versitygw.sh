@@ -86,7 +86,7 @@ install_binary() {
 		die "go install $VGW_MODULE/cmd/versitygw@$VGW_VERSION failed"
 	fi
 	rm -f "$log"
-	exec 9>&- 2>/dev/null || true
+	exec 9>&-
 	[[ -x $bin ]] || die "go install succeeded but $bin is missing"
 }
 

@@ -201,8 +201,11 @@ func (a *App) Run(ctx context.Context) error {
 		errc <- err
 	}()
 	if err := a.Sync.Start(ctx); err != nil {
-		_ = a.srv.Close()
-		return errors.Join(err, <-errc)
+		// The listener has been open since Open: let whatever it took in
+		// finish, as on SIGTERM.
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config.Shutdown)
+		defer cancel()
+		return errors.Join(err, a.srv.Shutdown(sctx), <-errc)
 	}
 	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
 	select {
