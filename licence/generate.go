@@ -87,6 +87,65 @@ func GenerateXLSX(w io.Writer, opts GenerateOptions) error {
 	return err
 }
 
+// MaxXLSXRows is how many licences GenerateXLSXFiles puts in one
+// workbook: a sheet holds 1,048,576 rows, the header included.
+const MaxXLSXRows = 1_000_000
+
+// GenerateXLSXFiles writes the licences Generate writes (the same ones, in
+// the same order, for the same options) as xlsx workbooks of at most
+// perFile licences each (MaxXLSXRows when perFile is 0 or more), since
+// one sheet cannot hold 2.4 million rows: workbook i (from 1) goes to
+// create(i), which the function closes. It returns how many it wrote.
+func GenerateXLSXFiles(create func(part int) (io.WriteCloser, error), perFile int, opts GenerateOptions) (int, error) {
+	if perFile <= 0 || perFile > MaxXLSXRows {
+		perFile = MaxXLSXRows
+	}
+	var (
+		sw    *sheet.Writer
+		rows  int
+		parts int
+	)
+	finish := func() error {
+		if sw == nil {
+			return nil
+		}
+		w, err := create(parts)
+		if err == nil {
+			_, err = sw.WriteTo(w)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+		}
+		sw.Close()
+		sw = nil
+		return err
+	}
+	defer func() {
+		if sw != nil {
+			sw.Close()
+		}
+	}()
+	err := generate(opts, func(rec []string) error {
+		if sw == nil || rows == perFile {
+			if err := finish(); err != nil {
+				return err
+			}
+			var err error
+			if sw, err = sheet.NewWriter(Spec, sheet.WriterOptions{NoValidation: true}); err != nil {
+				return err
+			}
+			parts++
+			rows = 0
+		}
+		rows++
+		return sw.Append(SheetName, rec)
+	})
+	if err == nil {
+		err = finish()
+	}
+	return parts, err
+}
+
 func generate(opts GenerateOptions, emit func([]string) error) error {
 	types := opts.Types
 	if types == nil {

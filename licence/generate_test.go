@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"unicode"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
@@ -145,4 +149,71 @@ func TestGenerateCoversCatalogue(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestGenerateXLSXFiles: past a sheet's row limit the generator writes
+// several workbooks; together they hold the very licences of the CSV, in
+// order, and each one imports without a problem.
+func TestGenerateXLSXFiles(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	f := newFixture(t, d)
+	ctx := context.Background()
+	if _, err := f.svc.LoadCatalogue(ctx, f.admin, f.seals, nil); err != nil {
+		t.Fatal(err)
+	}
+	deps, err := f.ex.Departments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	for _, dp := range deps {
+		codes[dp.ID] = dp.Code
+	}
+	const n, per = 2500, 1000
+	opts := licence.GenerateOptions{Count: n, Seed: 7, IssuerCode: func(id string) string { return codes[id] }}
+	var whole bytes.Buffer
+	if err := licence.Generate(&whole, opts); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&whole).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	parts, err := licence.GenerateXLSXFiles(func(i int) (io.WriteCloser, error) {
+		return os.Create(filepath.Join(dir, fmt.Sprintf("part-%d.xlsx", i)))
+	}, per, opts)
+	if err != nil || parts != 3 {
+		t.Fatalf("GenerateXLSXFiles = %d parts, %v; want 3", parts, err)
+	}
+	next := 1 // the CSV record the next workbook row must equal
+	for i := 1; i <= parts; i++ {
+		path := filepath.Join(dir, fmt.Sprintf("part-%d.xlsx", i))
+		rep, err := f.svc.Import(ctx, path, licence.ImportOptions{By: importer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(per, n-(i-1)*per)
+		if !rep.OK() || rep.Rows[licence.SheetName] != want {
+			t.Fatalf("part %d: %d rows, %d errors; want %d rows, none", i, rep.Rows[licence.SheetName], rep.ErrorCount, want)
+		}
+		xf, err := excelize.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := xf.GetRows(licence.SheetName)
+		xf.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows[1:] {
+			if row[1] != recs[next][1] || row[0] != recs[next][0] {
+				t.Fatalf("part %d: licence %v, want the CSV's record %d %v", i, row[:2], next, recs[next][:2])
+			}
+			next++
+		}
+	}
+	if next != n+1 {
+		t.Fatalf("the workbooks hold %d licences, want %d", next-1, n)
+	}
 }

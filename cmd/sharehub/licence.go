@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -46,7 +47,9 @@ const licenceUsage = `usage:
       write N realistic licences in the import format: one of each of the
       catalogue's 224 types first (all of them when N is at least 224),
       the rest drawn by how common each type is (reads the departments'
-      credit codes from the database).
+      credit codes from the database). An xlsx sheet holds about a
+      million rows: past 1,000,000 licences FILE.xlsx becomes FILE-1.xlsx,
+      FILE-2.xlsx, … (the same licences as the CSV, in order).
 `
 
 // cmdLicence runs `sharehub licence ...`.
@@ -246,12 +249,28 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 	for _, dp := range deps {
 		codes[dp.ID] = dp.Code
 	}
+	opts := licence.GenerateOptions{Count: *count, Seed: *seed, IssuerCode: func(id string) string { return codes[id] }}
+	start := time.Now()
+	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") && *count > licence.MaxXLSXRows {
+		// One sheet holds about a million rows: FILE-1.xlsx, FILE-2.xlsx, …
+		base := strings.TrimSuffix(*out, filepath.Ext(*out))
+		var names []string
+		parts, err := licence.GenerateXLSXFiles(func(i int) (io.WriteCloser, error) {
+			name := fmt.Sprintf("%s-%d.xlsx", base, i)
+			names = append(names, name)
+			return os.Create(name)
+		}, 0, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d licences written to %d workbooks of at most %d rows (%s) in %.1fs\n",
+			*count, parts, licence.MaxXLSXRows, strings.Join(names, ", "), time.Since(start).Seconds())
+		return nil
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		return err
 	}
-	opts := licence.GenerateOptions{Count: *count, Seed: *seed, IssuerCode: func(id string) string { return codes[id] }}
-	start := time.Now()
 	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
 		err = licence.GenerateXLSX(f, opts)
 	} else {
