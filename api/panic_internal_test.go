@@ -25,21 +25,7 @@ import (
 // appended.
 func TestPanicIsAnsweredAndAudited(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, db.SQLite)
-	skey, _, err := note.GenerateKey(rand.Reader, "sharehub.test/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.Open(ctx, d, signer, audit.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(ctx)
-	s := New(Deps{DB: d, Audit: l, Logger: slog.New(slog.DiscardHandler)}, Config{})
+	s, l := auditedServer(t)
 	s.handle(route{Method: "GET", Path: "/test/panic", Public: true, Handler: func(c *gin.Context) {
 		c.Header("X-Secret", "half-made")
 		c.String(http.StatusOK, "partial body")
@@ -76,21 +62,7 @@ func TestPanicIsAnsweredAndAudited(t *testing.T) {
 // never a problem document glued to the end of a truncated file.
 func TestPanicWhileStreamingCutsTheConnection(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.Open(t, db.SQLite)
-	skey, _, err := note.GenerateKey(rand.Reader, "sharehub.test/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.Open(ctx, d, signer, audit.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(ctx)
-	s := New(Deps{DB: d, Audit: l, Logger: slog.New(slog.DiscardHandler)}, Config{})
+	s, l := auditedServer(t)
 	s.handle(route{Method: "GET", Path: "/test/stream-panic", Public: true, Handler: func(c *gin.Context) {
 		if err := s.streamAfterAudit(c, http.StatusOK); err != nil {
 			fail(c, err)
@@ -121,4 +93,26 @@ func TestPanicWhileStreamingCutsTheConnection(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Status != 200 {
 		t.Fatalf("audit entries %+v (%v): want the one committed before streaming", es, err)
 	}
+}
+
+// auditedServer is a Server with no services but a real audit log on
+// SQLite, for tests of the middleware with routes of their own.
+func auditedServer(t *testing.T) (*Server, *audit.Log) {
+	t.Helper()
+	ctx := context.Background()
+	d := dbtest.Open(t, db.SQLite)
+	skey, _, err := note.GenerateKey(rand.Reader, "sharehub.test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(ctx, d, signer, audit.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(ctx) })
+	return New(Deps{DB: d, Audit: l, Logger: slog.New(slog.DiscardHandler)}, Config{}), l
 }

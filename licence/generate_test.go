@@ -83,19 +83,8 @@ func departmentCodes(t *testing.T) map[string]string {
 // xlsx.
 func TestGenerateCoversCatalogue(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
-		f := newFixture(t, d)
+		f, codes := catalogueFixture(t, d)
 		ctx := context.Background()
-		if _, err := f.svc.LoadCatalogue(ctx, f.admin, f.seals, nil); err != nil {
-			t.Fatal(err)
-		}
-		deps, err := f.ex.Departments(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		codes := map[string]string{}
-		for _, dp := range deps {
-			codes[dp.ID] = dp.Code
-		}
 		types, err := licence.Catalogue(func(id string) string { return codes[id] })
 		if err != nil {
 			t.Fatal(err)
@@ -156,19 +145,8 @@ func TestGenerateCoversCatalogue(t *testing.T) {
 // order, and each one imports without a problem.
 func TestGenerateXLSXFiles(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
-	f := newFixture(t, d)
+	f, codes := catalogueFixture(t, d)
 	ctx := context.Background()
-	if _, err := f.svc.LoadCatalogue(ctx, f.admin, f.seals, nil); err != nil {
-		t.Fatal(err)
-	}
-	deps, err := f.ex.Departments(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := map[string]string{}
-	for _, dp := range deps {
-		codes[dp.ID] = dp.Code
-	}
 	const n, per = 2500, 1000
 	opts := licence.GenerateOptions{Count: n, Seed: 7, IssuerCode: func(id string) string { return codes[id] }}
 	var whole bytes.Buffer
@@ -216,4 +194,24 @@ func TestGenerateXLSXFiles(t *testing.T) {
 	if next != n+1 {
 		t.Fatalf("the workbooks hold %d licences, want %d", next-1, n)
 	}
+}
+
+// catalogueFixture is a fixture with the 224 catalogue types loaded and
+// the departments' credit codes by id, for the generator.
+func catalogueFixture(t *testing.T, d *db.DB) (*fixture, map[string]string) {
+	t.Helper()
+	f := newFixture(t, d)
+	ctx := context.Background()
+	if _, err := f.svc.LoadCatalogue(ctx, f.admin, f.seals, nil); err != nil {
+		t.Fatal(err)
+	}
+	deps, err := f.ex.Departments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	for _, dp := range deps {
+		codes[dp.ID] = dp.Code
+	}
+	return f, codes
 }
