@@ -41,8 +41,11 @@ func (s *Service) Issue(ctx context.Context, by *exchange.Principal, n NewLicenc
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	l, fe := n.validate(&t, today(now))
-	if l.Replaces != "" && !hasPointer(fe, "/replaces") {
-		rfe, err := s.replacesField(ctx, &l)
+	// The licence it replaces is looked up only for an otherwise valid
+	// request: a probe of another department's licences then issues a
+	// real, sealed, audited licence when it guesses right.
+	if l.Replaces != "" && len(fe) == 0 {
+		rfe, err := s.replacesField(ctx, &l, by.DepartmentID)
 		if err != nil {
 			return Licence{}, err
 		}

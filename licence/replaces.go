@@ -17,7 +17,12 @@ import (
 //
 // The replaced licence's status is not checked: it may already be
 // cancelled, and its issuer changes it on its own.
-func (s *Service) replacesProblem(ctx context.Context, l *Licence) (string, error) {
+//
+// dept, when not "", is the department of the issuer asking: a licence
+// of another department may be replaced (a licence is often reissued
+// elsewhere), but what is wrong with it is not told, since that would say
+// whether it exists and who holds it; one neutral reason is given instead.
+func (s *Service) replacesProblem(ctx context.Context, l *Licence, dept string) (string, error) {
 	p, err := ident.ParseLicenceID(l.Replaces)
 	if err != nil {
 		return err.Error(), nil
@@ -26,15 +31,33 @@ func (s *Service) replacesProblem(ctx context.Context, l *Licence) (string, erro
 		return "the replaced licence is of another type (" + p.TypeCode + "); a licence replaces one of its own type", nil
 	}
 	var (
-		typeCode, idType, id string
-		version              int
+		typeCode, idType, id, issuer string
+		version                      int
 	)
-	err = s.db.R.QueryRowContext(ctx, `SELECT type_code, holder_id_type, holder_id, version FROM licences WHERE id = $1`, keyOf(l.Replaces)).
-		Scan(&typeCode, &idType, &id, &version)
-	if err := db.Interpret(err, "licence "+keyOf(l.Replaces)); errs.Is(err, errs.KindNotFound) {
+	err = s.db.R.QueryRowContext(ctx, `SELECT type_code, holder_id_type, holder_id, version, issuer_id FROM licences WHERE id = $1`, keyOf(l.Replaces)).
+		Scan(&typeCode, &idType, &id, &version, &issuer)
+	notFound := errs.Is(db.Interpret(err, "licence"), errs.KindNotFound)
+	if err != nil && !notFound {
+		return "", db.Interpret(err, "licence "+keyOf(l.Replaces))
+	}
+	foreign := dept != "" && !notFound && issuer != dept
+	if dept != "" && notFound {
+		// Whose it would be is in the identifier: the issuing department's
+		// credit code.
+		d, err := s.department(ctx, dept)
+		if err != nil {
+			return "", err
+		}
+		foreign = d.Code != p.IssuerCode
+	}
+	if foreign {
+		if notFound || typeCode != l.TypeCode || idType != l.Holder.IDType || id != l.Holder.ID || p.Version > version {
+			return "no licence of this type and holder is registered with this identifier", nil
+		}
+		return "", nil
+	}
+	if notFound {
 		return "no licence with this identifier is registered", nil
-	} else if err != nil {
-		return "", err
 	}
 	switch {
 	case typeCode != l.TypeCode:
@@ -48,8 +71,8 @@ func (s *Service) replacesProblem(ctx context.Context, l *Licence) (string, erro
 }
 
 // replacesField is replacesProblem as a field error of an issue request.
-func (s *Service) replacesField(ctx context.Context, l *Licence) ([]errs.FieldError, error) {
-	why, err := s.replacesProblem(ctx, l)
+func (s *Service) replacesField(ctx context.Context, l *Licence, dept string) ([]errs.FieldError, error) {
+	why, err := s.replacesProblem(ctx, l, dept)
 	if err != nil || why == "" {
 		return nil, err
 	}

@@ -129,3 +129,61 @@ func TestReplaces(t *testing.T) {
 		})
 	})
 }
+
+// An issuer may replace another department's licence (licences are often
+// reissued elsewhere), but the check must not tell it whether that licence
+// exists or who holds it: a request with other errors is not checked at
+// all, and a wrong guess gets one neutral reason, the same as for a
+// licence that does not exist.
+func TestReplacesDoesNotRevealOthersLicences(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		idType := f.types["居民身份证"]
+		idType.IssuerIDs = append(idType.IssuerIDs, "xy-mzj") // 民政局 issues them too, for this test
+		if _, err := f.svc.SaveType(ctx, f.admin, idType); err != nil {
+			t.Fatal(err)
+		}
+		holder := person()
+		police := mustIssue(t, f, f.idCard(holder)) // 公安局's
+		p, _ := ident.ParseLicenceID(police.ID)
+		absent, _ := ident.NewLicenceID(p.TypeCode, p.IssuerCode, "NOSUCH0002", 1)
+		civil := issuer("xy-mzj")
+		reasons := func(n licence.NewLicence) map[string]string {
+			t.Helper()
+			_, err := f.svc.Issue(ctx, civil, n)
+			var e *errs.Error
+			if !errors.As(err, &e) || e.Kind != errs.KindInvalid {
+				t.Fatalf("issue: %v, want invalid", err)
+			}
+			out := map[string]string{}
+			for _, fe := range e.Fields {
+				out[fe.Pointer] = fe.Reason
+			}
+			return out
+		}
+		// Another field wrong: the replaced licence is not looked at.
+		for _, who := range []string{holder, person()} {
+			n := f.idCard(who)
+			n.Number, n.Replaces, n.IssuedOn = "", police.ID, "not a date"
+			if r := reasons(n); r["/replaces"] != "" || r["/issued_on"] == "" {
+				t.Fatalf("a request with a bad date answered %v; want only the date's error", r)
+			}
+		}
+		// A wrong holder and an absent licence get the same reason.
+		wrong := f.idCard(person())
+		wrong.Number, wrong.Replaces = "", police.ID
+		gone := f.idCard(holder)
+		gone.Number, gone.Replaces = "", absent
+		a, b := reasons(wrong)["/replaces"], reasons(gone)["/replaces"]
+		if a == "" || a != b || strings.Contains(a, "someone else") {
+			t.Fatalf("another department's licence, wrong holder: %q; absent licence: %q; want one neutral reason", a, b)
+		}
+		// The right holder: the replacement is issued.
+		right := f.idCard(holder)
+		right.Number, right.Replaces = "", police.ID
+		if l, err := f.svc.Issue(ctx, civil, right); err != nil || l.Replaces != police.ID {
+			t.Fatalf("replacing another department's licence of the same holder: %+v %v", l, err)
+		}
+	})
+}
