@@ -365,16 +365,14 @@ func KeysFromJWKS(data []byte) (func(kid string) ed25519.PublicKey, error) {
 	return func(kid string) ed25519.PublicKey { return m[kid] }, nil
 }
 
-// maskIn replaces every occurrence of id in s, in any letter case (a
-// 身份证号 may end in x or X), with masked.
+// maskIn replaces every occurrence of id in s, whatever the letter case
+// of its ASCII letters (a 身份证号 may end in x or X), with masked.
 func maskIn(s, id, masked string) string {
 	if len(id) < 6 {
 		return s
 	}
-	upper, id := strings.ToUpper(s), strings.ToUpper(id)
-	if len(upper) != len(s) { // only ASCII case folds here; keep offsets exact
-		return strings.ReplaceAll(s, id, masked)
-	}
+	// Upper-casing ASCII letters only keeps every byte where it was.
+	upper, id := asciiUpper(s), asciiUpper(id)
 	var b strings.Builder
 	for {
 		i := strings.Index(upper, id)
@@ -386,4 +384,14 @@ func maskIn(s, id, masked string) string {
 		b.WriteString(masked)
 		s, upper = s[i+len(id):], upper[i+len(id):]
 	}
+}
+
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
