@@ -181,7 +181,7 @@ func (a *App) Run(ctx context.Context) error {
 		// than a profiler that silently never came up.
 		dln, err := net.Listen("tcp", a.Config.DebugListen)
 		if err != nil {
-			return fmt.Errorf("--debug-listen %s: %w", a.Config.DebugListen, err)
+			return errors.Join(fmt.Errorf("--debug-listen %s: %w", a.Config.DebugListen, err), a.Close(context.Background()))
 		}
 		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = dbg.Serve(dln) }()
@@ -205,7 +205,7 @@ func (a *App) Run(ctx context.Context) error {
 		// finish, as on SIGTERM.
 		sctx, cancel := context.WithTimeout(context.Background(), a.Config.Shutdown)
 		defer cancel()
-		return errors.Join(err, a.srv.Shutdown(sctx), <-errc)
+		return errors.Join(err, a.srv.Shutdown(sctx), <-errc, a.Close(sctx))
 	}
 	a.Log.Info("sharehub serving", "url", a.Config.PublicURL, "database", a.DB.URL, "blobs", blob.RedactSpec(a.Config.Blobs), "version", Version)
 	select {
