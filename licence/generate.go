@@ -93,7 +93,7 @@ const MaxXLSXRows = 1_000_000
 
 // GenerateXLSXFiles writes the licences Generate writes (the same ones, in
 // the same order, for the same options) as xlsx workbooks of at most
-// perFile licences each (MaxXLSXRows when perFile is 0 or more), since
+// perFile licences each (MaxXLSXRows when perFile is not in 1..MaxXLSXRows), since
 // one sheet cannot hold 2.4 million rows: workbook i (from 1) goes to
 // create(i), which the function closes. It returns how many it wrote.
 func GenerateXLSXFiles(create func(part int) (io.WriteCloser, error), perFile int, opts GenerateOptions) (int, error) {

@@ -251,20 +251,33 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	opts := licence.GenerateOptions{Count: *count, Seed: *seed, IssuerCode: func(id string) string { return codes[id] }}
 	start := time.Now()
-	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") && *count > licence.MaxXLSXRows {
+	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") && *count > xlsxRowsPerFile {
 		// One sheet holds about a million rows: FILE-1.xlsx, FILE-2.xlsx, …
+		// Each part is written under a temporary name and renamed when
+		// whole; if the run fails, the parts it made are removed.
 		base := strings.TrimSuffix(*out, filepath.Ext(*out))
 		var names []string
 		parts, err := licence.GenerateXLSXFiles(func(i int) (io.WriteCloser, error) {
 			name := fmt.Sprintf("%s-%d.xlsx", base, i)
+			f, err := os.Create(name + ".tmp")
+			if err != nil {
+				return nil, err
+			}
 			names = append(names, name)
-			return os.Create(name)
-		}, 0, opts)
+			return &renameOnClose{File: f, to: name}, nil
+		}, xlsxRowsPerFile, opts)
 		if err != nil {
+			for _, n := range names {
+				os.Remove(n)
+				os.Remove(n + ".tmp")
+			}
 			return err
 		}
 		fmt.Fprintf(stdout, "%d licences written to %d workbooks of at most %d rows (%s) in %.1fs\n",
-			*count, parts, licence.MaxXLSXRows, strings.Join(names, ", "), time.Since(start).Seconds())
+			*count, parts, xlsxRowsPerFile, strings.Join(names, ", "), time.Since(start).Seconds())
+		if stale := fmt.Sprintf("%s-%d.xlsx", base, parts+1); fileExists(stale) {
+			fmt.Fprintf(stdout, "note: %s (and any after it) is from an earlier run, not this one\n", stale)
+		}
 		return nil
 	}
 	f, err := os.Create(*out)
@@ -337,4 +350,27 @@ func attachFrom(ctx context.Context, svc *licence.Service, typeCode, src string)
 	}
 	defer f.Close()
 	return svc.AttachZip(ctx, cliAdmin(), typeCode, f, st.Size())
+}
+
+// xlsxRowsPerFile is how many licences `licence generate` puts in one
+// workbook (a variable for tests).
+var xlsxRowsPerFile = licence.MaxXLSXRows
+
+// renameOnClose is a file written under a temporary name and renamed to
+// its own name once closed without error.
+type renameOnClose struct {
+	*os.File
+	to string
+}
+
+func (r *renameOnClose) Close() error {
+	if err := r.File.Close(); err != nil {
+		return err
+	}
+	return os.Rename(r.File.Name(), r.to)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
