@@ -143,9 +143,7 @@ func (s *Server) consoleLogin(c *gin.Context) {
 		s.consoleLoginForm(c, http.StatusUnauthorized, consoleKeyMessage(err), "bad")
 		return
 	}
-	if err == nil {
-		s.signInLimit.refund(addr)
-	}
+	s.signInLimit.refund(addr) // only a wrong key counts: not a success, not a database outage
 	if err != nil {
 		s.consoleFail(c, err)
 		return
