@@ -312,44 +312,9 @@ func TestServeCLIOnPostgresAndS3(t *testing.T) {
 	pg := dbtest.URL(t, db.Postgres)
 	bin := buildSharehub(t)
 
-	var logs syncBuffer
-	cmd := exec.Command(bin, "serve", "--database", pg, "--blobs", spec,
-		"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "info", "--log-format", "json")
-	cmd.Env = append(serveEnv(), "SHAREHUB_MASTER_KEY="+strings.Repeat("cd", 32))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("sharehub serve output:\n%s", logs.String())
-		}
-	})
-
-	// serve logs where it listens: port 0 is only known from its log.
-	var serving map[string]any
-	for deadline := time.Now().Add(60 * time.Second); serving == nil; time.Sleep(50 * time.Millisecond) {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "sharehub serving" {
-				serving = m
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("sharehub serve exited before serving: %v", err)
-		default:
-		}
-		if serving == nil && time.Now().After(deadline) {
-			t.Fatal("sharehub serve did not say it serves within 60s")
-		}
-	}
+	env := append(serveEnv(), "SHAREHUB_MASTER_KEY="+strings.Repeat("cd", 32))
+	srv := startServe(t, bin, []string{"--database", pg, "--blobs", spec, "--data-dir", t.TempDir()}, env)
+	serving, logs := srv.serving, srv.logs
 	base, _ := serving["url"].(string)
 	if dsn, _ := serving["database"].(string); !strings.HasPrefix(dsn, "postgres://") {
 		t.Errorf("serve runs on database %q, want the postgres:// one given", dsn)
@@ -389,16 +354,81 @@ func TestServeCLIOnPostgresAndS3(t *testing.T) {
 		t.Errorf("serve left the PostgreSQL schema at version %d (%v), want it migrated", v, err)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
+	case err := <-srv.done:
 		if err != nil {
 			t.Fatalf("sharehub serve after SIGTERM: %v, want exit status 0", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("sharehub serve did not stop within 30s of SIGTERM")
+	}
+}
+
+// served is a `sharehub serve` process started by startServe.
+type served struct {
+	cmd     *exec.Cmd
+	done    chan error     // Wait's result, sent once when the process ends
+	url     string         // where it serves
+	serving map[string]any // its "sharehub serving" log record
+	logs    *syncBuffer    // everything it printed
+}
+
+// wait waits for the process to end and returns how it ended.
+func (s *served) wait() error { return <-s.done }
+
+// startServe runs `sharehub serve --listen 127.0.0.1:0` (JSON logs) with
+// args and env, and returns once it says where it serves (port 0 is only
+// known from its log). It fails the test if the process ends first or
+// says nothing within 60 s. At cleanup the process is killed if still
+// running, and its output is shown if the test failed.
+func startServe(t *testing.T, bin string, args, env []string) *served {
+	t.Helper()
+	s := &served{done: make(chan error, 1), logs: &syncBuffer{}}
+	s.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--log-format", "json"}, args...)...)
+	s.cmd.Env = env
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		err := s.cmd.Wait()
+		exited <- err
+		s.done <- err
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sharehub serve output:\n%s", s.logs.String())
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "sharehub serving" {
+				if u, _ := m["url"].(string); u != "" {
+					s.url, s.serving = u, m
+					return s
+				}
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("sharehub serve exited before serving: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sharehub serve did not say it serves within 60s")
+		}
 	}
 }
 

@@ -58,7 +58,8 @@ func TestSIGKILLDuringHTTPBurst(t *testing.T) {
 			}
 			admin := strings.TrimSpace(lines[1])
 
-			cmd, base := startServe(t, bin, args, env)
+			srv := startServe(t, bin, args, env)
+			base := srv.url
 			var (
 				acked    sync.Map // request id → principal name, answered 2xx
 				nAcked   atomic.Int64
@@ -99,10 +100,10 @@ func TestSIGKILLDuringHTTPBurst(t *testing.T) {
 					t.Fatalf("only %d calls answered in 60s", nAcked.Load())
 				}
 			}
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			_ = cmd.Wait()
+			_ = srv.wait()
 			time.Sleep(100 * time.Millisecond) // let in-flight client calls fail
 			stop.Store(true)
 			wg.Wait()
@@ -138,7 +139,8 @@ func TestSIGKILLDuringHTTPBurst(t *testing.T) {
 				t.Fatalf("audit verify after the kill:\n%s", out)
 			}
 			// The hub starts again on the same data and serves.
-			cmd, base = startServe(t, bin, args, env)
+			srv = startServe(t, bin, args, env)
+			base = srv.url
 			req, _ := http.NewRequest("GET", base+"/v1/me", nil)
 			req.Header.Set("Authorization", "Bearer "+admin)
 			resp, err := client.Do(req)
@@ -146,51 +148,16 @@ func TestSIGKILLDuringHTTPBurst(t *testing.T) {
 				t.Fatalf("GET /v1/me after restart: %v %v", resp, err)
 			}
 			resp.Body.Close()
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			if err := cmd.Wait(); err != nil {
+			if err := srv.wait(); err != nil {
 				t.Fatalf("serve after SIGTERM: %v", err)
 			}
 			if out := run("audit", "verify"); !strings.Contains(out, "audit log verifies") {
 				t.Fatalf("audit verify after the restart:\n%s", out)
 			}
 		})
-	}
-}
-
-// startServe starts `sharehub serve` on a free port and returns it with
-// the URL it serves; the process is killed at cleanup if still running.
-func startServe(t *testing.T, bin string, args, env []string) (*exec.Cmd, string) {
-	t.Helper()
-	var logs syncBuffer
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--log-format", "json"}, args...)...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("sharehub serve output:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "sharehub serving" {
-				if u, _ := m["url"].(string); u != "" {
-					return cmd, u
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sharehub serve did not say it serves within 60s:\n%s", logs.String())
-		}
 	}
 }
 
