@@ -42,15 +42,7 @@ func TestValidateLicenceLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
 			tc.set(&c)
-			err := c.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("accepted; want %q", tc.want)
-			case tc.want != "" && err.Error() != tc.want:
-				t.Fatalf("error %q; want %q", err, tc.want)
-			}
+			checkValidate(t, c, tc.want)
 		})
 	}
 	// All three at once are all reported.
@@ -93,15 +85,22 @@ func TestValidateListen(t *testing.T) {
 			c.DataDir = t.TempDir()
 			c.Fill()
 			c.Listen, c.DebugListen = tc.listen, tc.debug
-			err := c.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("accepted; want %q", tc.want)
-			case tc.want != "" && err.Error() != tc.want:
-				t.Fatalf("error %q; want %q", err, tc.want)
-			}
+			checkValidate(t, c, tc.want)
 		})
+	}
+}
+
+// checkValidate checks c.Validate: accepted when want is "", else refused
+// with exactly want.
+func checkValidate(t *testing.T, c hub.Config, want string) {
+	t.Helper()
+	err := c.Validate()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case want != "" && err == nil:
+		t.Fatalf("accepted; want %q", want)
+	case want != "" && err.Error() != want:
+		t.Fatalf("error %q; want %q", err, want)
 	}
 }
