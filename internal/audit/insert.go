@@ -157,8 +157,19 @@ func (ins *insert) execEach(ctx context.Context, tx *sql.Tx, args []any) error {
 	// the connection).
 	st := tx.StmtContext(ctx, ins.one)
 	defer st.Close()
+	// Each row is inserted under a context that cannot be cancelled: given
+	// one that can, the driver starts a goroutine per statement to watch it
+	// (modernc's interruptOnDone), which cost more than the insert's own
+	// bind. Inserting a row into tables whose write lock this transaction
+	// already holds waits for nothing, so there is nothing to interrupt;
+	// the commit's deadline is checked between rows instead, and COMMIT
+	// itself still runs under it.
+	rowCtx := context.WithoutCancel(ctx)
 	for ; len(args) > 0; args = args[ins.cols:] {
-		if _, err := st.ExecContext(ctx, args[:ins.cols]...); err != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(rowCtx, args[:ins.cols]...); err != nil {
 			return err
 		}
 	}
