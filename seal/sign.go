@@ -158,7 +158,12 @@ func (s *Service) addSignature(ctx context.Context, k *signer, seal *Seal, req S
 		return nil, Document{}, errs.Internal(err, "signing")
 	}
 	entries = append(entries, e)
-	return appendJWS(nil, j.payloadB64, entries...), res.Document, nil
+	out := appendJWS(nil, j.payloadB64, entries...)
+	if len(out) > MaxJWSSize {
+		// Verify would refuse it: do not hand out a seal nobody can check.
+		return nil, Document{}, errs.TooLarge("with this seal the sealed document would be %d bytes; the limit is %d", len(out), MaxJWSSize)
+	}
+	return out, res.Document, nil
 }
 
 // signerOf returns the seal's current signing key, decrypting it on first

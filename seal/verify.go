@@ -31,6 +31,7 @@ const (
 	ReasonSealRevoked     Reason = "seal revoked at signing time"
 	ReasonSealSuspended   Reason = "seal suspended at signing time"
 	ReasonDigestMismatch  Reason = "digest mismatch"
+	ReasonDuplicateSeal   Reason = "seal already on the document"
 )
 
 // allowedAlgs is the explicit list of JWS algorithms a verifier accepts;
@@ -213,6 +214,13 @@ func (v *verifier) verifyParsed(ctx context.Context, j *jwsDoc, doc io.Reader) (
 		sr.Index = i
 		if sr.Valid && !digestOK {
 			sr.Valid, sr.Reason, sr.Detail = false, ReasonDigestMismatch, "the document's SHA-256 or size differs from the signed statement"
+		}
+		// A seal is applied to a document once (Sign refuses a second
+		// time), so a repeated seal is a copied or forged entry.
+		for _, prev := range res.Signatures {
+			if sr.Valid && prev.Valid && prev.SealID == sr.SealID {
+				sr.Valid, sr.Reason, sr.Detail = false, ReasonDuplicateSeal, "seal "+quote(sr.SealID)+" already signed this document (signature "+strconv.Itoa(prev.Index)+")"
+			}
 		}
 		res.Valid = res.Valid && sr.Valid
 		res.Signatures = append(res.Signatures, sr)
