@@ -365,6 +365,10 @@ func multipartErr(err error) error {
 	if errors.As(err, &maxb) {
 		return errs.TooLarge("request body is over the limit of %d bytes", maxb.Limit)
 	}
+	if errors.Is(err, multipart.ErrMessageTooLarge) {
+		// Form fields beyond what is held in memory, or too many parts.
+		return errs.TooLarge("multipart body has too many parts or too much in its fields (send large content as file parts)")
+	}
 	return errs.InvalidFields("bad multipart body", errs.FieldError{Reason: err.Error()})
 }
 
@@ -463,8 +467,8 @@ func (s *Server) signHandler(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if d := req.Document.SHA256; d != "" {
-		noteResource(c, "sha256", d)
+	if d := strings.ToLower(strings.TrimSpace(req.Document.SHA256)); d != "" {
+		noteResource(c, "sha256", d) // as the signed statement has it
 	} else if d := statementDigest(jws); d != "" {
 		noteResource(c, "sha256", d)
 	}
