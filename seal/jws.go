@@ -77,11 +77,11 @@ func DigestDocument(r io.Reader, name, mediaType string) (Document, error) {
 		return Document{}, fmt.Errorf("reading document: %w", err)
 	}
 	d := Document{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, MediaType: mediaType, Name: name}
-	return d, d.validate("/document")
+	return d, d.validate("/document", checkText)
 }
 
 // validate normalises and checks d; pointer prefixes field pointers.
-func (d *Document) validate(pointer string) error {
+func (d *Document) validate(pointer string, checkText func(s string, max int, required bool) string) error {
 	d.SHA256 = strings.ToLower(strings.TrimSpace(d.SHA256))
 	d.MediaType = strings.TrimSpace(d.MediaType)
 	d.Name = strings.TrimSpace(d.Name)
@@ -192,7 +192,7 @@ func parseStatement(payload []byte) (Document, error) {
 	if seen != 15 {
 		return d, errors.New("statement needs sha256, size, media_type and name")
 	}
-	return d, d.validate("/payload")
+	return d, d.validate("/payload", checkSignedText)
 }
 
 // jwsDoc is a parsed JWS JSON serialization; slices alias the input.

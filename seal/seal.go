@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -202,6 +203,20 @@ func (n *NewSeal) validate(now time.Time) error {
 // checkText returns why s is not acceptable as a short single-line text of
 // at most max characters, or "".
 func checkText(s string, max int, required bool) string {
+	if r := checkSignedText(s, max, required); r != "" {
+		return r
+	}
+	if i := strings.IndexFunc(s, isBidiControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return fmt.Sprintf("must not contain bidirectional formatting characters (U+%04X)", r)
+	}
+	return ""
+}
+
+// checkSignedText is checkText for text inside a statement already
+// signed: documents sealed before bidirectional formatting characters
+// were refused still verify.
+func checkSignedText(s string, max int, required bool) string {
 	if s == "" {
 		if required {
 			return "required"
@@ -220,4 +235,13 @@ func checkText(s string, max int, required bool) string {
 		}
 	}
 	return ""
+}
+
+// isBidiControl reports the embedding, override and isolate characters
+// (U+202A–U+202E, U+2066–U+2069). They reorder how the text after them is
+// shown, so a document named "合同\u202Efdp.exe" would read as another
+// name in a verifier's report; no seal, document or purpose name needs
+// them.
+func isBidiControl(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }

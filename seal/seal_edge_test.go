@@ -99,3 +99,34 @@ func TestSealAddSignatureOverLimit(t *testing.T) {
 		wantKind(t, err, errs.KindTooLarge)
 	})
 }
+
+// Bidirectional formatting characters reorder how a name is shown (a
+// document "合同\u202Efdp.exe" reads as "合同exe.pdf"): they are refused in
+// what is sealed, while a statement signed earlier with one still parses.
+func TestSealRefusesBidiControls(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		h := newTestHub(t, d)
+		a := h.org(t, "襄阳市司法局")
+		sa := h.seal(t, a, KindContract, AlgEd25519)
+		for _, bad := range []string{"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"} {
+			doc := testDoc("委托书")
+			doc.Name = "委托书" + bad + "fdp.exe"
+			_, err := h.svc.Sign(ctx, keeper(a), sa.ID, SignRequest{Document: doc, Purpose: "签章"})
+			wantKind(t, err, errs.KindInvalid)
+			if !strings.Contains(err.Error(), "bidirectional") {
+				t.Errorf("name with %U: %v", []rune(bad)[0], err)
+			}
+			_, err = h.svc.Sign(ctx, keeper(a), sa.ID, SignRequest{Document: testDoc("委托书"), Purpose: "签章" + bad})
+			wantKind(t, err, errs.KindInvalid)
+		}
+		// Right-to-left text itself (not a formatting character) is fine.
+		doc := testDoc("委托书")
+		doc.Name = "وكالة.pdf"
+		mustSign(t, h, keeper(a), sa.ID, SignRequest{Document: doc, Purpose: "签章"})
+	})
+	stmt := []byte(`{"sha256":"` + strings.Repeat("ab", 32) + `","size":1,"media_type":"application/pdf","name":"合同\u202efdp.exe"}`)
+	if d, err := parseStatement(stmt); err != nil || !strings.Contains(d.Name, "\u202e") {
+		t.Fatalf("a statement signed before the check: %+v, %v", d, err)
+	}
+}

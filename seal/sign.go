@@ -69,7 +69,7 @@ func (s *Service) Sign(ctx context.Context, by *exchange.Principal, sealID strin
 	var out []byte
 	doc := req.Document
 	if req.Existing == nil {
-		if err := doc.validate("/document"); err != nil {
+		if err := doc.validate("/document", checkText); err != nil {
 			return nil, err
 		}
 		out, err = signNew(k, &doc, now, req.Purpose)
@@ -130,7 +130,7 @@ func (s *Service) addSignature(ctx context.Context, k *signer, seal *Seal, req S
 	}
 	if req.Document != (Document{}) {
 		d := req.Document
-		if err := d.validate("/document"); err != nil {
+		if err := d.validate("/document", checkText); err != nil {
 			return nil, Document{}, err
 		}
 		if d.SHA256 != res.Document.SHA256 || d.Size != res.Document.Size {

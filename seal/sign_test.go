@@ -485,14 +485,14 @@ func TestDocumentValidate(t *testing.T) {
 	} {
 		d := ok
 		d.MediaType = mt
-		if err := d.validate(""); (err == nil) != want {
+		if err := d.validate("", checkText); (err == nil) != want {
 			t.Errorf("media type %q: %v", mt, err)
 		}
 	}
 	for sha, want := range map[string]bool{ok.SHA256: true, strings.ToUpper(ok.SHA256): true, ok.SHA256[:63]: false, ok.SHA256[:63] + "g": false} {
 		d := ok
 		d.SHA256 = sha
-		if err := d.validate(""); (err == nil) != want {
+		if err := d.validate("", checkText); (err == nil) != want {
 			t.Errorf("sha256 %q: %v", sha, err)
 		}
 	}
