@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
@@ -64,6 +65,8 @@ func checkJob(name *string, spec *Spec, it catalog.Item, fields []string) error 
 	fe := spec.check(fields)
 	if *name == "" || len([]rune(*name)) > 200 {
 		fe = append(fe, errs.FieldError{Pointer: "/name", Reason: "required, at most 200 characters"})
+	} else if strings.ContainsFunc(*name, unicode.IsControl) {
+		fe = append(fe, errs.FieldError{Pointer: "/name", Reason: "must not hold control characters"})
 	}
 	if it.Status != catalog.StatusPublished {
 		fe = append(fe, errs.FieldError{Pointer: "/item_code", Reason: "the item is not published", Value: it.Code})
@@ -98,6 +101,9 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 	}
 	if u.Spec.Source.DSN == "***" {
 		u.Spec.Source.DSN = j.Spec.Source.DSN
+	}
+	if b := j.Spec.Source.Blobs; b != "" && u.Spec.Source.Blobs == redactBlobs(b) {
+		u.Spec.Source.Blobs = b // secret_key=*** with the rest unchanged
 	}
 	u.Name = strings.TrimSpace(u.Name)
 	if err := checkJob(&u.Name, &u.Spec, it, fields); err != nil {
@@ -161,6 +167,9 @@ func (s *Service) scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 
 // Job returns one job (with its secrets; redact before showing it).
 func (s *Service) Job(ctx context.Context, id string) (Job, error) {
+	if !validText(id) { // PostgreSQL would refuse it: a 500, not a 404
+		return Job{}, errs.NotFound("sync job %q not found", id)
+	}
 	j, err := s.scanJob(s.db.R.QueryRowContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE id = $1`, id))
 	return j, db.Interpret(err, "sync job "+id)
 }
@@ -171,6 +180,9 @@ func (s *Service) Jobs(ctx context.Context, itemCode string) ([]Job, error) {
 		rows *sql.Rows
 		err  error
 	)
+	if !validText(itemCode) {
+		return []Job{}, nil // no item has such a code
+	}
 	if itemCode != "" {
 		rows, err = s.db.R.QueryContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE item_code = $1 ORDER BY id`, itemCode)
 	} else {

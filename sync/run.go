@@ -14,6 +14,7 @@ import (
 	"strings"
 	gosync "sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
@@ -477,6 +478,9 @@ func recordKey(rec map[string]any, keys []string) (key, bad string) {
 		if strings.Contains(t, KeySeparator) {
 			return "", fmt.Sprintf("key field %s contains %q", k, KeySeparator)
 		}
+		if !validText(t) {
+			return "", fmt.Sprintf("key field %s is not valid UTF-8 text (or holds a NUL character)", k)
+		}
 		parts[i] = t
 	}
 	return strings.Join(parts, KeySeparator), ""
@@ -508,6 +512,12 @@ func truthy(v any) bool {
 		return x.String() != "0"
 	}
 	return false
+}
+
+// validText reports whether s can be stored as text on both engines:
+// valid UTF-8 without NUL characters (PostgreSQL refuses either).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func clip(s string, n int) string {
@@ -559,6 +569,9 @@ func (s *Service) failRun(ctx context.Context, run *Run, cause error) error {
 	now := s.nowUTC()
 	msg := clip(cause.Error(), 2000)
 	msg = strings.TrimPrefix(msg, errStop.Error()+": ")
+	// An upstream's error body quoted in the message may be GBK or binary:
+	// PostgreSQL refuses such text, and the run would stay "running".
+	msg = strings.ToValidUTF8(strings.ReplaceAll(msg, "\x00", ""), "\uFFFD")
 	var drift string
 	if run.Drift != nil {
 		b, _ := json.Marshal(run.Drift)

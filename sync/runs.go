@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
 
 const runCols = `id, job_id, cause, attempt, status, started_at, finished_at, rows_read, inserted, updated, unchanged, deleted, rejected,
@@ -39,6 +40,9 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 
 // GetRun returns one run.
 func (s *Service) GetRun(ctx context.Context, id string) (Run, error) {
+	if !validText(id) { // PostgreSQL would refuse it: a 500, not a 404
+		return Run{}, errs.NotFound("sync run %q not found", id)
+	}
 	r, err := scanRun(s.db.R.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE id = $1`, id))
 	return r, db.Interpret(err, "sync run "+id)
 }
@@ -52,6 +56,9 @@ func (s *Service) unfinishedRun(ctx context.Context, jobID string) (Run, error) 
 func (s *Service) Runs(ctx context.Context, jobID string, limit int) ([]Run, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 50
+	}
+	if !validText(jobID) {
+		return []Run{}, nil // no job has such an id
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC, id LIMIT `+strconv.Itoa(limit), jobID)
 	if err != nil {
@@ -72,6 +79,9 @@ func (s *Service) Runs(ctx context.Context, jobID string, limit int) ([]Run, err
 // RunErrors returns the rejected rows a run kept (at most the job's
 // Limits.MaxErrors; Counts.Rejected says how many there were).
 func (s *Service) RunErrors(ctx context.Context, runID string) ([]RowError, error) {
+	if !validText(runID) {
+		return []RowError{}, nil // no run has such an id
+	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, record_key, source_pos, reason FROM sync_run_errors WHERE run_id = $1 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, db.Interpret(err, "run errors")

@@ -9,7 +9,7 @@ import (
 )
 
 // Secrets encrypts a job's upstream credentials (bearer token or HMAC
-// secret, PostgreSQL DSN) at rest; *keys.MasterKey implements it.
+// secret, PostgreSQL DSN, S3 store spec) at rest; *keys.MasterKey implements it.
 type Secrets interface {
 	Seal(plaintext []byte, label string) []byte
 	Open(ciphertext []byte, label string) ([]byte, error)
@@ -29,6 +29,7 @@ func (s *Service) specJSON(jobID string, spec Spec) string {
 		}
 		seal(&spec.Source.Token, "token")
 		seal(&spec.Source.DSN, "dsn")
+		seal(&spec.Source.Blobs, "blobs") // may carry an S3 secret key
 	}
 	b, _ := json.Marshal(spec)
 	return string(b)
@@ -58,5 +59,8 @@ func (s *Service) openSpec(jobID string, spec *Spec) error {
 	if err := open(&spec.Source.Token, "token"); err != nil {
 		return err
 	}
-	return open(&spec.Source.DSN, "dsn")
+	if err := open(&spec.Source.DSN, "dsn"); err != nil {
+		return err
+	}
+	return open(&spec.Source.Blobs, "blobs")
 }

@@ -7,6 +7,9 @@ package datasync
 
 import (
 	"encoding/json"
+	"math"
+	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,7 +109,27 @@ func (s Spec) Redacted() Spec {
 	if s.Source.DSN != "" {
 		s.Source.DSN = "***"
 	}
+	s.Source.Blobs = redactBlobs(s.Source.Blobs)
 	return s
+}
+
+// redactBlobs hides the secret key an s3:// store spec may carry
+// (secret_key=***); the rest of it stays readable.
+func redactBlobs(spec string) string {
+	if !strings.Contains(spec, "secret_key") {
+		return spec
+	}
+	u, err := url.Parse(spec)
+	if err != nil {
+		return "***"
+	}
+	q := u.Query()
+	if q.Get("secret_key") == "" {
+		return spec
+	}
+	q.Set("secret_key", "***")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "secret_key=%2A%2A%2A", "secret_key=***")
+	return u.String()
 }
 
 // Duration is a time.Duration written as "90s" in JSON.
@@ -121,6 +144,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &n); err != nil {
 			return err
 		}
+		if n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second) {
+			return &json.UnmarshalTypeError{Value: "number " + string(b) + ", too many seconds", Type: reflect.TypeFor[Duration]()}
+		}
 		*d = Duration(time.Duration(n) * time.Second)
 		return nil
 	}
@@ -129,8 +155,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	v, err := time.ParseDuration(s)
+	if err != nil {
+		// A type error, so the decoder says which member it was.
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s) + ", not a duration such as \"90s\" or \"1h30m\"", Type: reflect.TypeFor[Duration]()}
+	}
 	*d = Duration(v)
-	return err
+	return nil
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -225,6 +255,9 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 		add("/spec/limits", "durations and counts must not be negative", "")
 	}
 	src := s.Source
+	if src.RequestTimeout < 0 {
+		add("/spec/source/request_timeout", "must not be negative", time.Duration(src.RequestTimeout).String())
+	}
 	switch src.Kind {
 	case SourceHTTP:
 		if !strings.HasPrefix(src.URL, "http://") && !strings.HasPrefix(src.URL, "https://") {

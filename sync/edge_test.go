@@ -1,0 +1,203 @@
+package datasync_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
+	datasync "github.com/xiangyang-gov/sharehub/sync"
+)
+
+// onePage is a reader of one page of records.
+type onePage struct {
+	recs []datasync.Record
+	done bool
+}
+
+func (r *onePage) Next(context.Context) (datasync.Page, error) {
+	if r.done {
+		return datasync.Page{}, io.EOF
+	}
+	r.done = true
+	return datasync.Page{Records: r.recs, Position: "page 1", Checkpoint: "1", Total: -1}, nil
+}
+
+func (r *onePage) Close() error { return nil }
+
+// TestOddKeysAreRowErrors: a key value PostgreSQL cannot store as
+// text (a NUL from JSON "\u0000", invalid UTF-8 from a GBK file) is one
+// rejected row on both engines, not a failed run on PostgreSQL only.
+func TestOddKeysAreRowErrors(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"records":[{"id":"a\u0000b","name":"甲","sfzh":"1","address":"x"},{"id":"P1","name":"乙","sfzh":"2","address":"y"}]}`))
+		}))
+		defer srv.Close()
+		spec := datasync.Spec{Mode: datasync.ModeFull, KeyFields: []string{"id"},
+			Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: srv.URL + "/people", RequestTimeout: datasync.Duration(2 * time.Second)}}
+		r := f.run(t, f.job(t, spec).ID)
+		if r.Status != datasync.StatusPartly || r.Counts != (datasync.Counts{Read: 2, Inserted: 1, Rejected: 1}) {
+			t.Fatalf("run with a NUL in a key: %s %+v error %q", r.Status, r.Counts, r.Error)
+		}
+		es, err := f.sync.RunErrors(ctx, r.ID)
+		if err != nil || len(es) != 1 || es[0].Position != "page 1 row 1" || !strings.Contains(es[0].Reason, "key field id") {
+			t.Fatalf("row errors %+v %v", es, err)
+		}
+
+		f.sync = datasync.New(d, f.cat, datasync.Config{Connectors: map[string]datasync.Connector{"gbk": datasync.ConnectorFunc(
+			func(context.Context, datasync.SourceSpec, datasync.Request) (datasync.Reader, error) {
+				return &onePage{recs: []datasync.Record{{"id": "\xc0\xee", "name": "x"}, {"id": "P2", "name": "y"}}}, nil
+			})}})
+		spec.Source = datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "http://127.0.0.1:1/"}
+		j := f.job(t, spec)
+		if _, err := d.W.ExecContext(ctx, `UPDATE sync_jobs SET spec = replace(spec, '"kind":"http"', '"kind":"gbk"') WHERE id = $1`, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		r = f.run(t, j.ID)
+		if r.Status != datasync.StatusPartly || r.Counts.Rejected != 1 || r.Counts.Read != 2 {
+			t.Fatalf("run with invalid UTF-8 in a key: %s %+v error %q", r.Status, r.Counts, r.Error)
+		}
+	})
+}
+
+// TestUpstreamErrorNotUTF8: an upstream whose error page is GBK
+// (or binary) fails the run cleanly; the run must not stay "running"
+// because PostgreSQL refused the quoted body.
+func TestUpstreamErrorNotUTF8(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("\xb7\xfe\xce\xf1\xc6\xf7\xb4\xed\xce\xf3\x00")) // 服务器错误 in GBK, and a NUL
+		}))
+		defer srv.Close()
+		spec := datasync.Spec{Mode: datasync.ModeFull, KeyFields: []string{"id"},
+			Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: srv.URL + "/people", RequestTimeout: datasync.Duration(2 * time.Second)}}
+		j := f.job(t, spec)
+		r, err := f.sync.RunJob(ctx, j.ID, "manual", nil)
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		got, err := f.sync.GetRun(ctx, r.ID)
+		if err != nil || got.Status != datasync.StatusFailed || !strings.Contains(got.Error, "HTTP 502") {
+			t.Fatalf("stored run %+v %v", got, err)
+		}
+	})
+}
+
+// TestS3SecretKeyHidden: an s3files source's store spec carries its
+// secret key; it is redacted like tokens and DSNs, kept when an edit sends
+// the redacted spec back, and sealed at rest.
+func TestS3SecretKeyHidden(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		m, err := keys.ParseMaster(strings.Repeat("cd", 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.sync = datasync.New(d, f.cat, datasync.Config{Secrets: m})
+		blobs := "s3://drop?endpoint=127.0.0.1:9000&access_key=AK&secret_key=S3CR3T&secure=false"
+		j := f.job(t, datasync.Spec{Mode: datasync.ModeIncremental, KeyFields: []string{"id"},
+			Source: datasync.SourceSpec{Kind: datasync.SourceS3Files, Blobs: blobs, Prefix: "drop/"}})
+		red := j.Spec.Redacted()
+		if strings.Contains(red.Source.Blobs, "S3CR3T") || !strings.Contains(red.Source.Blobs, "secret_key=***") ||
+			!strings.Contains(red.Source.Blobs, "endpoint=127.0.0.1") {
+			t.Fatalf("redacted blobs %q", red.Source.Blobs)
+		}
+		var stored string
+		if err := d.R.QueryRowContext(ctx, `SELECT spec FROM sync_jobs WHERE id = $1`, j.ID).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored, "S3CR3T") {
+			t.Fatalf("secret key stored in clear: %s", stored)
+		}
+		// An edit that sends the redacted spec back keeps the secret.
+		red.Source.Prefix = "drop2/"
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: red}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.sync.Job(ctx, j.ID)
+		if err != nil || got.Spec.Source.Blobs != blobs || got.Spec.Source.Prefix != "drop2/" {
+			t.Fatalf("after edit: %+v %v", got.Spec.Source, err)
+		}
+		// Pointing it at another endpoint does not carry the secret along.
+		red.Source.Blobs = strings.Replace(red.Source.Blobs, "127.0.0.1", "203.0.113.9", 1)
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: red}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = f.sync.Job(ctx, j.ID); strings.Contains(got.Spec.Source.Blobs, "S3CR3T") {
+			t.Fatalf("secret carried to another endpoint: %q", got.Spec.Source.Blobs)
+		}
+	})
+}
+
+// TestJobBadInputs: wrong values say what and where, and odd ids
+// are not found rather than database errors.
+func TestJobBadInputs(t *testing.T) {
+	var nj datasync.NewJob
+	err := json.Unmarshal([]byte(`{"spec":{"limits":{"timeout":"ten minutes"}}}`), &nj)
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field != "spec.limits.timeout" {
+		t.Fatalf("bad duration: %#v", err)
+	}
+	err = json.Unmarshal([]byte(`{"spec":{"source":{"request_timeout":99999999999999}}}`), &nj)
+	if !errors.As(err, &te) || te.Field != "spec.source.request_timeout" {
+		t.Fatalf("overflowing duration: %#v (%v)", err, nj.Spec.Source.RequestTimeout)
+	}
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		spec := datasync.Spec{KeyFields: []string{"id"}, Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "http://127.0.0.1:1/",
+			RequestTimeout: datasync.Duration(-time.Second)}}
+		_, err := f.sync.CreateJob(ctx, gajAdmin, datasync.NewJob{ItemCode: f.item.Code, Name: "回落\x00", Spec: spec})
+		wantFields(t, err, "/name", "/spec/source/request_timeout")
+		for _, id := range []string{"job_a\x00", "job_\xff"} {
+			if _, err := f.sync.Job(ctx, id); !errs.Is(err, errs.KindNotFound) {
+				t.Fatalf("job %q: %v", id, err)
+			}
+			if _, err := f.sync.GetRun(ctx, id); !errs.Is(err, errs.KindNotFound) {
+				t.Fatalf("run %q: %v", id, err)
+			}
+			if rs, err := f.sync.Runs(ctx, id, 0); err != nil || len(rs) != 0 {
+				t.Fatalf("runs of %q: %v %v", id, rs, err)
+			}
+			if es, err := f.sync.RunErrors(ctx, id); err != nil || len(es) != 0 {
+				t.Fatalf("errors of %q: %v %v", id, es, err)
+			}
+			if js, err := f.sync.Jobs(ctx, id); err != nil || len(js) != 0 {
+				t.Fatalf("jobs of %q: %v %v", id, js, err)
+			}
+		}
+	})
+}
+
+func wantFields(t *testing.T, err error, pointers ...string) {
+	t.Helper()
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Kind != errs.KindInvalid {
+		t.Fatalf("error %v, want invalid", err)
+	}
+	for _, p := range pointers {
+		found := false
+		for _, f := range e.Fields {
+			found = found || f.Pointer == p
+		}
+		if !found {
+			t.Fatalf("no field error at %s: %+v", p, e.Fields)
+		}
+	}
+}
