@@ -305,6 +305,12 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 			}
 		} else {
 			fi.existing = same
+			// Matched by name: the row may not move the item to another
+			// classification, which its code is made of (as Update refuses).
+			if cl := fi.content.Classification(); same != nil && reCode.MatchString(cl+"-000000") && !strings.HasPrefix(same.code, cl+"-") {
+				rep.AddAt(fi.ref, "lei", cl, "item "+same.code+" of the same provider has this name: the classification is part of its resource code and cannot change; withdraw that item and create another")
+				fi.bad = true
+			}
 		}
 		for _, rc := range fi.content.Related {
 			if existing[rc] == nil && byCode[rc] == nil && reCode.MatchString(rc) {

@@ -15,6 +15,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
 )
 
 // NewItem is what a data admin supplies to create an item. Code is
@@ -141,6 +142,7 @@ func (s *Service) Update(ctx context.Context, p *exchange.Principal, code string
 		return Item{}, err
 	}
 	u.Content.Normalize()
+	u.Note, _ = sheet.Clean(u.Note)
 	if u.ProviderID != old.ProviderID {
 		if err := mayChange(p, u.ProviderID); err != nil {
 			return Item{}, err
@@ -169,13 +171,14 @@ func (s *Service) Update(ctx context.Context, p *exchange.Principal, code string
 // Publish makes an item visible to every department. Publishing a
 // published item is a conflict.
 func (s *Service) Publish(ctx context.Context, p *exchange.Principal, code, note string) (Item, error) {
+	note, _ = sheet.Clean(note) // no NUL or other control characters: PostgreSQL refuses NUL
 	return s.setStatus(ctx, p, code, StatusPublished, note)
 }
 
 // Withdraw takes an item out of the directory; it stays in history and can
 // be published again. A reason is required.
 func (s *Service) Withdraw(ctx context.Context, p *exchange.Principal, code, reason string) (Item, error) {
-	reason = strings.TrimSpace(reason)
+	reason, _ = sheet.Clean(reason)
 	if reason == "" || tooLong(reason, 500) {
 		return Item{}, errs.InvalidFields("a withdrawal needs a reason", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
 	}
@@ -402,6 +405,11 @@ func scanItem(sc interface{ Scan(...any) error }) (Item, error) {
 
 // Item returns one item by its resource code.
 func (s *Service) Item(ctx context.Context, code string) (Item, error) {
+	if !ValidCode(code) {
+		// Not looked up: no item has such a code, and PostgreSQL would
+		// refuse a NUL or invalid UTF-8 in it (a 500, not a 404).
+		return Item{}, errs.NotFound("catalogue item %s not found", clip(strings.ToValidUTF8(code, "\uFFFD")))
+	}
 	it, err := scanItem(s.db.R.QueryRowContext(ctx, `SELECT `+itemCols+itemFrom+` WHERE i.code = $1`, code))
 	return it, db.Interpret(err, "catalogue item "+clip(code))
 }
