@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -386,4 +388,50 @@ func requireRole(roles ...exchange.Role) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// loggedHeaders are the request headers that go into the audit log and
+// the grant check.
+var loggedHeaders = [...]string{"X-Purpose", "X-End-User", "X-Case-Number"}
+
+// requireText refuses a request whose path parameters or query values
+// are not text a database can compare — invalid UTF-8 or a NUL character,
+// which PostgreSQL refuses with an error (a 500 where a 400 is due) — or
+// whose logged headers are not valid UTF-8. One check here instead of one
+// in every handler; it runs after the key and role checks, so a caller
+// without them learns nothing from it.
+func requireText(c *gin.Context) {
+	var fe []errs.FieldError
+	for _, p := range c.Params {
+		if !isText(p.Value) {
+			fe = append(fe, errs.FieldError{Pointer: "{" + p.Key + "}", Reason: "not text: invalid UTF-8 or a NUL character"})
+		}
+	}
+	if raw := c.Request.URL.RawQuery; raw != "" && (strings.Contains(raw, "%") || !isText(raw)) {
+		for name, vs := range c.Request.URL.Query() {
+			bad := !isText(name)
+			for _, v := range vs {
+				bad = bad || !isText(v)
+			}
+			if bad {
+				fe = append(fe, errs.FieldError{Pointer: "?" + strings.ToValidUTF8(name, "\uFFFD"), Reason: "not text: invalid UTF-8 or a NUL character"})
+			}
+		}
+	}
+	for _, h := range loggedHeaders {
+		if v := c.GetHeader(h); !utf8.ValidString(v) {
+			fe = append(fe, errs.FieldError{Pointer: h, Reason: "not valid UTF-8"})
+		}
+	}
+	if len(fe) > 0 {
+		slices.SortFunc(fe, func(a, b errs.FieldError) int { return strings.Compare(a.Pointer, b.Pointer) })
+		fail(c, errs.InvalidFields("request is not valid text", fe...))
+		return
+	}
+	c.Next()
+}
+
+// isText reports whether s is valid UTF-8 without NUL characters.
+func isText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

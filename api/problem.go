@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -111,7 +113,11 @@ func bindJSON(c *gin.Context, v any) error {
 	if ct := c.ContentType(); ct != "" && ct != "application/json" {
 		return errs.InvalidFields("request body must be JSON", errs.FieldError{Pointer: "Content-Type", Reason: "use application/json", Value: ct})
 	}
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -119,7 +125,93 @@ func bindJSON(c *gin.Context, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errs.InvalidFields("request body must hold one JSON object", errs.FieldError{Pointer: fmt.Sprintf("byte %d", dec.InputOffset()), Reason: "unexpected data after the object"})
 	}
+	if at := nulEscape(body); at >= 0 {
+		return errs.InvalidFields("a JSON string holds a NUL character", errs.FieldError{Pointer: jsonPointerAt(body, at), Reason: `NUL (\u0000) cannot be stored as text`})
+	}
 	return nil
+}
+
+// jsonPointerAt returns the RFC 6901 pointer of the member or element of
+// the valid JSON b whose string holds byte offset at (for an object key,
+// the member it names).
+func jsonPointerAt(b []byte, at int) string {
+	type level struct {
+		object  bool
+		wantKey bool   // object: the next string is a member name
+		key     string // object: the member being read
+		index   int    // array: the element being read
+	}
+	var stack []level
+	pointer := func() string {
+		var sb strings.Builder
+		for _, l := range stack {
+			sb.WriteByte('/')
+			if l.object {
+				sb.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(l.key))
+			} else {
+				sb.WriteString(strconv.Itoa(l.index))
+			}
+		}
+		return sb.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Sprintf("byte %d", at)
+		}
+		if top := len(stack) - 1; top >= 0 {
+			l := &stack[top]
+			switch {
+			case l.object && l.wantKey && tok != json.Delim('}'):
+				l.key, l.wantKey = tok.(string), false
+				if int(dec.InputOffset()) > at {
+					return pointer()
+				}
+				continue
+			case !l.object && tok != json.Delim(']'):
+				l.index++
+			}
+		}
+		if int(dec.InputOffset()) > at {
+			return pointer()
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, level{object: true, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, level{index: -1})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value has ended (or a container has begun): an object around
+		// it reads a member name next.
+		if top := len(stack) - 1; top >= 0 && stack[top].object && tok != json.Delim('{') && tok != json.Delim('[') {
+			stack[top].wantKey = true
+		}
+	}
+}
+
+// nulEscape returns the offset of the first \u0000 escape inside a string
+// of the valid JSON b, or -1. encoding/json decodes it into a NUL
+// character, which PostgreSQL refuses in text (a 500 where a 400 is due).
+func nulEscape(b []byte) int {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case !in:
+			in = b[i] == '"'
+		case b[i] == '"':
+			in = false
+		case b[i] == '\\':
+			if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
+				return i
+			}
+			i++ // the escaped character, which may be a quote
+		}
+	}
+	return -1
 }
 
 func jsonError(err error) error {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -374,25 +373,7 @@ func checkStatus(c *gin.Context, st string) error {
 	return nil
 }
 
-// checkQueryText refuses query parameters that no database can compare
-// as text: invalid UTF-8 or a NUL character (PostgreSQL errors on either).
-func checkQueryText(c *gin.Context, names ...string) error {
-	var fe []errs.FieldError
-	for _, n := range names {
-		if v := c.Query(n); !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			fe = append(fe, errs.FieldError{Pointer: "?" + n, Reason: "not valid text: invalid UTF-8 or a NUL character"})
-		}
-	}
-	if len(fe) > 0 {
-		return errs.InvalidFields("bad query parameters", fe...)
-	}
-	return nil
-}
-
 func catalogFilter(c *gin.Context) (catalog.Filter, error) {
-	if err := checkQueryText(c, "library", "department", "share_type", "format", "update_cycle", "cursor"); err != nil {
-		return catalog.Filter{}, err
-	}
 	f := catalog.Filter{Library: c.Query("library"), Department: c.Query("department"), ShareType: c.Query("share_type"),
 		Format: c.Query("format"), UpdateCycle: c.Query("update_cycle")}
 	st := c.Query("status")

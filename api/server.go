@@ -221,7 +221,7 @@ func (s *Server) handle(r route) {
 			chain = append(chain, requireRole(r.Roles...))
 		}
 	}
-	chain = append(chain, r.Handler)
+	chain = append(chain, requireText, r.Handler)
 	s.engine.Handle(r.Method, r.Path, chain...)
 	s.routes = append(s.routes, r)
 }
