@@ -146,10 +146,10 @@ func (s *Server) registerSync() {
 			}
 			ok(c, http.StatusOK, r)
 		}})
-	s.handle(route{Method: "GET", Path: "/v1/sync/runs/:id/errors", Tag: "sync", Summary: "The rejected rows a run kept.", Roles: readers,
+	s.handle(route{Method: "GET", Path: "/v1/sync/runs/:id/errors", Tag: "sync", Summary: "The rejected rows a run kept (they name records: data admins of the item's department, admins and auditors only).", Roles: readers,
 		Response: list[datasync.RowError]{}, Handler: func(c *gin.Context) {
 			noteResource(c, "sync_run", c.Param("id"))
-			es, err := s.sync.RunErrors(c.Request.Context(), c.Param("id"))
+			es, err := s.sync.RunErrorsFor(c.Request.Context(), principal(c), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return

@@ -116,6 +116,12 @@ func TestSyncToAuditedConsumer(t *testing.T) {
 			if len(runs.Items) != 2 || runs.Items[0].ID != run.ID {
 				t.Fatalf("runs: %+v", runs.Items)
 			}
+			// A run's rejected rows name records: the provider's data
+			// admins and auditors read them, another department's do not.
+			h.Do(t, "GET", "/v1/sync/runs/"+run.ID+"/errors", gaj, nil).Want(t, http.StatusOK)
+			h.Do(t, "GET", "/v1/sync/runs/"+run.ID+"/errors", h.Auditor, nil).Want(t, http.StatusOK)
+			h.Do(t, "GET", "/v1/sync/runs/"+run.ID+"/errors", wjw, nil).Want(t, http.StatusForbidden).Problem(t)
+			h.Do(t, "GET", "/v1/sync/runs/"+run.ID, wjw, nil).Want(t, http.StatusOK)
 
 			// No grant yet.
 			purpose := "X-Purpose: 最低生活保障审核"

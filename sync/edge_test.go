@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
@@ -200,4 +201,74 @@ func wantFields(t *testing.T, err error, pointers ...string) {
 			t.Fatalf("no field error at %s: %+v", p, e.Fields)
 		}
 	}
+}
+
+// A run's rejected rows name records: data admins of other departments
+// may read the run, not its rows.
+func TestRunErrorsAccess(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"records":[{"id":"P1","name":"甲"},{"id":"P1","name":"乙"}]}`))
+		}))
+		defer srv.Close()
+		spec := datasync.Spec{Mode: datasync.ModeFull, KeyFields: []string{"id"},
+			Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: srv.URL + "/people", RequestTimeout: datasync.Duration(2 * time.Second)}}
+		r := f.run(t, f.job(t, spec).ID)
+		if r.Counts.Rejected != 1 {
+			t.Fatalf("run %+v", r)
+		}
+		auditor := &exchange.Principal{ID: "prn_aud", DepartmentID: "xy-sjj", Roles: []exchange.Role{exchange.RoleAuditor}}
+		for _, p := range []*exchange.Principal{admin, gajAdmin, auditor} {
+			if es, err := f.sync.RunErrorsFor(ctx, p, r.ID); err != nil || len(es) != 1 {
+				t.Errorf("%s: %v %v", p.ID, es, err)
+			}
+		}
+		importer := &exchange.Principal{ID: "prn_imp", DepartmentID: "xy-gaj", Roles: []exchange.Role{exchange.RoleImporter}}
+		for _, p := range []*exchange.Principal{mzjAdmin, importer, nil} {
+			if es, err := f.sync.RunErrorsFor(ctx, p, r.ID); !errs.Is(err, errs.KindForbidden) || es != nil {
+				t.Errorf("%v: %v %v, want forbidden", p, es, err)
+			}
+		}
+		if _, err := f.sync.RunErrorsFor(ctx, mzjAdmin, "run_absent"); !errs.Is(err, errs.KindNotFound) {
+			t.Errorf("absent run: %v", err)
+		}
+	})
+}
+
+// "***" keeps a stored token only while the job points at the same
+// server: whoever moves it elsewhere must know the token.
+func TestKeptTokenStaysWithItsServer(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		spec := datasync.Spec{Mode: datasync.ModeFull, KeyFields: []string{"id"},
+			Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "https://gaj.example/api/people", Auth: "bearer", Token: "s3cret"}}
+		j := f.job(t, spec)
+		red := j.Spec.Redacted()
+		if red.Source.Token != "***" {
+			t.Fatalf("redacted %+v", red.Source)
+		}
+		red.Source.URL = "https://GAJ.example/api/people?v=2" // same origin
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: red}); err != nil {
+			t.Fatalf("same server: %v", err)
+		}
+		for _, u := range []string{"https://attacker.example/collect", "http://gaj.example/api/people", "https://gaj.example:8443/api/people"} {
+			red.Source.URL = u
+			_, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: red})
+			var fe *errs.Error
+			if !errors.As(err, &fe) || fe.Kind != errs.KindInvalid || len(fe.Fields) != 1 || fe.Fields[0].Pointer != "/spec/source/token" {
+				t.Errorf("%s: %v, want 400 at /spec/source/token", u, err)
+			}
+		}
+		got, err := f.sync.Job(ctx, j.ID)
+		if err != nil || got.Spec.Source.Token != "s3cret" || got.Spec.Source.URL != "https://GAJ.example/api/people?v=2" {
+			t.Fatalf("stored %+v %v", got.Spec.Source, err)
+		}
+		red.Source.URL, red.Source.Token = "https://new.example/api", "n3w"
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: j.Name, Spec: red}); err != nil {
+			t.Fatalf("new server with its token: %v", err)
+		}
+	})
 }

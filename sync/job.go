@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -97,6 +98,12 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 		return Job{}, errs.Forbidden("only data admins of department %s, or hub admins, may keep sync jobs for item %s", it.ProviderID, it.Code)
 	}
 	if u.Spec.Source.Token == "***" {
+		// A kept token goes only to the server it was given for: whoever
+		// points the job elsewhere enters it again (they cannot read it).
+		if j.Spec.Source.Token != "" && origin(u.Spec.Source.URL) != origin(j.Spec.Source.URL) {
+			return Job{}, errs.InvalidFields("the job now points at another server: send its token again",
+				errs.FieldError{Pointer: "/spec/source/token", Reason: `"***" keeps the stored token only while the URL's scheme, host and port stay the same`})
+		}
 		u.Spec.Source.Token = j.Spec.Source.Token
 	}
 	if u.Spec.Source.DSN == "***" {
@@ -201,4 +208,14 @@ func (s *Service) Jobs(ctx context.Context, itemCode string) ([]Job, error) {
 		out = append(out, j)
 	}
 	return out, db.Interpret(rows.Err(), "sync jobs")
+}
+
+// origin is the scheme, host and port of an upstream URL ("" when it does
+// not parse), case-insensitive as URLs compare.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/xiangyang-gov/sharehub/catalog"
+	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
@@ -74,6 +76,31 @@ func (s *Service) Runs(ctx context.Context, jobID string, limit int) ([]Run, err
 		out = append(out, r)
 	}
 	return out, db.Interpret(rows.Err(), "sync runs")
+}
+
+// RunErrorsFor is RunErrors for p. The rows name records by their keys
+// (often a 身份证号) and quote upstream values, which other departments
+// read only under a grant: so only data admins of the item's department,
+// hub admins and auditors see them.
+func (s *Service) RunErrorsFor(ctx context.Context, p *exchange.Principal, runID string) ([]RowError, error) {
+	run, err := s.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil || !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
+		j, err := s.Job(ctx, run.JobID)
+		if err != nil {
+			return nil, err
+		}
+		it, _, err := s.item(ctx, j.ItemCode)
+		if err != nil {
+			return nil, err
+		}
+		if !catalog.CanChange(p, it.ProviderID) {
+			return nil, errs.Forbidden("the rejected rows of item %s's sync runs name its records: only data admins of department %s, hub admins and auditors may read them", it.Code, it.ProviderID)
+		}
+	}
+	return s.RunErrors(ctx, runID)
 }
 
 // RunErrors returns the rejected rows a run kept (at most the job's
