@@ -272,3 +272,30 @@ func TestKeptTokenStaysWithItsServer(t *testing.T) {
 		}
 	})
 }
+
+// An upstream that ignores paging fails the run at once instead of
+// serving the same page until the run's timeout.
+func TestUpstreamIgnoringPagingStops(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		var calls int
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls++
+			_, _ = w.Write([]byte(`{"records":[{"id":"P1","name":"甲"},{"id":"P2","name":"乙"}],"next":"c1"}`))
+		}))
+		defer srv.Close()
+		for _, pagination := range []string{"page", "cursor"} {
+			calls = 0
+			spec := datasync.Spec{Mode: datasync.ModeFull, KeyFields: []string{"id"}, Limits: datasync.Limits{Retries: 3, Backoff: datasync.Duration(time.Millisecond)},
+				Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: srv.URL + "/people", Pagination: pagination, PageSize: 2,
+					RequestTimeout: datasync.Duration(2 * time.Second)}}
+			r := f.run(t, f.job(t, spec).ID)
+			if r.Status != datasync.StatusFailed || !strings.Contains(r.Error, "paging would never end") && !strings.Contains(r.Error, "does not seem to honour the page parameter") {
+				t.Errorf("%s: run %s, error %q", pagination, r.Status, r.Error)
+			}
+			if calls > 3 {
+				t.Errorf("%s: %d upstream calls, want the run stopped at the repeat", pagination, calls)
+			}
+		}
+	})
+}

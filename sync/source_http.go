@@ -59,6 +59,7 @@ type httpReader struct {
 	page   int
 	token  string
 	done   bool
+	last   [sha256.Size]byte // the previous page's body, page pagination
 }
 
 func (r *httpReader) Close() error { return nil }
@@ -111,6 +112,13 @@ func (r *httpReader) Next(ctx context.Context) (Page, error) {
 		}
 	}
 	if r.spec.Pagination == "page" {
+		// An upstream that ignores the page parameter answers the same
+		// page forever: every row a duplicate, until the run's timeout.
+		sum := sha256.Sum256(body)
+		if len(recs) > 0 && sum == r.last {
+			return Page{}, fmt.Errorf("%w: %s: the same records as the page before: the upstream does not seem to honour the page parameter %q", errStop, pos, r.spec.PageParam)
+		}
+		r.last = sum
 		r.page++
 		p.Checkpoint = strconv.Itoa(r.page)
 		if len(recs) < r.spec.PageSize {
@@ -122,6 +130,9 @@ func (r *httpReader) Next(ctx context.Context) (Page, error) {
 			if err := json.Unmarshal(t, &next); err != nil {
 				return Page{}, &SourceError{Position: pos, Err: fmt.Errorf("%q is not a string", r.spec.NextPath)}
 			}
+		}
+		if next != "" && next == r.token {
+			return Page{}, fmt.Errorf("%w: %s: the upstream gave back the cursor it was sent as the next one: paging would never end (cursor parameter %q)", errStop, pos, r.spec.CursorParam)
 		}
 		r.token = next
 		p.Checkpoint = next
