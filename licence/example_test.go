@@ -19,8 +19,8 @@ func ExampleParseToken() {
 	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
 		(&jose.SignerOptions{}).WithType(licence.TokenTyp).WithHeader("kid", "token-demo"))
-	obj, _ := signer.Sign([]byte(`{"iss":"sharehub","sub":"1.2.156.3005.2.11420600000000027M001.11420600000000027M.42060220240000001",` +
-		`"lic":"1.2.156.3005.2.11420600000000027M001.11420600000000027M.42060220240000001.001.7","ver":1,"iat":1795600000,"exp":1795600300,"jti":"a1"}`))
+	// (ref is the licence, sealed so that only the hub can read it.)
+	obj, _ := signer.Sign([]byte(`{"iss":"sharehub","ref":"q2pX0CWf9l3Yb1hJk4sR7vEo","ver":1,"iat":1795600000,"exp":1795600300,"jti":"a1"}`))
 	token, _ := obj.CompactSerialize()
 
 	// The verifier's side.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,8 +175,20 @@ func testQR(t *testing.T, f *fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cl, out, why := licence.ParseToken(qr.Token, keys); out != licence.OutcomeValid || cl.Licence != l.ID {
+	if cl, out, why := licence.ParseToken(qr.Token, keys); out != licence.OutcomeValid || cl.Ref == "" || cl.Version != l.Version {
 		t.Fatalf("offline: %s %s %+v", out, why, cl)
+	}
+	// A JWS is signed, not secret: the token must not name the licence
+	// (its serial is often the holder's id) to whoever scans it.
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(qr.Token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := strings.Split(l.ID, ".")[len(strings.Split(l.ID, "."))-3]
+	for _, secret := range []string{l.ID, l.Key(), serial, l.Holder.ID, l.Number} {
+		if strings.Contains(string(payload), secret) || strings.Contains(qr.URL, secret) {
+			t.Fatalf("the token shows %q: %s", secret, payload)
+		}
 	}
 	// Forged: one character of the signature changed; a token signed by another key.
 	parts := strings.Split(qr.Token, ".")
@@ -282,7 +295,7 @@ func TestQRStale(t *testing.T) {
 				if c.Status != tc.want || c.StatusName != tc.want.Name() || !strings.Contains(c.Reason, tc.words) || strings.Contains(c.Reason, "fresh code") {
 					t.Fatalf("status now: %+v", c)
 				}
-				if c.Licence == nil || c.Licence.ID != l.ID || c.Licence.Status != tc.want || c.Licence.StatusName != tc.want.Name() ||
+				if c.Licence == nil || c.LicenceID() != l.ID || strings.Contains(c.Licence.ID, l.Holder.ID[6:14]) || c.Licence.Status != tc.want || c.Licence.StatusName != tc.want.Name() ||
 					c.Licence.HolderName != "张**" || strings.Contains(c.Licence.HolderID, l.Holder.ID[6:14]) {
 					t.Fatalf("licence now: %+v", c.Licence)
 				}
@@ -323,7 +336,7 @@ func TestQRStale(t *testing.T) {
 			f.offset.Store(int64(time.Until(noon.Add(13 * time.Hour))))
 			c, err := f.svc.CheckQR(ctx, qr.Token)
 			if err != nil || c.Outcome != licence.OutcomeSuperseded || c.Status != licence.StatusExpired || c.Licence == nil ||
-				c.Licence.Status != licence.StatusExpired || c.Licence.ID != l.ID || !strings.Contains(c.Reason, "now expired (status 05)") {
+				c.Licence.Status != licence.StatusExpired || c.LicenceID() != l.ID || strings.Contains(c.Licence.ID, l.Holder.ID[6:14]) || !strings.Contains(c.Reason, "now expired (status 05)") {
 				t.Fatalf("stale code of an expired licence: %+v %v", c, err)
 			}
 		})

@@ -24,11 +24,18 @@ import (
 // token key (keys.PurposeToken), typ TokenTyp, kid the hub key id, with
 // claims:
 //
-//	iss "sharehub"   sub  licence key (identifier without version)
-//	lic identifier of the version shown   ver  that version
+//	iss "sharehub"   ref  the licence, sealed (see below)
+//	ver version shown
 //	iat, exp         unix seconds          jti  random id
 //
-// Anyone can check a token offline against the token JWKS (TokenJWKS).
+// ref is the identifier of the version shown, encrypted under the hub's
+// master key (AES-256-GCM, base64url): a JWS is signed, not secret, and
+// an identifier's serial is often the licence number — for a 居民身份证
+// the holder's 公民身份号码 — so anyone who scanned a code could read it
+// from the URL. Only the hub learns from a token which licence it shows.
+//
+// Anyone can check a token offline against the token JWKS (TokenJWKS):
+// that it is genuine, unaltered and when it expires.
 //
 // Outcomes of verifying a token, what the page says:
 //
@@ -73,9 +80,9 @@ const (
 
 // Claims are a QR token's claims.
 type Claims struct {
-	Issuer   string `json:"iss"`
-	Subject  string `json:"sub"`
-	Licence  string `json:"lic"`
+	Issuer string `json:"iss"`
+	// Ref is the licence identifier, sealed for the hub (see QR tokens).
+	Ref      string `json:"ref"`
 	Version  int    `json:"ver"`
 	IssuedAt int64  `json:"iat"`
 	Expires  int64  `json:"exp"`
@@ -108,8 +115,8 @@ func (s *Service) IssueQR(ctx context.Context, l *Licence, ttl time.Duration) (Q
 	now := s.now()
 	var jti [12]byte
 	_, _ = rand.Read(jti[:])
-	c := Claims{Issuer: "sharehub", Subject: l.Key(), Licence: l.ID, Version: l.Version,
-		IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(), ID: hex.EncodeToString(jti[:])}
+	c := Claims{Issuer: "sharehub", Ref: base64.RawURLEncoding.EncodeToString(s.cfg.Keys.Master.Seal([]byte(l.ID), qrRefLabel)),
+		Version: l.Version, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix(), ID: hex.EncodeToString(jti[:])}
 	payload, _ := json.Marshal(c)
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: k.Private},
 		(&jose.SignerOptions{}).WithType(TokenTyp).WithHeader("kid", k.ID))
@@ -126,6 +133,19 @@ func (s *Service) IssueQR(ctx context.Context, l *Licence, ttl time.Duration) (Q
 	}
 	return QR{Token: tok, URL: strings.TrimSuffix(s.cfg.PublicURL, "/") + "/verify/" + tok,
 		ExpiresAt: time.Unix(c.Expires, 0).UTC(), LicenceID: l.ID}, nil
+}
+
+// qrRefLabel binds a token's sealed ref to its use.
+const qrRefLabel = "licence/qr-ref"
+
+// openRef is the licence identifier a token's ref seals.
+func (s *Service) openRef(ref string) (string, bool) {
+	ct, err := base64.RawURLEncoding.DecodeString(ref)
+	if err != nil {
+		return "", false
+	}
+	id, err := s.cfg.Keys.Master.Open(ct, qrRefLabel)
+	return string(id), err == nil
 }
 
 // CanShow reports whether by may make QR tokens for l without a grant:
@@ -200,7 +220,13 @@ type TokenCheck struct {
 	// token.
 	TokenVersion   int `json:"token_version,omitempty"`
 	CurrentVersion int `json:"current_version,omitempty"`
+
+	licenceID string // unmasked, for the audit log
 }
+
+// LicenceID is the identifier of the licence shown, unmasked — for the
+// audit log, never for the page ("" when no licence is shown).
+func (c TokenCheck) LicenceID() string { return c.licenceID }
 
 // PublicView is what the public verify page shows of a licence.
 type PublicView struct {
@@ -240,7 +266,7 @@ func ParseToken(token string, pub func(kid string) ed25519.PublicKey) (Claims, O
 		return Claims{}, OutcomeForged, "the signature does not verify: the token was altered or not made by this hub"
 	}
 	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != "sharehub" || c.Subject == "" || c.Expires == 0 {
+	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != "sharehub" || c.Ref == "" || c.Expires == 0 {
 		return Claims{}, OutcomeForged, "the token's claims are malformed"
 	}
 	return c, OutcomeValid, ""
@@ -269,7 +295,12 @@ func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error)
 		return TokenCheck{Outcome: OutcomeExpired, ExpiresAt: exp,
 			Reason: "the token expired at " + exp.In(cst).Format("2006-01-02 15:04:05") + " (China time); ask the holder to show a fresh code"}, nil
 	}
-	l, err := s.getKey(ctx, c.Subject)
+	id, ok := s.openRef(c.Ref)
+	if !ok {
+		// Signed by this hub's token key, sealed under another master key.
+		return TokenCheck{Outcome: OutcomeUnknown, ExpiresAt: exp, Reason: "the token names no licence of this registry"}, nil
+	}
+	l, err := s.getKey(ctx, keyOf(id))
 	if errs.Is(err, errs.KindNotFound) {
 		return TokenCheck{Outcome: OutcomeUnknown, ExpiresAt: exp, Reason: "the licence is not in this registry"}, nil
 	}
@@ -285,10 +316,10 @@ func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error)
 			return res, nil
 		}
 		res.Reason += "; the licence is now " + statusWords[st] + " (status " + string(st) + ")"
-		res.Licence, res.Status, res.StatusName = publicView(&l, st), st, st.Name()
+		res.Licence, res.Status, res.StatusName, res.licenceID = publicView(&l, st), st, st.Name(), l.ID
 		return res, nil
 	}
-	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: publicView(&l, st), Status: st, StatusName: st.Name()}, nil
+	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: publicView(&l, st), Status: st, StatusName: st.Name(), licenceID: l.ID}, nil
 }
 
 // statusWords name statuses in the English of TokenCheck.Reason.
@@ -304,7 +335,7 @@ func publicView(l *Licence, st Status) *PublicView {
 	// numbered by the 公民身份号码 itself): the public page must not show
 	// in the number what it masks in the holder.
 	number := maskIn(l.Number, l.Holder.ID, masked)
-	pv := &PublicView{ID: l.ID, TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
+	pv := &PublicView{ID: maskSerial(l.ID, l.Holder.ID, masked), TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
 		HolderID: masked, IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
 		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
 	if l.Holder.IDType == HolderIDResident {
@@ -314,6 +345,19 @@ func publicView(l *Licence, st Status) *PublicView {
 }
 
 func maskID(h Holder) string { return ident.Mask(kindOf(h.IDType), h.ID) }
+
+// maskSerial is the identifier id with the holder's id masked in its
+// serial, which is often the licence number: the page must not show in
+// the identifier what it masks in the holder and the number. The issuer's
+// code, public, stays as it is.
+func maskSerial(id, holderID, masked string) string {
+	p, err := ident.ParseLicenceID(id)
+	if err != nil {
+		return maskIn(id, holderID, masked)
+	}
+	p.Serial = maskIn(p.Serial, holderID, masked)
+	return p.String()
+}
 
 func pad3(v int) string {
 	s := "00" + strconv.Itoa(v)
