@@ -218,7 +218,13 @@ func (sh *Sharing) Apply(ctx context.Context, p *Principal, na NewApplication) (
 		return Application{}, db.Interpret(err, "application")
 	}
 	if kind == KindRegistration {
-		return sh.decide(ctx, p, a.ID, Decision{}, true)
+		reg, err := sh.decide(ctx, p, a.ID, Decision{}, true, true)
+		if err != nil {
+			// No grant was made: leave no pending registration behind
+			// (the caller may simply register again).
+			_, _ = sh.ex.db.W.ExecContext(context.WithoutCancel(ctx), `DELETE FROM share_applications WHERE id = $1 AND status = $2`, a.ID, AppPending)
+		}
+		return reg, err
 	}
 	return a, nil
 }
@@ -236,20 +242,23 @@ type Decision struct {
 // data admins of the item's provider department may. Errors: errs.Forbidden,
 // errs.Conflict when it was already decided, errs.Invalid for a widening.
 func (sh *Sharing) Approve(ctx context.Context, p *Principal, id string, d Decision) (Application, error) {
-	return sh.decide(ctx, p, id, d, true)
+	return sh.decide(ctx, p, id, d, true, false)
 }
 
 // Refuse turns a pending application down; the reason is required.
 func (sh *Sharing) Refuse(ctx context.Context, p *Principal, id, reason string) (Application, error) {
-	return sh.decide(ctx, p, id, Decision{Reason: reason}, false)
+	return sh.decide(ctx, p, id, Decision{Reason: reason}, false, false)
 }
 
-func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decision, approve bool) (Application, error) {
+// decide records a decision on application id. auto is set only by Apply,
+// which approves the registration it has just made for p; every other
+// decision, a registration's included, is the provider's data admins'.
+func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decision, approve, auto bool) (Application, error) {
 	a, err := sh.Application(ctx, id)
 	if err != nil {
 		return a, err
 	}
-	auto := a.Kind == KindRegistration
+	auto = auto && a.Kind == KindRegistration && a.ApplicantID == p.ID
 	if !auto && !(p.Has(RoleDataAdmin) && p.DepartmentID == a.ProviderDepartmentID) {
 		return a, errs.Forbidden("only data admins of department %s, the provider of item %s, decide this application", a.ProviderDepartmentID, a.ItemCode)
 	}
@@ -282,6 +291,9 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 		fields = d.Fields
 	}
 	until := a.ValidUntil
+	if !until.After(now) {
+		return a, errs.Conflict("application %s asked for use until %s, which has passed: refuse it; the consumer may apply again", a.ID, until.Format(time.RFC3339))
+	}
 	if !d.ValidUntil.IsZero() {
 		if d.ValidUntil.After(a.ValidUntil) || !d.ValidUntil.After(now) {
 			return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/valid_until", Reason: "in the future and not later than asked"})
@@ -290,6 +302,9 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 	}
 	if d.DailyQuota < 0 {
 		return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/daily_quota", Reason: "0 (unlimited) or positive"})
+	}
+	if len([]rune(d.Reason)) > 1000 {
+		return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/reason", Reason: "at most 1000 characters"})
 	}
 	// Claim the application first so two approvers cannot make two grants.
 	fj, _ := json.Marshal(fields)
@@ -303,7 +318,7 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 		return a, errs.Conflict("application %s was decided meanwhile", id)
 	}
 	source := KindApplication
-	if auto {
+	if a.Kind == KindRegistration {
 		source = KindRegistration
 	}
 	g, err := sh.ex.CreateGrant(ctx, p, NewGrant{ConsumerDepartmentID: a.ConsumerDepartmentID, ResourceKind: ResourceCatalogItem, ResourceID: a.ItemCode,
