@@ -177,17 +177,15 @@ func (s *Server) registerSharing() {
 			ctx := c.Request.Context()
 			id := c.Param("id")
 			noteResource(c, "dispute", id)
-			d, err := s.sharing.Dispute(ctx, id)
+			// Everything AcceptDispute checks is checked before the
+			// correction changes the record.
+			d, err := s.sharing.CheckAccept(ctx, principal(c), id, r.Resolution)
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			var correction string
 			if len(r.Correction) > 0 {
-				if d.Status != exchange.DisputeOpen || d.ProviderDepartmentID != principal(c).DepartmentID {
-					fail(c, errs.Conflict("dispute %s cannot be corrected by this caller now (status %s)", id, d.Status))
-					return
-				}
 				if _, err := s.sync.CorrectRecord(ctx, principal(c), d.ItemCode, d.RecordKey, r.Correction); err != nil {
 					fail(c, err)
 					return
@@ -245,8 +243,15 @@ func (s *Server) registerSharing() {
 		Response: list[exchange.CallStat]{}, Handler: func(c *gin.Context) {
 			from, err1 := time.Parse(time.RFC3339, c.Query("from"))
 			to, err2 := time.Parse(time.RFC3339, c.Query("to"))
-			if err1 != nil || err2 != nil {
-				fail(c, errs.InvalidFields("bad period", errs.FieldError{Pointer: "?from", Reason: "from and to are RFC 3339 times"}))
+			var fe []errs.FieldError
+			if err1 != nil {
+				fe = append(fe, errs.FieldError{Pointer: "?from", Reason: "required, an RFC 3339 time", Value: c.Query("from")})
+			}
+			if err2 != nil {
+				fe = append(fe, errs.FieldError{Pointer: "?to", Reason: "required, an RFC 3339 time", Value: c.Query("to")})
+			}
+			if len(fe) > 0 {
+				fail(c, errs.InvalidFields("bad period", fe...))
 				return
 			}
 			f := exchange.CallStatsFilter{From: from, To: to, ConsumerDepartmentID: c.Query("consumer_department_id"),

@@ -32,7 +32,7 @@ type CallStatsFilter struct {
 }
 
 // DataRoutes are the routes whose calls count as data use.
-var DataRoutes = []string{"/v1/data/:code/records", "/v1/data/:code/export"}
+var DataRoutes = []string{"/v1/data/:code/records", "/v1/data/:code/records/:key/versions", "/v1/data/:code/export"}
 
 // CallStats aggregates the audit log's data calls per day, consumer,
 // provider and item. The log is the source of truth: it holds every call.

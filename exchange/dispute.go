@@ -98,17 +98,43 @@ func (sh *Sharing) RejectDispute(ctx context.Context, p *Principal, id, reason s
 	return sh.settle(ctx, p, id, DisputeRejected, reason, "")
 }
 
-func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, correction string) (Dispute, error) {
+// CheckAccept returns the dispute when p may accept it now with the
+// resolution, and otherwise the error AcceptDispute would return: so that
+// a correction is applied to the record only for an acceptance that will
+// be recorded.
+func (sh *Sharing) CheckAccept(ctx context.Context, p *Principal, id, resolution string) (Dispute, error) {
+	d, _, err := sh.checkSettle(ctx, p, id, DisputeAccepted, resolution)
+	return d, err
+}
+
+// checkSettle checks that p may settle dispute id with status and text now
+// and returns it with the trimmed text.
+func (sh *Sharing) checkSettle(ctx context.Context, p *Principal, id, status, text string) (Dispute, string, error) {
 	d, err := sh.Dispute(ctx, id)
 	if err != nil {
-		return d, err
+		return d, "", err
 	}
 	if err := sh.provider(p, d); err != nil {
-		return d, err
+		return d, "", err
 	}
 	text = strings.TrimSpace(text)
 	if text == "" || len([]rune(text)) > 1000 {
-		return d, errs.InvalidFields("answer is not valid", errs.FieldError{Pointer: "/reason", Reason: "required, at most 1000 characters"})
+		pointer := "/reason"
+		if status == DisputeAccepted {
+			pointer = "/resolution"
+		}
+		return d, "", errs.InvalidFields("answer is not valid", errs.FieldError{Pointer: pointer, Reason: "required, at most 1000 characters"})
+	}
+	if d.Status != DisputeOpen {
+		return d, "", errs.Conflict("dispute %s is %s, not open", id, d.Status)
+	}
+	return d, text, nil
+}
+
+func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, correction string) (Dispute, error) {
+	d, text, err := sh.checkSettle(ctx, p, id, status, text)
+	if err != nil {
+		return d, err
 	}
 	flag := 1
 	if status == DisputeRejected {
