@@ -400,3 +400,32 @@ func TestBlobUploadLimit(t *testing.T) {
 		t.Fatalf("upload after refusals = %+v", got)
 	}
 }
+
+// A stored file cannot act on the hub's origin, where the console lives:
+// HTML or SVG from an uploader comes as a sandboxed attachment; a PDF or
+// a picture opens in place.
+func TestBlobDownloadCannotScript(t *testing.T) {
+	h := hubtest.Start(t, dbtest.Backends[0])
+	importer := roleKey(t, h, exchange.RoleImporter)
+	for _, tc := range []struct {
+		mediaType, body     string
+		attachment, sandbox bool
+	}{
+		{"text/html; charset=utf-8", `<script>fetch("/console/")</script>`, true, true},
+		{"image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, true, true},
+		{"application/xhtml+xml", `<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>`, true, true},
+		{"application/octet-stream", "\x00\x01", true, true},
+		{"application/pdf", "%PDF-1.7 x", false, false},
+		{"image/png", "\x89PNG\r\n\x1a\nx", false, true},
+		{"text/plain; charset=utf-8", "<script>alert(1)</script>", false, true},
+	} {
+		key := upload(t, h, importer, []byte(tc.body+" "+tc.mediaType), "Content-Type: "+tc.mediaType).Key
+		u, _ := url.Parse(link(t, h, importer, key, "ttl=60").URL)
+		r := h.Do(t, "GET", u.RequestURI(), "", nil).Want(t, 200)
+		cd, csp := r.Header.Get("Content-Disposition"), r.Header.Get("Content-Security-Policy")
+		if strings.HasPrefix(cd, "attachment") != tc.attachment || strings.Contains(csp, "sandbox") != tc.sandbox ||
+			r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: Content-Disposition %q, Content-Security-Policy %q, nosniff %q", tc.mediaType, cd, csp, r.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}

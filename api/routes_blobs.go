@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -90,10 +91,7 @@ func (s *Server) registerBlobs() {
 			h := c.Writer.Header()
 			h.Set("Content-Type", info.MediaType)
 			h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-			h.Set("X-Content-Type-Options", "nosniff")
-			if name := c.Query("name"); name != "" {
-				h.Set("Content-Disposition", blob.ContentDisposition(name))
-			}
+			downloadHeaders(h, info.MediaType, c.Query("name"))
 			c.Status(http.StatusOK)
 			_, _ = io.Copy(c.Writer, rc)
 		}})
@@ -105,4 +103,28 @@ func uploadError(err error, limit int64) error {
 		return errs.TooLarge("upload is over the limit of %d bytes", limit)
 	}
 	return err
+}
+
+// inlineTypes are the stored media types a browser may show in place: they
+// run nothing. Anything else is sent as an attachment.
+var inlineTypes = map[string]bool{
+	"application/pdf": true, "image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
+	"text/plain": true, "text/csv": true,
+}
+
+// downloadHeaders keep a stored file from acting on the hub's origin,
+// where the console lives: an uploader could store text/html or an SVG
+// with a script and send an admin its link. Such files are attachments,
+// and every file but a PDF (whose viewer a sandbox would block) is served
+// in a CSP sandbox: no script, an origin of its own.
+func downloadHeaders(h http.Header, mediaType, name string) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	base, _, _ := strings.Cut(mediaType, ";")
+	base = strings.ToLower(strings.TrimSpace(base))
+	if base != "application/pdf" {
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	}
+	if name != "" || !inlineTypes[base] {
+		h.Set("Content-Disposition", blob.ContentDisposition(name))
+	}
 }
