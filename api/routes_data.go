@@ -188,7 +188,11 @@ func (s *Server) dataAccess(c *gin.Context) (exchange.ShareItem, exchange.Access
 }
 
 func (s *Server) registerData() {
-	s.handle(route{Method: "GET", Path: "/v1/data/:code/records", Tag: "data",
+	// Grants are the consumer department's; of its principals, its
+	// applications and data admins use them. An auditor reviews the log,
+	// a seal user seals and an importer loads files: none reads records.
+	readers := []exchange.Role{exchange.RoleApp, exchange.RoleDataAdmin}
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/records", Tag: "data", Roles: readers,
 		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
 		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
@@ -276,7 +280,7 @@ func (s *Server) registerData() {
 			ok(c, http.StatusOK, resp)
 		}})
 
-	s.handle(route{Method: "GET", Path: "/v1/data/:code/records/:key/versions", Tag: "data",
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/records/:key/versions", Tag: "data", Roles: readers,
 		Summary: "A record's versions, oldest first: its content after each sync change, deletion (keeping the last content) or provider correction. Same rules as reading the record: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
 		Query: []queryParam{{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "cursor", Description: "next_cursor of the previous page"}, {Name: "limit", Description: "1–1000, default 100"}},
@@ -325,7 +329,7 @@ func (s *Server) registerData() {
 			ok(c, http.StatusOK, resp)
 		}})
 
-	s.handle(route{Method: "GET", Path: "/v1/data/:code/export", Tag: "data",
+	s.handle(route{Method: "GET", Path: "/v1/data/:code/export", Tag: "data", Roles: readers,
 		Summary: "Export every live record of an item a grant covers, as csv or xlsx (granted fields only, personal fields masked unless granted by name); needs X-Purpose; audited with the row count.",
 		Query:   []queryParam{{Name: "format", Description: "csv (default) or xlsx"}, {Name: "fields"}},
 		Handler: func(c *gin.Context) {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -243,6 +244,26 @@ func TestSyncToAuditedConsumer(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.Do(t, "GET", data+"?key="+changed[0], mzj, nil, purpose).Want(t, http.StatusForbidden)
+			// The grant is the department's; of its principals only its
+			// apps and data admins read records.
+			var mzjDept string
+			for _, k := range h.Demo.Keys {
+				if k.Role == "app" {
+					mzjDept = k.Department
+				}
+			}
+			for _, role := range []exchange.Role{exchange.RoleAuditor, exchange.RoleSealUser, exchange.RoleImporter, exchange.RoleIssuer} {
+				other := key(t, h, mzjDept, "mzj-"+string(role), role)
+				if pb := h.Do(t, "GET", data+"?key="+changed[5], other, nil, purpose).Want(t, http.StatusForbidden).Problem(t); !strings.Contains(fmt.Sprint(pb["detail"]), "app") {
+					t.Fatalf("%s: %v", role, pb)
+				}
+				h.Do(t, "GET", data+"/"+changed[5]+"/versions", other, nil, purpose).Want(t, http.StatusForbidden)
+			}
+			// (By now the grant has expired: a data admin gets as far as the grant.)
+			pb := h.Do(t, "GET", data+"?key="+changed[5], key(t, h, mzjDept, "mzj-data-admin", exchange.RoleDataAdmin), nil, purpose).Want(t, http.StatusForbidden).Problem(t)
+			if !strings.Contains(fmt.Sprint(pb["detail"]), "expired") {
+				t.Fatalf("a data admin of the consumer: %v", pb)
+			}
 		})
 	}
 }
