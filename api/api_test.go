@@ -67,6 +67,11 @@ func TestAuthentication(t *testing.T) {
 		revID := r["key"].(map[string]any)["id"].(string)
 		h.Do(t, "GET", "/v1/me", revSecret, nil).Want(t, 200)
 		h.Do(t, "POST", "/v1/keys/"+revID+"/revoke", h.Admin, nil).Want(t, 200)
+		// Listing keys: the principal's, with no secret; no such principal is a 404.
+		if ks := h.Do(t, "GET", "/v1/principals/"+p.ID+"/keys", h.Admin, nil).Want(t, 200); !strings.Contains(string(ks.Body), revID) || strings.Contains(string(ks.Body), revSecret) {
+			t.Fatalf("keys: %s", ks.Body)
+		}
+		h.Do(t, "GET", "/v1/principals/prn_nobody/keys", h.Admin, nil).Want(t, 404).Problem(t)
 
 		for _, tc := range []struct {
 			name, key, header, want string

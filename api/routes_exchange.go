@@ -147,6 +147,10 @@ func (s *Server) registerExchange() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "List a principal's keys (never their secrets).", Roles: admin,
 		Response: list[exchange.APIKey]{}, Handler: func(c *gin.Context) {
+			if _, err := s.ex.Principal(c.Request.Context(), c.Param("id")); err != nil {
+				fail(c, err) // no such principal: 404, not an empty list
+				return
+			}
 			ks, err := s.ex.Keys(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
