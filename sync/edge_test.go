@@ -17,6 +17,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/keys"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
+	"github.com/xiangyang-gov/sharehub/sync/synctest"
 )
 
 // onePage is a reader of one page of records.
@@ -296,6 +297,69 @@ func TestUpstreamIgnoringPagingStops(t *testing.T) {
 			if calls > 3 {
 				t.Errorf("%s: %d upstream calls, want the run stopped at the repeat", pagination, calls)
 			}
+		}
+	})
+}
+
+// Pointing a job at another source, other keys or another cursor field
+// starts it over: its cursor is reset and an interrupted run is not
+// resumed under the new spec. Other edits keep both.
+func TestChangedSourceStartsOver(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := setup(t, d)
+		ctx := context.Background()
+		up := synctest.New(t, 50)
+		j := f.job(t, httpSpec(up, datasync.ModeIncremental))
+		if r := f.run(t, j.ID); r.Status != datasync.StatusSucceeded {
+			t.Fatalf("run %+v", r)
+		}
+		cursor := func() string {
+			t.Helper()
+			got, err := f.sync.Job(ctx, j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Cursor
+		}
+		if cursor() == "" {
+			t.Fatal("no cursor after an incremental run")
+		}
+		spec := j.Spec
+		spec.Drift = datasync.DriftStop // not how it reads
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: "改名", Spec: spec}); err != nil || cursor() == "" {
+			t.Fatalf("an edit of the drift policy lost the cursor: %v", err)
+		}
+		// An interrupted run, as a crash leaves it.
+		if _, err := d.W.ExecContext(ctx, `INSERT INTO sync_runs (id, job_id, cause, attempt, status, started_at, cursor_from) VALUES ('run_interrupted', $1, 'schedule', 1, $2, $3, '')`,
+			j.ID, datasync.StatusRunning, time.Now().UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+		spec.Source.URL = up.RecordsURL() + "?region=420600"
+		if _, err := f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: "改名", Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		if c := cursor(); c != "" {
+			t.Errorf("cursor %q kept after the source changed", c)
+		}
+		if r, err := f.sync.GetRun(ctx, "run_interrupted"); err != nil || r.Status != datasync.StatusFailed || !strings.Contains(r.Error, "starts over") {
+			t.Errorf("interrupted run after the source changed: %+v %v", r, err)
+		}
+		if r := f.run(t, j.ID); r.Cause == "resume" || r.Status != datasync.StatusSucceeded || r.Counts.Read != 50 {
+			t.Errorf("next run: %+v", r)
+		}
+		// While a run holds the job, its source cannot change.
+		if r := f.run(t, j.ID); r.Status != datasync.StatusSucceeded {
+			t.Fatalf("run %+v", r)
+		}
+		unlock, ok, err := d.TryLock(ctx, datasync.JobLockKey(j.ID))
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		spec.CursorField = "birth_date"
+		_, err = f.sync.UpdateJob(ctx, gajAdmin, j.ID, datasync.JobUpdate{Name: "改名", Spec: spec})
+		unlock()
+		if !errs.Is(err, errs.KindConflict) {
+			t.Fatalf("source change during a run: %v", err)
 		}
 	})
 }

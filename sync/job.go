@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -116,9 +118,31 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 	if err := checkJob(&u.Name, &u.Spec, it, fields); err != nil {
 		return Job{}, err
 	}
+	q := `UPDATE sync_jobs SET name = $1, spec = $2, updated_at = $3 WHERE id = $4`
+	if readsAnew(j.Spec, u.Spec) {
+		// The cursor and an interrupted run's staged rows belong to the
+		// old source, keys or cursor field: the next run starts over.
+		unlock, ok, err := s.db.TryLock(ctx, jobLockKey(id))
+		if err != nil {
+			return Job{}, err
+		}
+		if !ok {
+			return Job{}, errs.Conflict("sync job %s is running: change where or how it reads when the run has finished", id)
+		}
+		defer unlock()
+		run, err := s.unfinishedRun(ctx, id)
+		switch {
+		case err == nil:
+			if err := s.failRun(ctx, &run, errors.New("abandoned: the job's source, keys or cursor field changed; the next run starts over")); err != nil {
+				return Job{}, err
+			}
+		case !errs.Is(err, errs.KindNotFound):
+			return Job{}, err
+		}
+		q = `UPDATE sync_jobs SET name = $1, spec = $2, updated_at = $3, cursor_at = '' WHERE id = $4`
+	}
 	now := s.nowUTC()
-	if _, err := s.db.W.ExecContext(ctx, `UPDATE sync_jobs SET name = $1, spec = $2, updated_at = $3 WHERE id = $4`,
-		u.Name, s.specJSON(id, u.Spec), now.UnixMicro(), id); err != nil {
+	if _, err := s.db.W.ExecContext(ctx, q, u.Name, s.specJSON(id, u.Spec), now.UnixMicro(), id); err != nil {
 		return Job{}, db.Interpret(err, "sync job")
 	}
 	s.reschedule()
@@ -218,4 +242,14 @@ func origin(raw string) string {
 		return ""
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// readsAnew reports whether a job changed from a to b reads other records
+// or keys them otherwise, so that what it reached under a means nothing
+// under b.
+func readsAnew(a, b Spec) bool {
+	as, bs := a.Source, b.Source
+	return a.Mode != b.Mode || a.CursorField != b.CursorField || !slices.Equal(a.KeyFields, b.KeyFields) ||
+		as.Kind != bs.Kind || as.URL != bs.URL || as.SinceParam != bs.SinceParam || as.DSN != bs.DSN || as.Query != bs.Query ||
+		as.Blobs != bs.Blobs || as.Prefix != bs.Prefix
 }

@@ -1,0 +1,4 @@
+package datasync
+
+// JobLockKey is jobLockKey, for tests that hold a job as a run would.
+var JobLockKey = jobLockKey
