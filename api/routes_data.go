@@ -196,7 +196,7 @@ func (s *Server) registerData() {
 		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
 		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
-			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value"},
+			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value; one value, on a field granted in clear (not masked)"},
 			{Name: "changed_since", Description: "RFC 3339: records changed since"},
 			{Name: "include_deleted", Description: "true: also records gone from the source"},
 			{Name: "cursor"}, {Name: "limit", Description: "1–1000, default 100"}},
@@ -249,6 +249,17 @@ func (s *Server) registerData() {
 					}
 					if !slices.Contains(proj.fields, f) {
 						fail(c, errs.Forbidden("filter on field %s, which is not granted", f))
+						return
+					}
+					// A filter on a field shown masked would tell its value
+					// (is this 身份证号 in the dataset?): only the fields the
+					// grant names are seen in clear, so only those filter.
+					if proj.masked[f] {
+						fail(c, errs.Forbidden("filter on field %s, which is granted masked: a filter needs the field named in the grant", f))
+						return
+					}
+					if len(vs) > 1 {
+						fail(c, errs.InvalidFields("repeated filter", errs.FieldError{Pointer: "?" + k, Reason: "one value per filter"}))
 						return
 					}
 					q.Filters[f] = vs[0]
@@ -410,6 +421,9 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 			if err != nil {
 				return err
 			}
+			for i, v := range vals {
+				vals[i] = inertCSVCell(v)
+			}
 			n++
 			return w.Write(vals)
 		})
@@ -455,4 +469,19 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 	}
 	_, err = f.WriteTo(out)
 	return n, err
+}
+
+// inertCSVCell keeps a spreadsheet that opens the export from running a
+// cell as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)): a value that
+// starts with = + - @, a tab or a carriage return gets a leading
+// apostrophe, unless it is a plain number such as -5. (xlsx cells are
+// written as text, which Excel does not evaluate.)
+func inertCSVCell(v string) string {
+	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return v
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
 }

@@ -485,7 +485,10 @@ func (s *Service) EachRecord(ctx context.Context, item string, q RecordQuery, fn
 		if s.db.Dialect == db.Postgres {
 			add("(data::jsonb ->> '"+f+"') = ?", v)
 		} else {
-			add("CAST(json_extract(data, '$."+f+"') AS TEXT) = ?", v)
+			// json_extract gives JSON true and false as 1 and 0; ->> on
+			// PostgreSQL gives "true" and "false".
+			p := "'$." + f + "'"
+			add("(CASE json_type(data, "+p+") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(data, "+p+") AS TEXT) END) = ?", v)
 		}
 	}
 	sqlq += " ORDER BY record_key"
