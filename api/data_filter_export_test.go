@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -155,5 +156,22 @@ func TestDataExportFormulaInjection(t *testing.T) {
 				t.Errorf("xlsx text changed: %q", xrows[1])
 			}
 		})
+	}
+}
+
+// A value longer than an xlsx cell holds is refused in xlsx (excelize
+// would cut it short without a word) and exported whole as csv.
+func TestDataExportLongValue(t *testing.T) {
+	h := hubtest.Start(t, dbtest.Backends[0])
+	long := strings.Repeat("襄", excelize.TotalCellChars+1)
+	it := reviewItem(t, h, "人口基础信息（长值）", map[string]string{"K1": `{"id":"K1","address":"` + long + `"}`})
+	purpose := "X-Purpose: 户籍核验"
+	pb := h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=xlsx&fields=id,address", h.AppKey, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
+	if d := fmt.Sprint(pb["detail"]); !strings.Contains(d, "address") || !strings.Contains(d, "csv") {
+		t.Errorf("detail %q", d)
+	}
+	resp := h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=csv&fields=id,address", h.AppKey, nil, purpose).Want(t, http.StatusOK)
+	if !strings.Contains(string(resp.Body), long) {
+		t.Error("csv export cut the value")
 	}
 }

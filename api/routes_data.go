@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/xuri/excelize/v2"
@@ -455,8 +456,14 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 			return err
 		}
 		n++
-		if n >= 1_048_575 {
+		if n > 1_048_575 { // and the header: a sheet's 1,048,576 rows
 			return errs.Invalid("an xlsx sheet holds at most 1,048,575 records; export csv instead")
+		}
+		for i, v := range vals {
+			// excelize would cut it short without a word.
+			if utf8.RuneCountInString(v) > excelize.TotalCellChars {
+				return errs.Invalid("record %s: field %s holds more than an xlsx cell's %d characters; export csv instead", r.Key, header[i], excelize.TotalCellChars)
+			}
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, n+1)
 		return sw.SetRow(cell, cells(vals))
