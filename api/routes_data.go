@@ -18,6 +18,7 @@ import (
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/ident"
+	"github.com/xiangyang-gov/sharehub/internal/sheet"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 )
 
@@ -423,7 +424,7 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 				return err
 			}
 			for i, v := range vals {
-				vals[i] = inertCSVCell(v)
+				vals[i] = sheet.InertCell(v)
 			}
 			n++
 			return w.Write(vals)
@@ -476,19 +477,4 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 	}
 	_, err = f.WriteTo(out)
 	return n, err
-}
-
-// inertCSVCell keeps a spreadsheet that opens the export from running a
-// cell as a formula (=HYPERLINK(...), +cmd|..., @SUM(...)): a value that
-// starts with = + - @, a tab or a carriage return gets a leading
-// apostrophe, unless it is a plain number such as -5. (xlsx cells are
-// written as text, which Excel does not evaluate.)
-func inertCSVCell(v string) string {
-	if v == "" || !strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return v
-	}
-	if _, err := strconv.ParseFloat(v, 64); err == nil {
-		return v
-	}
-	return "'" + v
 }

@@ -34,8 +34,11 @@ type fastRows struct {
 	seek       int      // rows yielded
 	last       int      // number of the last <row> read
 	pending    []string // a row read ahead of its number
+	pendingF   []int    // its formula cells' columns (0-based)
+	formulas   []int    // the formula cells' columns of the row last yielded
 	pendingNum int
 	havePend   bool
+	cellF      []int // formula columns of the row being read
 	done       bool
 	e          error
 }
@@ -102,10 +105,16 @@ func target(dir, t string) string {
 	return path.Join(dir, t)
 }
 
-func (fr *fastRows) init(sheet string, limit int64) error {
+// wbSheet is one sheet of the workbook: its name and its part ("" when
+// the workbook's relationships give none).
+type wbSheet struct{ name, path string }
+
+// workbook reads the workbook's sheets, in order, and the path of its
+// shared strings.
+func (fr *fastRows) workbook() (sheets []wbSheet, sstPath string, err error) {
 	var root relationships
 	if err := fr.readSmall("_rels/.rels", &root); err != nil {
-		return err
+		return nil, "", err
 	}
 	wbPath := ""
 	for _, r := range root.Rels {
@@ -114,7 +123,7 @@ func (fr *fastRows) init(sheet string, limit int64) error {
 		}
 	}
 	if wbPath == "" {
-		return errors.New("no workbook")
+		return nil, "", errors.New("no workbook")
 	}
 	var wb struct {
 		Sheets []struct {
@@ -123,26 +132,37 @@ func (fr *fastRows) init(sheet string, limit int64) error {
 		} `xml:"sheets>sheet"`
 	}
 	if err := fr.readSmall(wbPath, &wb); err != nil {
-		return err
+		return nil, "", err
 	}
 	var rels relationships
 	dir := path.Dir(wbPath)
 	if err := fr.readSmall(path.Join(dir, "_rels", path.Base(wbPath)+".rels"), &rels); err != nil {
-		return err
+		return nil, "", err
 	}
-	rid := ""
-	for _, s := range wb.Sheets {
-		if s.Name == sheet {
-			rid = s.RID
-		}
-	}
-	sheetPath, sstPath := "", ""
+	parts := map[string]string{} // relationship id → worksheet part
 	for _, r := range rels.Rels {
 		switch {
-		case r.ID == rid && rid != "" && strings.HasSuffix(r.Type, "/worksheet"):
-			sheetPath = target(dir, r.Target)
+		case r.ID != "" && strings.HasSuffix(r.Type, "/worksheet"):
+			parts[r.ID] = target(dir, r.Target)
 		case strings.HasSuffix(r.Type, "/sharedStrings"):
 			sstPath = target(dir, r.Target)
+		}
+	}
+	for _, s := range wb.Sheets {
+		sheets = append(sheets, wbSheet{name: s.Name, path: parts[s.RID]})
+	}
+	return sheets, sstPath, nil
+}
+
+func (fr *fastRows) init(sheet string, limit int64) error {
+	sheets, sstPath, err := fr.workbook()
+	if err != nil {
+		return err
+	}
+	sheetPath := ""
+	for _, s := range sheets {
+		if s.name == sheet {
+			sheetPath = s.path
 		}
 	}
 	sf := fr.find(sheetPath)
@@ -261,6 +281,8 @@ func (fr *fastRows) close() error {
 
 func (fr *fastRows) err() error { return fr.e }
 
+func (fr *fastRows) formulaCols() []int { return fr.formulas }
+
 // maxRows is Excel's (and excelize's) row limit.
 const maxRows = 1048576
 
@@ -277,6 +299,7 @@ func (fr *fastRows) next() ([]string, bool) {
 		}
 		if ok {
 			fr.pending, fr.pendingNum, fr.havePend = cells, num, true
+			fr.pendingF, fr.cellF = fr.cellF, nil
 		} else {
 			fr.done = true
 		}
@@ -284,10 +307,12 @@ func (fr *fastRows) next() ([]string, bool) {
 	if !fr.havePend {
 		return nil, false
 	}
+	fr.formulas = nil
 	if fr.pendingNum > fr.seek {
 		return nil, true // a row number with no <row>: empty, as excelize has it
 	}
 	fr.havePend = false
+	fr.formulas = fr.pendingF
 	return fr.pending, true
 }
 
@@ -385,6 +410,11 @@ func (fr *fastRows) cells() ([]string, error) {
 				if hasIS {
 					val = bstrUnmarshal(is)
 				}
+			}
+			if hasF && v == "" && !hasIS {
+				// A formula whose result the file does not hold (written
+				// by a program that does not calculate): not an empty cell.
+				fr.cellF = append(fr.cellF, col-1)
 			}
 			if val != "" || hasF {
 				blank := col - len(cells)

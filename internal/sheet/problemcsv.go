@@ -18,9 +18,10 @@ var ProblemHeader = []string{"工作表 sheet", "行号 row", "单元格 cell", 
 // the same. The file is UTF-8 with a byte order mark, so that Excel opens
 // it as UTF-8, and starts with ProblemHeader; a row is a problem in the
 // order found: sheet, row (empty for the file or a whole sheet), cell,
-// column header, reason and the value (clipped as in a Report). A value
-// Excel would take for a formula (=, +, -, @, tab, CR) is written after an
-// apostrophe, so that opening the file runs nothing.
+// column header, reason and the value (clipped as in a Report). A value,
+// reason, sheet or column Excel would take for a formula (=, +, -, @, tab,
+// CR) is written after an apostrophe, so that opening the file runs
+// nothing: a reason may quote the file (a licence's face field names).
 type ProblemCSV struct {
 	bw  *bufio.Writer
 	cw  *csv.Writer
@@ -44,7 +45,7 @@ func (p *ProblemCSV) Add(pr Problem) {
 	if pr.Row > 0 {
 		row = strconv.Itoa(pr.Row)
 	}
-	p.write([]string{pr.Sheet, row, pr.Cell, pr.Column, pr.Reason, inert(pr.Value)})
+	p.write([]string{inert(pr.Sheet), row, pr.Cell, inert(pr.Column), inert(pr.Reason), inert(pr.Value)})
 	p.n++
 }
 
@@ -70,10 +71,19 @@ func (p *ProblemCSV) Flush() error {
 	return p.err
 }
 
-// inert keeps a spreadsheet from reading a value as a formula.
-func inert(v string) string {
-	if v != "" && strings.IndexByte("=+-@\t\r", v[0]) >= 0 {
-		return "'" + v
+// inert is InertCell.
+func inert(v string) string { return InertCell(v) }
+
+// InertCell keeps a spreadsheet that opens a CSV from running a cell as a
+// formula (=HYPERLINK(...), +cmd|..., @SUM(...)): a value that starts
+// with = + - @, a tab or a carriage return gets a leading apostrophe,
+// unless it is a plain number such as -5.
+func InertCell(v string) string {
+	if v == "" || strings.IndexByte("=+-@\t\r", v[0]) < 0 {
+		return v
 	}
-	return v
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return "'" + v
 }

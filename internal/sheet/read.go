@@ -1,6 +1,7 @@
 package sheet
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -56,7 +57,8 @@ type File struct {
 	opts   Options
 	format string
 	path   string
-	xlsx   *excelize.File
+	xlsx   *excelize.File    // opened only for a workbook the fast reader cannot read
+	sheets []string          // the workbook's sheet names
 	csv    map[string]string // sheet name → path
 	notes  []Problem
 }
@@ -110,25 +112,76 @@ func OpenCSV(paths map[string]string, spec Spec, opts Options) (*File, error) {
 	return &File{spec: spec, opts: opts, format: "csv", csv: paths}, nil
 }
 
+// openXLSX checks the workbook's unpacked size and reads its sheet list
+// from the zip directly, as the fast reader reads its rows: excelize,
+// which reads every part but the worksheets into memory and decodes
+// styles, theme and calculation chain whole, opens only a workbook whose
+// parts the fast reader does not find (see openExcelize).
 func openXLSX(path string, spec Spec, opts Options) (f *File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = damaged(fmt.Errorf("%v", r))
 		}
 	}()
-	x, err := excelize.OpenFile(path, excelize.Options{
-		UnzipSizeLimit:    opts.UnzipSizeLimit,
-		UnzipXMLSizeLimit: min(opts.UnzipSizeLimit, 16<<20),
-		TmpDir:            opts.TempDir,
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, damaged(err)
+	}
+	defer zr.Close()
+	var size uint64
+	for _, zf := range zr.File {
+		if size += zf.UncompressedSize64; zf.UncompressedSize64 > uint64(opts.UnzipSizeLimit) || size > uint64(opts.UnzipSizeLimit) {
+			return nil, errs.TooLarge("the workbook unpacks to more than %d bytes (a zip bomb, or far more data than one import takes)", opts.UnzipSizeLimit)
+		}
+	}
+	f = &File{spec: spec, opts: opts, format: "xlsx", path: path}
+	if sheets, _, err := (&fastRows{zr: zr}).workbook(); err == nil {
+		for _, s := range sheets {
+			f.sheets = append(f.sheets, s.name)
+		}
+		return f, nil
+	}
+	if err := f.openExcelize(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// maxExcelizePart bounds each part excelize holds in memory (all but the
+// worksheets) when it has to open a workbook: it decodes styles, theme,
+// calculation chain and shared strings whole, into structures a hundred
+// times their size or more (a megabyte of "<xf/>" took it 930 MB).
+const maxExcelizePart = 1 << 20
+
+// openExcelize opens the workbook with excelize, for the sheet list and
+// rows of a workbook whose parts are not where the fast reader looks.
+func (f *File) openExcelize() error {
+	zr, err := zip.OpenReader(f.path)
+	if err != nil {
+		return damaged(err)
+	}
+	for _, zf := range zr.File {
+		name := strings.ToLower(strings.ReplaceAll(zf.Name, "\\", "/"))
+		if !strings.HasPrefix(name, "xl/worksheets/sheet") && zf.UncompressedSize64 > maxExcelizePart {
+			zr.Close()
+			return errs.TooLarge("the workbook's part %s unpacks to %d bytes, more than the %d this workbook's layout allows: save it again from Excel or WPS", zf.Name, zf.UncompressedSize64, maxExcelizePart)
+		}
+	}
+	zr.Close()
+	x, err := excelize.OpenFile(f.path, excelize.Options{
+		UnzipSizeLimit:    f.opts.UnzipSizeLimit,
+		UnzipXMLSizeLimit: min(f.opts.UnzipSizeLimit, 16<<20),
+		TmpDir:            f.opts.TempDir,
 		RawCellValue:      true,
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "unzip size exceeds") || strings.Contains(err.Error(), "unzip size limit") {
-			return nil, errs.TooLarge("the workbook unpacks to more than %d bytes (a zip bomb, or far more data than one import takes)", opts.UnzipSizeLimit)
+			return errs.TooLarge("the workbook unpacks to more than %d bytes (a zip bomb, or far more data than one import takes)", f.opts.UnzipSizeLimit)
 		}
-		return nil, damaged(err)
+		return damaged(err)
 	}
-	return &File{spec: spec, opts: opts, format: "xlsx", path: path, xlsx: x}, nil
+	f.xlsx, f.sheets = x, x.GetSheetList()
+	return nil
 }
 
 func damaged(err error) error {
@@ -161,7 +214,7 @@ func (f *File) resolve(name string) (string, bool) {
 		return name, ok
 	}
 	names := append([]string{sh.Name}, sh.Aliases...)
-	for _, have := range f.xlsx.GetSheetList() {
+	for _, have := range f.sheets {
 		c, _ := Clean(have)
 		if slices.Contains(names, c) {
 			return have, true
@@ -173,6 +226,9 @@ func (f *File) resolve(name string) (string, bool) {
 // rowSource yields raw rows of one sheet.
 type rowSource interface {
 	next() ([]string, bool)
+	// formulaCols lists the 0-based columns of the last row's cells that
+	// hold a formula without its result (nil when the source cannot tell).
+	formulaCols() []int
 	err() error
 	close() error
 }
@@ -189,8 +245,9 @@ func (x *xlsxRows) next() ([]string, bool) {
 	}
 	return cols, true
 }
-func (x *xlsxRows) err() error   { return x.r.Error() }
-func (x *xlsxRows) close() error { return x.r.Close() }
+func (x *xlsxRows) formulaCols() []int { return nil }
+func (x *xlsxRows) err() error         { return x.r.Error() }
+func (x *xlsxRows) close() error       { return x.r.Close() }
 
 type csvRows struct {
 	f *os.File
@@ -209,8 +266,9 @@ func (c *csvRows) next() ([]string, bool) {
 	}
 	return rec, true
 }
-func (c *csvRows) err() error   { return c.e }
-func (c *csvRows) close() error { return c.f.Close() }
+func (c *csvRows) formulaCols() []int { return nil }
+func (c *csvRows) err() error         { return c.e }
+func (c *csvRows) close() error       { return c.f.Close() }
 
 func (f *File) open(sheet string) (rowSource, error) {
 	if f.csv != nil {
@@ -221,10 +279,14 @@ func (f *File) open(sheet string) (rowSource, error) {
 		br := bufio.NewReaderSize(fh, 64<<10)
 		var rd io.Reader = br
 		peek, _ := br.Peek(64 << 10)
-		peek = bytes.TrimPrefix(peek, []byte("\ufeff"))
-		if !utf8.Valid(trimPartialRune(peek)) {
+		bom := bytes.HasPrefix(peek, []byte("\ufeff"))
+		if !utf8.Valid(trimPartialRune(bytes.TrimPrefix(peek, []byte("\ufeff")))) {
 			rd = simplifiedchinese.GB18030.NewDecoder().Reader(br)
 			f.notes = append(f.notes, Problem{Sheet: sheet, Reason: "the CSV is not UTF-8; it was read as GB18030 (GBK)"})
+		} else if bom {
+			// Not part of the first field: a quoted first header after it
+			// would be a bare quote to encoding/csv.
+			br.Discard(3)
 		}
 		r := csv.NewReader(rd)
 		r.FieldsPerRecord = -1
@@ -233,6 +295,11 @@ func (f *File) open(sheet string) (rowSource, error) {
 	}
 	if fr, err := openFast(f.path, sheet, f.opts.UnzipSizeLimit); err == nil {
 		return fr, nil
+	}
+	if f.xlsx == nil {
+		if err := f.openExcelize(); err != nil {
+			return nil, err
+		}
 	}
 	r, err := f.xlsx.Rows(sheet)
 	if err != nil {
@@ -324,7 +391,11 @@ func CellName(col, row int) string {
 // cell errors is still visited, so the domain can report the rest of it;
 // see Row.Bad). The first non-empty row is the header: a missing required
 // column or an unknown one is an error and the sheet is not read further.
-// A missing sheet is an error unless the spec marks it Optional. visit
+// A missing sheet is an error unless the spec marks it Optional. A
+// formula cell gives the result the file holds for it, as Excel and WPS
+// save it; one whose result the file does not hold (written by a program
+// that does not calculate) is an error, not an empty cell (the fast reader
+// tells; excelize's Rows, for odd layouts, does not). visit
 // returning an error stops the read with that error.
 func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*Row) error) (err error) {
 	sh := f.spec.Sheet(sheet)
@@ -338,8 +409,8 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 	if !ok {
 		if !sh.Optional {
 			have := ""
-			if f.xlsx != nil {
-				have = "; the workbook has: " + strings.Join(f.xlsx.GetSheetList(), ", ")
+			if f.format == "xlsx" {
+				have = "; the workbook has: " + strings.Join(f.sheets, ", ")
 			}
 			rep.FileError(sheet, "sheet "+sheet+" is missing"+have)
 		}
@@ -388,10 +459,15 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 			continue
 		}
 		row := &Row{Ref: Ref{Sheet: sheet, Line: line, sheet: sh, addr: header}, vals: make([]string, len(sh.Columns)), orig: make([]string, len(sh.Columns)), bad: make([]bool, len(sh.Columns))}
+		formulas := src.formulaCols()
 		for i := range sh.Columns {
 			if header[i] >= 0 && header[i] < len(raw) {
 				row.orig[i] = raw[header[i]]
-				row.vals[i] = f.cell(row, i, raw[header[i]], rep)
+				if slices.Contains(formulas, header[i]) {
+					rep.Add(row, sh.Columns[i].Key, raw[header[i]], "a formula whose result the file does not hold: open and save the file in Excel or WPS, or paste the column as values")
+				} else {
+					row.vals[i] = f.cell(row, i, raw[header[i]], rep)
+				}
 			}
 			if sh.Columns[i].Required && row.vals[i] == "" && !row.bad[i] {
 				rep.Add(row, sh.Columns[i].Key, "", "required")
@@ -497,6 +573,10 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 	}
 	if c.Kind == Code && reExcelNumber.MatchString(strings.TrimSpace(v)) {
 		rep.Add(row, c.Key, v, "Excel stored this code as a number and rounded it (numbers keep 15 digits): format the column as text and type the code again")
+		return ""
+	}
+	if !utf8.ValidString(v) {
+		rep.Add(row, c.Key, strings.ToValidUTF8(v, "\ufffd"), "not valid text (bytes that are not UTF-8): type it again, or save the CSV as UTF-8")
 		return ""
 	}
 	if len(v) > max && utf8.RuneCountInString(v) > max {
