@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -14,9 +16,15 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/keys"
 )
 
+const auditUsage = "usage: sharehub audit verify [--verifier-key KEY] [flags]"
+
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, auditUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: sharehub audit verify [--verifier-key KEY] [flags]")
+		fmt.Fprintln(stderr, auditUsage)
 		return &exitError{2, fmt.Errorf("audit: unknown or missing subcommand; the only one is verify")}
 	}
 	cfg := hub.Defaults()
@@ -28,11 +36,22 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args[1:], check); err != nil {
 		return err
 	}
+	// A mistyped --data-dir must not verify a new, empty database.
+	if path, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok && path != ":memory:" {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return &exitError{2, fmt.Errorf("--database: no database at %s: check --data-dir or --database", path)}
+		}
+	}
 	d, err := hub.OpenDBUnchecked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if v, err := d.SchemaVersion(ctx); err != nil {
+		return err
+	} else if v == 0 {
+		return &exitError{2, fmt.Errorf("--database: %s holds no sharehub database (never migrated)", d.URL)}
+	}
 	if len(vkeys) == 0 {
 		ring := &keys.Ring{DB: d}
 		pubs, err := ring.Public(ctx, keys.PurposeCheckpoint)

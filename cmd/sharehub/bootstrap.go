@@ -27,13 +27,16 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args, check); err != nil {
 		return err
 	}
+	if *expires < 0 {
+		return &exitError{2, fmt.Errorf("--expires: want a positive duration, or 0 for a key that does not expire; got %s", *expires)}
+	}
 	cfg.Listen = "127.0.0.1:0"
 	app, err := hub.Open(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer app.Close(context.Background())
-	if _, err := app.Exchange.Department(ctx, dep.ID); errs.Is(err, errs.KindNotFound) {
+	if have, err := app.Exchange.Department(ctx, dep.ID); errs.Is(err, errs.KindNotFound) {
 		if dep.Code == "" {
 			return &exitError{2, fmt.Errorf("--department-code: department %s does not exist yet, so its 统一社会信用代码 is required", dep.ID)}
 		}
@@ -42,6 +45,8 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	} else if err != nil {
 		return err
+	} else if dep.Code != "" && dep.Code != have.Code {
+		return &exitError{2, fmt.Errorf("--department-code: department %s exists with the code %s, not %s; check --department-id", dep.ID, have.Code, dep.Code)}
 	}
 	p, err := app.Exchange.PrincipalByName(ctx, dep.ID, *name)
 	if errs.Is(err, errs.KindNotFound) {

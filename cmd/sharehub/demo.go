@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if abs == "/" || abs == "" {
 			return fmt.Errorf("--reset: refusing to delete %q", cfg.DataDir)
 		}
+		if err := onlyHubFiles(cfg.DataDir); err != nil {
+			return &exitError{2, fmt.Errorf("--reset: %w", err)}
+		}
 		if err := os.RemoveAll(cfg.DataDir); err != nil {
 			return fmt.Errorf("--reset: %w", err)
 		}
@@ -44,6 +48,30 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	printDemo(stdout, app, res)
 	return app.Run(ctx)
+}
+
+// hubFiles are the names the hub puts in a data directory.
+var hubFiles = map[string]bool{
+	"sharehub.db": true, "sharehub.db-wal": true, "sharehub.db-shm": true, "sharehub.db-journal": true,
+	"blobs": true, "master.key": true, "demo-keys.json": true,
+}
+
+// onlyHubFiles refuses a data directory that holds anything the hub did not
+// put there (--data-dir . or ~ by mistake): --reset deletes the whole of it.
+func onlyHubFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !hubFiles[e.Name()] {
+			return fmt.Errorf("refusing to delete %s: it holds %s, which is not the hub's (delete the directory yourself, or pick another --data-dir)", dir, e.Name())
+		}
+	}
+	return nil
 }
 
 func printDemo(w io.Writer, app *hub.App, res hub.DemoResult) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
@@ -17,6 +16,10 @@ const exportUsage = `usage: sharehub export catalog --out FILE.xlsx [--departmen
 
 // cmdExport runs `sharehub export catalog` and `sharehub export template`.
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, exportUsage)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "catalog" && args[0] != "template") {
 		fmt.Fprint(stderr, exportUsage)
 		return &exitError{2, errors.New("export: say what to export: catalog or template")}
@@ -44,21 +47,21 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer d.Close()
 	svc := catalog.New(d, catalog.Config{})
-	w, err := os.Create(*out)
+	w, err := createOutput(*out)
 	if err != nil {
 		return err
 	}
+	defer w.abort()
 	n := 0
 	if what == "template" {
-		err = svc.Template(ctx, w)
+		err = svc.Template(ctx, ctxWriter{ctx, w})
 	} else {
-		n, err = svc.Export(ctx, f, w)
+		n, err = svc.Export(ctx, f, ctxWriter{ctx, w})
 	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = w.Close()
 	}
 	if err != nil {
-		os.Remove(*out)
 		return err
 	}
 	if what == "catalog" {

@@ -23,6 +23,10 @@ The same seed gives the same file.
 
 // cmdGenerate runs `sharehub generate catalog`.
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, generateUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "catalog" {
 		fmt.Fprint(stderr, generateUsage)
 		return &exitError{2, errors.New("generate: say what to generate; today: catalog")}
@@ -39,9 +43,12 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if (*out == "") == (*csvDir == "") {
 		return &exitError{2, errors.New("give exactly one of --out and --csv")}
 	}
+	if *n < 1 {
+		return &exitError{2, fmt.Errorf("--items: want at least 1, got %d", *n)}
+	}
 	deps, err := readGenDepartments(*depFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("--departments: %w", err)
 	}
 	items := catalog.Generate(*n, *seed, deps)
 	spec := catalog.SpecFor(catalog.LibraryNames)
@@ -49,14 +56,21 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := os.MkdirAll(*csvDir, 0o755); err != nil {
 			return err
 		}
-		if err := writeCSV(filepath.Join(*csvDir, "items.csv"), spec.Sheets[0], items, false); err != nil {
+		if err := writeCSV(ctx, filepath.Join(*csvDir, "items.csv"), spec.Sheets[0], items, false); err != nil {
 			return err
 		}
-		if err := writeCSV(filepath.Join(*csvDir, "fields.csv"), spec.Sheets[1], items, true); err != nil {
+		if err := writeCSV(ctx, filepath.Join(*csvDir, "fields.csv"), spec.Sheets[1], items, true); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %d items to %s\n", len(items), *csvDir)
 		return nil
+	}
+	fieldRows := 0
+	for i := range items {
+		fieldRows += len(items[i].FieldRows())
+	}
+	if rows := max(len(items), fieldRows); rows > xlsxMaxDataRows {
+		return &exitError{2, fmt.Errorf("--items %d: a sheet would need %d rows, more than the %d an xlsx sheet holds; write CSV with --csv DIR, or ask for fewer items", *n, rows, xlsxMaxDataRows)}
 	}
 	w, err := sheet.NewWriter(spec, sheet.WriterOptions{})
 	if err != nil {
@@ -64,6 +78,9 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer w.Close()
 	for i := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := w.Append(catalog.SheetItems, items[i].Row()); err != nil {
 			return err
 		}
@@ -73,12 +90,12 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 	}
-	fh, err := os.Create(*out)
+	fh, err := createOutput(*out)
 	if err != nil {
 		return err
 	}
-	if _, err := w.WriteTo(fh); err != nil {
-		fh.Close()
+	defer fh.abort()
+	if _, err := w.WriteTo(ctxWriter{ctx, fh}); err != nil {
 		return err
 	}
 	if err := fh.Close(); err != nil {
@@ -88,11 +105,15 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func writeCSV(path string, sh sheet.Sheet, items []catalog.Generated, fields bool) error {
-	fh, err := os.Create(path)
+// xlsxMaxDataRows is how many rows an xlsx sheet holds under its header.
+const xlsxMaxDataRows = 1<<20 - 1
+
+func writeCSV(ctx context.Context, path string, sh sheet.Sheet, items []catalog.Generated, fields bool) error {
+	fh, err := createOutput(path)
 	if err != nil {
 		return err
 	}
+	defer fh.abort()
 	w := csv.NewWriter(fh)
 	head := make([]string, len(sh.Columns))
 	for i, c := range sh.Columns {
@@ -100,6 +121,9 @@ func writeCSV(path string, sh sheet.Sheet, items []catalog.Generated, fields boo
 	}
 	w.Write(head)
 	for i := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if fields {
 			for _, fr := range items[i].FieldRows() {
 				w.Write(fr)
@@ -110,7 +134,6 @@ func writeCSV(path string, sh sheet.Sheet, items []catalog.Generated, fields boo
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
-		fh.Close()
 		return err
 	}
 	return fh.Close()

@@ -24,10 +24,16 @@ Reads FILE (xlsx, or CSV of the items sheet), checks every row and prints a
 report: each bad row's sheet, row, column, value and reason. Without
 --commit nothing is written (a dry run). With --commit the file is written
 in one transaction if it has no errors, and not at all if it has any.
+
+Seals and licences: sharehub import seals FILE -h, sharehub import licences FILE -h.
 `
 
 // cmdImport runs `sharehub import catalog FILE`.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, importUsage)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "licences" {
 		return cmdImportLicences(ctx, args[1:], stdout, stderr)
 	}
@@ -36,7 +42,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(args) == 0 || args[0] != "catalog" {
 		fmt.Fprint(stderr, importUsage)
-		return &exitError{2, errors.New("import: say what to import; today: catalog")}
+		return &exitError{2, errors.New("import: say what to import: catalog, seals or licences")}
 	}
 	cfg := hub.Defaults()
 	fs := newFlagSet("import catalog", stderr)
@@ -50,6 +56,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		fmt.Fprint(stderr, importUsage)
 		return err
+	}
+	if *reportOut != "" && sameFile(*reportOut, file) {
+		return &exitError{2, fmt.Errorf("--report %s: that is the file being imported", *reportOut)}
 	}
 	d, err := hub.OpenDB(ctx, cfg)
 	if err != nil {
@@ -98,12 +107,12 @@ func writeAnnotated(ctx context.Context, svc *catalog.Service, file string, rep 
 		return err
 	}
 	defer f.Close()
-	w, err := os.Create(out)
+	w, err := createOutput(out)
 	if err != nil {
 		return err
 	}
+	defer w.abort()
 	if err := sheet.WriteAnnotated(ctx, f, rep, w); err != nil {
-		w.Close()
 		return err
 	}
 	return w.Close()
@@ -121,10 +130,8 @@ type problemFile struct {
 // createProblemFile creates the --report file of the import of input. It
 // refuses to overwrite input itself.
 func createProblemFile(path, input string) (*problemFile, error) {
-	if a, err := os.Stat(path); err == nil {
-		if b, err := os.Stat(input); err == nil && os.SameFile(a, b) {
-			return nil, &exitError{2, fmt.Errorf("--report %s: that is the file being imported", path)}
-		}
+	if sameFile(path, input) {
+		return nil, &exitError{2, fmt.Errorf("--report %s: that is the file being imported", path)}
 	}
 	// 0600: the rows name the file's licence holders.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -132,6 +139,16 @@ func createProblemFile(path, input string) (*problemFile, error) {
 		return nil, fmt.Errorf("--report: %w", err)
 	}
 	return &problemFile{ProblemCSV: sheet.NewProblemCSV(f), f: f, path: path}, nil
+}
+
+// sameFile reports whether the paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // finish writes out and closes the file; a file that could not be

@@ -54,9 +54,13 @@ const licenceUsage = `usage:
 
 // cmdLicence runs `sharehub licence ...`.
 func cmdLicence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, licenceUsage)
+		return nil
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, licenceUsage)
-		return &exitError{2, errors.New("licence: say setup or generate")}
+		return &exitError{2, errors.New("licence: say setup, generate, import or attach")}
 	}
 	switch args[0] {
 	case "setup":
@@ -259,12 +263,15 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 		var names []string
 		parts, err := licence.GenerateXLSXFiles(func(i int) (io.WriteCloser, error) {
 			name := fmt.Sprintf("%s-%d.xlsx", base, i)
-			f, err := os.Create(name + ".tmp")
+			f, err := createOutput(name)
 			if err != nil {
 				return nil, err
 			}
 			names = append(names, name)
-			return &renameOnClose{File: f, to: name}, nil
+			return struct {
+				io.Writer
+				io.Closer
+			}{ctxWriter{ctx, f}, f}, nil
 		}, xlsxRowsPerFile, opts)
 		if err != nil {
 			for _, n := range names {
@@ -280,17 +287,18 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 		}
 		return nil
 	}
-	f, err := os.Create(*out)
+	f, err := createOutput(*out)
 	if err != nil {
 		return err
 	}
+	defer f.abort()
 	if strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
-		err = licence.GenerateXLSX(f, opts)
+		err = licence.GenerateXLSX(ctxWriter{ctx, f}, opts)
 	} else {
-		err = licence.Generate(f, opts)
+		err = licence.Generate(ctxWriter{ctx, f}, opts)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = f.Close()
 	}
 	if err != nil {
 		return err
@@ -360,14 +368,66 @@ var xlsxRowsPerFile = licence.MaxXLSXRows
 // its own name once closed without error.
 type renameOnClose struct {
 	*os.File
-	to string
+	to     string
+	closed bool
+}
+
+// createOutput creates an output file as path.tmp, renamed to path when
+// closed: a command that fails or is interrupted leaves no part of a file,
+// and any earlier file of that name as it was. Defer abort. A path that is
+// not a regular file (/dev/stdout, a named pipe) is written directly.
+func createOutput(path string) (*renameOnClose, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &renameOnClose{File: f}, nil
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &renameOnClose{File: f, to: path}, nil
 }
 
 func (r *renameOnClose) Close() error {
-	if err := r.File.Close(); err != nil {
+	r.closed = true
+	err := r.File.Close()
+	if r.to == "" {
 		return err
 	}
-	return os.Rename(r.File.Name(), r.to)
+	if err == nil {
+		err = os.Rename(r.File.Name(), r.to)
+	}
+	if err != nil {
+		os.Remove(r.File.Name())
+	}
+	return err
+}
+
+// abort removes the temporary file of an output not closed.
+func (r *renameOnClose) abort() {
+	if !r.closed {
+		r.File.Close()
+		if r.to != "" {
+			os.Remove(r.File.Name())
+		}
+	}
+}
+
+// ctxWriter fails once ctx is done, so that Ctrl-C stops a command that
+// streams its output.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func fileExists(path string) bool {

@@ -33,6 +33,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C (or SIGTERM) asks the command to stop cleanly; from
+	// then on the signals act as usual, so a second one ends it at once.
+	context.AfterFunc(ctx, stop)
 	// SHAREHUB_CPUPROFILE=FILE writes a CPU profile of the whole command:
 	// for the long-running CLI commands (imports) that have no pprof
 	// listener. See BENCHMARKS.md.
@@ -70,6 +73,16 @@ func exitCode(err error) int {
 		return 0
 	}
 	return 1
+}
+
+// isHelp reports whether a command's first argument asks for its help
+// rather than naming a subcommand.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 const usage = `sharehub — the city's government data-sharing hub

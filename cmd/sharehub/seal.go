@@ -36,6 +36,10 @@ printed), 2 usage error.
 
 // cmdSeal runs `sharehub seal verify`.
 func cmdSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, sealUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		fmt.Fprint(stderr, sealUsage)
 		return &exitError{2, errors.New("seal: say what to do; today: verify")}

@@ -28,6 +28,10 @@ const syncUsage = `usage: sharehub sync COMMAND [flags]
 
 // cmdSync runs `sharehub sync ...`.
 func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, syncUsage)
+		return nil
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, syncUsage)
 		return &exitError{2, errors.New("sync: say what to do")}
@@ -49,6 +53,9 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		fmt.Fprint(stderr, syncUsage)
 		return &exitError{2, fmt.Errorf("sync: unknown command %q", sub)}
+	}
+	if err == nil && sub == "edit" && *specFile == "" {
+		err = &exitError{2, errors.New("sync edit: --spec SPEC.json is needed")}
 	}
 	if err != nil {
 		fmt.Fprint(stderr, syncUsage)
