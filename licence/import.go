@@ -67,9 +67,12 @@ type ImportOptions struct {
 
 // Import reads a licence file (xlsx or CSV, streamed), checks every row
 // and reports each bad cell; with Commit and no errors it reads the file
-// again and issues its licences in sealed batches. A file is accepted
-// whole or not at all. Rows whose (type, number) is already registered
-// are skipped (Report.Unchanged), so importing a file twice is harmless.
+// again and issues its licences in sealed batches. A file with any bad
+// row is refused whole: nothing is issued. A commit cut short midway (a
+// crash, the database going away) keeps the batches already committed;
+// rows whose (type, number) is already registered are skipped
+// (Report.Unchanged), so running the same file again completes it, and
+// importing a file twice is harmless.
 // The caller needs the importer or admin role (errs.Forbidden); each
 // row's issuer must be a department that issues its type.
 func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (*sheet.Report, error) {
