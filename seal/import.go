@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"os"
@@ -127,6 +128,10 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 	rep := sheet.NewReport()
 	rep.DryRun = !opts.Commit
 	now := s.now().UTC()
+	caUntil, err := s.caValidUntil(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	type pending struct {
 		ref sheet.Ref
 		n   NewSeal
@@ -219,6 +224,11 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 			}
 			return nil
 		}
+		// What CreateSeal would refuse at commit, found by the dry run.
+		if n.ValidUntil.After(caUntil) {
+			rep.AddProblem(r.Problem("valid_until", r.Get("valid_until"), "ends after the hub CA's validity ("+caUntil.In(cst).Format(time.DateOnly)+")"))
+			return nil
+		}
 		todo = append(todo, pending{ref: r.Ref, n: n})
 		return nil
 	})
@@ -249,8 +259,28 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 			opts.Progress(sheet.Progress{Phase: "commit", Sheet: SheetSeals, Done: i + 1, Total: len(todo)})
 		}
 	}
-	rep.Committed = true
+	rep.Committed = rep.OK() // a seal refused at commit (a name taken meanwhile) is in the report
 	return rep, nil
+}
+
+// caValidUntil is when the certificates the hub CA issues must end by: the
+// current CA's expiry, or for a hub with no CA yet, that of the CA the
+// first seal will create.
+func (s *Service) caValidUntil(ctx context.Context, now time.Time) (time.Time, error) {
+	var id string
+	var der []byte
+	err := s.db.R.QueryRowContext(ctx, `SELECT id, cert_der FROM seal_ca WHERE retired_at IS NULL ORDER BY created_at DESC, id LIMIT 1`).Scan(&id, &der)
+	if errors.Is(err, sql.ErrNoRows) {
+		return now.Add(CAValidity).Truncate(time.Second), nil
+	}
+	if err != nil {
+		return time.Time{}, db.Interpret(err, "seal CA")
+	}
+	a, err := newAuthority(id, der)
+	if err != nil {
+		return time.Time{}, errs.Internal(err, "seal CA")
+	}
+	return a.cert.NotAfter, nil
 }
 
 // cst is China Standard Time, in which the file's dates are meant.

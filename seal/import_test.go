@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
@@ -109,6 +110,35 @@ func TestImportSeals(t *testing.T) {
 		// Only administrators import.
 		if _, err := h.svc.Import(ctx, good, ImportOptions{By: keeper(civil)}); err == nil {
 			t.Fatal("a seal keeper imported seals")
+		}
+	})
+}
+
+// A seal whose validity ends after the hub CA's is found by the dry run,
+// not refused halfway through a commit that has created the rows before it.
+func TestImportSealsBeyondTheCA(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		h := newTestHub(t, d)
+		civil := h.org(t, "襄阳市民政局")
+		p := filepath.Join(t.TempDir(), "seals.csv")
+		far := time.Now().Add(CAValidity + 400*24*time.Hour).Format(time.DateOnly)
+		rows := "统一社会信用代码,机构编号,机构名称,印章名称,印章类别,算法,生效日期,失效日期,印模文件\n" +
+			civil.Code + ",,,襄阳市民政局合同专用章,合同专用章,,,2030-12-31,\n" +
+			civil.Code + ",,,襄阳市民政局财务专用章,财务专用章,,," + far + ",\n"
+		if err := os.WriteFile(p, []byte(rows), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts := ImportOptions{By: h.admin, GenerateImages: true}
+		for _, commit := range []bool{false, true} {
+			opts.Commit = commit
+			rep, err := h.svc.Import(ctx, p, opts)
+			if err != nil || rep.OK() || rep.ErrorCount != 1 || rep.Errors[0].Row != 3 || rep.Errors[0].Column != "失效日期" || rep.Committed {
+				t.Fatalf("commit %v: %v %+v", commit, err, rep)
+			}
+		}
+		if ss, _, _ := h.svc.List(ctx, ListFilter{}); len(ss) != 0 {
+			t.Fatalf("%d seals created from a refused file", len(ss))
 		}
 	})
 }
