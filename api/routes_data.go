@@ -1,6 +1,12 @@
 package api
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -34,10 +40,14 @@ type dataRecord struct {
 }
 
 type dataResponse struct {
-	ItemCode   string       `json:"item_code"`
-	GrantID    string       `json:"grant_id"`
-	Fields     []string     `json:"fields"`
-	Masked     []string     `json:"masked,omitempty"`
+	ItemCode string   `json:"item_code"`
+	GrantID  string   `json:"grant_id"`
+	Fields   []string `json:"fields"`
+	Masked   []string `json:"masked,omitempty"`
+	// KeysHidden names the key fields the grant does not show in clear;
+	// each record's key is then a reference ("~…") that stays the same
+	// for the record and cannot be looked up by.
+	KeysHidden []string     `json:"keys_hidden,omitempty"`
 	Records    []dataRecord `json:"records"`
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
@@ -68,6 +78,11 @@ type recordVersionsResponse struct {
 type projection struct {
 	fields []string        // in item order
 	masked map[string]bool // personal fields shown masked
+	// hiddenKeys are the item's key fields the caller does not see in
+	// clear (not granted, or granted masked). A record's key is made of
+	// their values, so then it is shown as a reference (keyRef), and
+	// neither looked up by nor paged with in clear.
+	hiddenKeys []string
 }
 
 func newProjection(it exchange.ShareItem, a exchange.Access) projection {
@@ -83,7 +98,69 @@ func newProjection(it exchange.ShareItem, a exchange.Access) projection {
 			p.masked[f.Code] = true
 		}
 	}
+	for _, k := range it.KeyFields {
+		if !slices.Contains(p.fields, k) || p.masked[k] {
+			p.hiddenKeys = append(p.hiddenKeys, k)
+		}
+	}
 	return p
+}
+
+// errKeysHidden refuses a lookup by key to a caller who does not see the
+// key fields in clear: it would tell whether a person is in the dataset.
+func (p projection) errKeysHidden(item string) error {
+	return errs.Forbidden("records of item %s are keyed by %s, which the grant does not show in clear: look records up with filters on fields it does, or ask for %s by name in the grant",
+		item, strings.Join(p.hiddenKeys, ", "), strings.Join(p.hiddenKeys, ", "))
+}
+
+// keyRef is what a caller who does not see the key fields in clear gets
+// for a record's key: the same for the same record of the item, and
+// nothing to read the key from.
+func (s *Server) keyRef(item, key string) string {
+	m := hmac.New(sha256.New, s.dataSecret("key-ref"))
+	m.Write([]byte(item + "\x00" + key))
+	return "~" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// sealCursor and openCursor carry a page's last key, which such a caller
+// must not read (nor choose: a cursor of its own would probe the keys'
+// order), sealed with AES-GCM.
+func (s *Server) sealCursor(item, key string) string {
+	if key == "" {
+		return ""
+	}
+	aead := s.cursorAEAD()
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return "~" + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(key), []byte(item)))
+}
+
+func (s *Server) openCursor(item, cur string) (string, error) {
+	bad := errs.InvalidFields("bad cursor", errs.FieldError{Pointer: "?cursor", Reason: "next_cursor of the previous page"})
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cur, "~"))
+	aead := s.cursorAEAD()
+	if err != nil || !strings.HasPrefix(cur, "~") || len(b) < aead.NonceSize() {
+		return "", bad
+	}
+	key, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], []byte(item))
+	if err != nil {
+		return "", bad
+	}
+	return string(key), nil
+}
+
+func (s *Server) cursorAEAD() cipher.AEAD {
+	block, _ := aes.NewCipher(s.dataSecret("cursor"))
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+// dataSecret derives a 32-byte secret for purpose from the hub's link
+// secret (the same on every replica).
+func (s *Server) dataSecret(purpose string) []byte {
+	m := hmac.New(sha256.New, s.cfg.LinkSecret)
+	m.Write([]byte("sharehub/data/" + purpose))
+	return m.Sum(nil)
 }
 
 func (p projection) apply(raw json.RawMessage) (map[string]json.RawMessage, error) {
@@ -212,6 +289,10 @@ func (s *Server) registerData() {
 			var recs []datasync.DatasetRecord
 			var next string
 			if keys := c.QueryArray("key"); len(keys) > 0 {
+				if len(proj.hiddenKeys) > 0 {
+					fail(c, proj.errKeysHidden(it.Code))
+					return
+				}
 				if len(keys) > 100 {
 					fail(c, errs.InvalidFields("too many keys", errs.FieldError{Pointer: "?key", Reason: "at most 100 keys per call"}))
 					return
@@ -232,6 +313,12 @@ func (s *Server) registerData() {
 				}
 			} else {
 				q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
+				if q.Cursor != "" && len(proj.hiddenKeys) > 0 {
+					if q.Cursor, err = s.openCursor(it.Code, q.Cursor); err != nil {
+						fail(c, err)
+						return
+					}
+				}
 				if q.Limit, err = limitQuery(c); err != nil {
 					fail(c, err)
 					return
@@ -270,6 +357,9 @@ func (s *Server) registerData() {
 					fail(c, err)
 					return
 				}
+				if len(proj.hiddenKeys) > 0 {
+					next = s.sealCursor(it.Code, next)
+				}
 			}
 			keys := make([]string, len(recs))
 			for i, r := range recs {
@@ -280,14 +370,19 @@ func (s *Server) registerData() {
 				fail(c, err)
 				return
 			}
-			resp := dataResponse{ItemCode: it.Code, GrantID: a.Grant.ID, Fields: proj.fields, Masked: proj.maskedList(), Records: make([]dataRecord, 0, len(recs)), NextCursor: next}
+			resp := dataResponse{ItemCode: it.Code, GrantID: a.Grant.ID, Fields: proj.fields, Masked: proj.maskedList(), KeysHidden: proj.hiddenKeys,
+				Records: make([]dataRecord, 0, len(recs)), NextCursor: next}
 			for _, r := range recs {
 				data, err := proj.apply(r.Data)
 				if err != nil {
 					fail(c, errs.Internal(err, "record %s", r.Key))
 					return
 				}
-				resp.Records = append(resp.Records, dataRecord{Key: r.Key, Version: r.Version, UpdatedAt: r.UpdatedAt, Deleted: r.Deleted, Disputed: flags[r.Key], Data: data})
+				key := r.Key
+				if len(proj.hiddenKeys) > 0 {
+					key = s.keyRef(it.Code, r.Key)
+				}
+				resp.Records = append(resp.Records, dataRecord{Key: key, Version: r.Version, UpdatedAt: r.UpdatedAt, Deleted: r.Deleted, Disputed: flags[r.Key], Data: data})
 			}
 			noteRows(c, len(resp.Records))
 			ok(c, http.StatusOK, resp)
@@ -301,6 +396,10 @@ func (s *Server) registerData() {
 			it, a, proj, err := s.dataAccess(c)
 			if err != nil {
 				fail(c, err)
+				return
+			}
+			if len(proj.hiddenKeys) > 0 {
+				fail(c, proj.errKeysHidden(it.Code))
 				return
 			}
 			key := c.Param("key")
@@ -397,7 +496,11 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 			return nil, errs.Internal(err, "record %s", r.Key)
 		}
 		vals := make([]string, 0, len(header))
-		vals = append(vals, r.Key)
+		if len(proj.hiddenKeys) > 0 {
+			vals = append(vals, s.keyRef(item, r.Key))
+		} else {
+			vals = append(vals, r.Key)
+		}
 		for _, f := range proj.fields {
 			var x any
 			if v, ok := data[f]; ok {

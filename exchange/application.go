@@ -28,6 +28,9 @@ type ShareItem struct {
 	ShareType  string
 	Published  bool
 	Fields     []ShareField
+	// KeyFields are the fields whose values make a record's key, as the
+	// item's sync jobs define it.
+	KeyFields []string
 }
 
 // ShareField is one field of a ShareItem.

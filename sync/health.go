@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
@@ -24,7 +25,29 @@ func (s *Service) ShareItem(ctx context.Context, code string) (exchange.ShareIte
 	for _, f := range it.Fields {
 		out.Fields = append(out.Fields, exchange.ShareField{Code: f.Code, Personal: f.Personal || f.Sensitive})
 	}
-	return out, nil
+	rows, err := s.db.R.QueryContext(ctx, `SELECT spec FROM sync_jobs WHERE item_code = $1 ORDER BY id`, code)
+	if err != nil {
+		return out, db.Interpret(err, "sync jobs")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var spec string
+		var keys struct {
+			KeyFields []string `json:"key_fields"`
+		}
+		if err := rows.Scan(&spec); err != nil {
+			return out, db.Interpret(err, "sync jobs")
+		}
+		if err := json.Unmarshal([]byte(spec), &keys); err != nil {
+			return out, errs.Internal(err, "sync job spec of item %s", code)
+		}
+		for _, k := range keys.KeyFields {
+			if !slices.Contains(out.KeyFields, k) {
+				out.KeyFields = append(out.KeyFields, k)
+			}
+		}
+	}
+	return out, db.Interpret(rows.Err(), "sync jobs")
 }
 
 // MaxAge is how old an item's data may be for its update cycle (更新周期)

@@ -45,3 +45,11 @@ func (s *Service) CachedShareItem(ctx context.Context, code string) (exchange.Sh
 	s.items.mu.Unlock()
 	return it, nil
 }
+
+// forgetItem drops code from the cache: a job was made or changed, and
+// with it maybe the item's key fields.
+func (s *Service) forgetItem(code string) {
+	s.items.mu.Lock()
+	delete(s.items.m, code)
+	s.items.mu.Unlock()
+}

@@ -59,6 +59,7 @@ func (s *Service) CreateJob(ctx context.Context, p *exchange.Principal, nj NewJo
 	if err != nil {
 		return Job{}, db.Interpret(err, "sync job")
 	}
+	s.forgetItem(it.Code)
 	s.reschedule()
 	return j, nil
 }
@@ -145,6 +146,7 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 	if _, err := s.db.W.ExecContext(ctx, q, u.Name, s.specJSON(id, u.Spec), now.UnixMicro(), id); err != nil {
 		return Job{}, db.Interpret(err, "sync job")
 	}
+	s.forgetItem(j.ItemCode)
 	s.reschedule()
 	return s.Job(ctx, id)
 }
