@@ -84,6 +84,8 @@ func TestDataHiddenKeys(t *testing.T) {
 				}
 			}
 			h.Do(t, "GET", data+"?cursor=420602199001010002", h.AppKey, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
+			// A reference names no record to dispute.
+			h.Do(t, "POST", "/v1/disputes", h.AppKey, exchange.NewDispute{ItemCode: it.Code, RecordKey: first.Key, Reason: "住址有误"}).Want(t, http.StatusBadRequest).Problem(t)
 			// The export's key column holds the references.
 			r = h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=csv", h.AppKey, nil, purpose).Want(t, http.StatusOK)
 			hides("the export", r.Body)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -138,6 +139,14 @@ func (s *Server) registerSharing() {
 				return
 			}
 			noteResource(c, exchange.ResourceCatalogItem, nd.ItemCode)
+			if strings.HasPrefix(strings.TrimSpace(nd.RecordKey), "~") {
+				// A key shown as a reference (keys_hidden): the provider
+				// could not tell which record, and the dispute's answers
+				// would show the key the grant hides.
+				fail(c, errs.InvalidFields("dispute is not valid", errs.FieldError{Pointer: "/record_key",
+					Reason: "a record's key, not a reference (~…): a grant that does not show the key fields in clear cannot dispute by key; tell the provider the record's details instead"}))
+				return
+			}
 			d, err := s.sharing.RaiseDispute(c.Request.Context(), principal(c), nd)
 			if err != nil {
 				fail(c, err)
