@@ -19,10 +19,10 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/sheet"
 )
 
-// reviewWorkbook writes a small valid workbook of the test spec's sheet
+// workbookParts writes a small valid workbook of the test spec's sheet
 // with excelize and returns its parts, so a test can swap one for a
 // hostile one.
-func reviewWorkbook(t *testing.T, rows ...[]any) map[string][]byte {
+func workbookParts(t *testing.T, rows ...[]any) map[string][]byte {
 	t.Helper()
 	x := excelize.NewFile()
 	x.SetSheetName("Sheet1", "人员")
@@ -109,7 +109,7 @@ func stylesBomb(mib int) func(io.Writer) {
 // allocations and 2 GB of heap for it, and at the default 512 MiB limit
 // a 300 KB upload could take the server down.
 func TestStylesBombOpensFlat(t *testing.T) {
-	parts := reviewWorkbook(t, []any{"姓名", "数量"}, []any{"张三", "3"})
+	parts := workbookParts(t, []any{"姓名", "数量"}, []any{"张三", "3"})
 	p := zipParts(t, parts, "xl/styles.xml", stylesBomb(8))
 	if st, _ := os.Stat(p); st.Size() > 200<<10 {
 		t.Fatalf("the bomb is %d bytes", st.Size())
@@ -117,19 +117,7 @@ func TestStylesBombOpensFlat(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	f, err := sheet.Open(p, spec, sheet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep := sheet.NewReport()
-	var got []string
-	if err := f.Read(context.Background(), "人员", rep, func(r *sheet.Row) error {
-		got = append(got, r.Get("name")+"|"+r.Get("n"))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rep, got := readPeople(t, p, "name", "n")
 	runtime.ReadMemStats(&after)
 	if strings.Join(got, ",") != "张三|3" || !rep.OK() {
 		t.Fatalf("rows %q, errors %+v", got, rep.Errors)
@@ -144,7 +132,7 @@ func TestStylesBombOpensFlat(t *testing.T) {
 // accepts) goes to excelize, which would decode the styles bomb whole:
 // it is refused as too large before excelize opens it.
 func TestStylesBombExcelizeRefused(t *testing.T) {
-	parts := reviewWorkbook(t, []any{"姓名"}, []any{"张三"})
+	parts := workbookParts(t, []any{"姓名"}, []any{"张三"})
 	parts[`xl\worksheets\sheet1.xml`] = parts["xl/worksheets/sheet1.xml"]
 	delete(parts, "xl/worksheets/sheet1.xml")
 	read := func(p string) (int, error) {
@@ -178,7 +166,7 @@ func TestStylesBombExcelizeRefused(t *testing.T) {
 // TestUnzipLimitBeforeReading: the total unpacked size is checked
 // from the zip directory before any part is read.
 func TestUnzipLimitBeforeReading(t *testing.T) {
-	parts := reviewWorkbook(t, []any{"姓名"}, []any{"张三"})
+	parts := workbookParts(t, []any{"姓名"}, []any{"张三"})
 	p := zipParts(t, parts, "xl/media/junk.bin", func(w io.Writer) {
 		zero := make([]byte, 1<<20)
 		for i := 0; i < 40; i++ {
@@ -191,13 +179,11 @@ func TestUnzipLimitBeforeReading(t *testing.T) {
 	}
 }
 
-func readCSV(t *testing.T, body string) (*sheet.Report, []string) {
+// readPeople reads sheet 人员 of the file at path: the report, and per row
+// the values of cols joined by "|".
+func readPeople(t *testing.T, path string, cols ...string) (*sheet.Report, []string) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "people.csv")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := sheet.Open(p, spec, sheet.Options{})
+	f, err := sheet.Open(path, spec, sheet.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,12 +191,25 @@ func readCSV(t *testing.T, body string) (*sheet.Report, []string) {
 	rep := sheet.NewReport()
 	var got []string
 	if err := f.Read(context.Background(), "人员", rep, func(r *sheet.Row) error {
-		got = append(got, r.Get("name")+"|"+r.Get("day"))
+		vals := make([]string, len(cols))
+		for i, c := range cols {
+			vals[i] = r.Get(c)
+		}
+		got = append(got, strings.Join(vals, "|"))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	return rep, got
+}
+
+func readCSV(t *testing.T, body string) (*sheet.Report, []string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "people.csv")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return readPeople(t, p, "name", "day")
 }
 
 // TestCSVBOMQuotedHeader: a UTF-8 CSV with a byte order mark whose
@@ -303,20 +302,7 @@ func TestFormulaCells(t *testing.T) {
 		t.Fatalf("no formula cell in %s", ws)
 	}
 	parts["xl/worksheets/sheet1.xml"] = []byte(saved)
-	p := zipParts(t, parts, "", nil)
-	f, err := sheet.Open(p, spec, sheet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep := sheet.NewReport()
-	var got []string
-	if err := f.Read(context.Background(), "人员", rep, func(r *sheet.Row) error {
-		got = append(got, r.Get("name"))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rep, got := readPeople(t, zipParts(t, parts, "", nil), "name")
 	if strings.Join(got, ",") != "王五,李四," {
 		t.Fatalf("names %q", got)
 	}
