@@ -111,13 +111,7 @@ func TestApprovalReasonLength(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, exchange.Config{})
 		ctx := context.Background()
-		prov, cons := f.dept(uid("gaj"), ""), f.dept(uid("mzj"), "")
-		items := fakeItems{
-			"101001-000001": {Code: "101001-000001", ProviderID: prov.ID, ShareType: exchange.ShareConditional, Published: true, Fields: []exchange.ShareField{{Code: "id"}}},
-		}
-		sh := exchange.NewSharing(f.s, items, exchange.SharingConfig{})
-		app := f.principal(cons.ID, "app", exchange.RoleApp)
-		provAdmin := f.principal(prov.ID, "da", exchange.RoleDataAdmin)
+		sh, app, provAdmin := conditionalItem(f)
 		a, err := sh.Apply(ctx, &app, exchange.NewApplication{ItemCode: "101001-000001", Purpose: "核验", Scenario: "窗口", Fields: []string{"id"}, ValidUntil: f.clk.Now().AddDate(0, 3, 0)})
 		if err != nil {
 			t.Fatal(err)
@@ -143,13 +137,7 @@ func TestApproveAfterAskedPeriod(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, exchange.Config{})
 		ctx := context.Background()
-		prov, cons := f.dept(uid("gaj"), ""), f.dept(uid("mzj"), "")
-		items := fakeItems{
-			"101001-000001": {Code: "101001-000001", ProviderID: prov.ID, ShareType: exchange.ShareConditional, Published: true, Fields: []exchange.ShareField{{Code: "id"}}},
-		}
-		sh := exchange.NewSharing(f.s, items, exchange.SharingConfig{})
-		app := f.principal(cons.ID, "app", exchange.RoleApp)
-		provAdmin := f.principal(prov.ID, "da", exchange.RoleDataAdmin)
+		sh, app, provAdmin := conditionalItem(f)
 		a, err := sh.Apply(ctx, &app, exchange.NewApplication{ItemCode: "101001-000001", Purpose: "核验", Scenario: "窗口", Fields: []string{"id"}, ValidUntil: f.clk.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
@@ -164,4 +152,14 @@ func TestApproveAfterAskedPeriod(t *testing.T) {
 			t.Fatalf("refusal: %+v %v", got, err)
 		}
 	})
+}
+
+// conditionalItem is a 有条件共享 item 101001-000001 of a new provider,
+// with an app of a new consumer department and a provider data admin.
+func conditionalItem(f *fixture) (sh *exchange.Sharing, app, provAdmin exchange.Principal) {
+	prov, cons := f.dept(uid("gaj"), ""), f.dept(uid("mzj"), "")
+	items := fakeItems{
+		"101001-000001": {Code: "101001-000001", ProviderID: prov.ID, ShareType: exchange.ShareConditional, Published: true, Fields: []exchange.ShareField{{Code: "id"}}},
+	}
+	return exchange.NewSharing(f.s, items, exchange.SharingConfig{}), f.principal(cons.ID, "app", exchange.RoleApp), f.principal(prov.ID, "da", exchange.RoleDataAdmin)
 }
