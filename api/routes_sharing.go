@@ -53,10 +53,17 @@ func (s *Server) registerSharing() {
 	s.handle(route{Method: "GET", Path: "/v1/applications", Tag: "sharing",
 		Summary: "List applications: the caller's department's, as consumer or (data admins) as provider; admins and auditors see all.",
 		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status", Description: "pending, approved, refused"},
-			{Name: "overdue", Description: "true: pending past their deadline"}, {Name: "item_code"}},
+			{Name: "overdue", Description: "true: pending past their deadline"}, {Name: "item_code"},
+			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Application]{}, Handler: func(c *gin.Context) {
 			p := principal(c)
-			f := exchange.ApplicationFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code")}
+			limit, err := limitQuery(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			f := exchange.ApplicationFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code"),
+				Limit: limit, Cursor: c.Query("cursor")}
 			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
 				if c.Query("as") == "provider" {
 					f.ProviderDepartmentID = p.DepartmentID
@@ -64,13 +71,13 @@ func (s *Server) registerSharing() {
 					f.ConsumerDepartmentID = p.DepartmentID
 				}
 			}
-			as, err := s.sharing.Applications(c.Request.Context(), f)
+			as, next, err := s.sharing.Applications(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			noteRows(c, len(as))
-			ok(c, http.StatusOK, list[exchange.Application]{Items: as})
+			ok(c, http.StatusOK, list[exchange.Application]{Items: as, NextCursor: next})
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/applications/:id", Tag: "sharing", Summary: "One application (its consumer, its provider, admins and auditors).",
 		Response: exchange.Application{}, Handler: func(c *gin.Context) {
@@ -156,10 +163,17 @@ func (s *Server) registerSharing() {
 			ok(c, http.StatusCreated, d)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle; admins and auditors see all.",
-		Query:    []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"}},
+		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"},
+			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Dispute]{}, Handler: func(c *gin.Context) {
 			p := principal(c)
-			f := exchange.DisputeFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code")}
+			limit, err := limitQuery(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			f := exchange.DisputeFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code"),
+				Limit: limit, Cursor: c.Query("cursor")}
 			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
 				if c.Query("as") == "provider" {
 					f.ProviderDepartmentID = p.DepartmentID
@@ -167,13 +181,13 @@ func (s *Server) registerSharing() {
 					f.ConsumerDepartmentID = p.DepartmentID
 				}
 			}
-			ds, err := s.sharing.Disputes(c.Request.Context(), f)
+			ds, next, err := s.sharing.Disputes(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			noteRows(c, len(ds))
-			ok(c, http.StatusOK, list[exchange.Dispute]{Items: ds})
+			ok(c, http.StatusOK, list[exchange.Dispute]{Items: ds, NextCursor: next})
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/accept", Tag: "sharing",
 		Summary: "Accept a dispute (provider data admins); an optional correction is applied to the record at once.",

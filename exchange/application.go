@@ -379,12 +379,14 @@ type ApplicationFilter struct {
 	ConsumerDepartmentID string
 	ItemCode             string
 	Status               string
-	OverdueOnly          bool // pending past their deadline
-	Limit                int  // default 100, at most 1000
+	OverdueOnly          bool   // pending past their deadline
+	Limit                int    // default 100, at most 1000
+	Cursor               string // the next cursor of the page before
 }
 
-// Applications lists applications, oldest deadline first.
-func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]Application, error) {
+// Applications lists applications, oldest deadline first, a page at a
+// time: next is the cursor of the page after, "" after the last.
+func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) (_ []Application, next string, err error) {
 	var w db.Where
 	add := w.Add
 	if f.ProviderDepartmentID != "" {
@@ -403,11 +405,42 @@ func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) ([]App
 	if f.Status != "" {
 		add("status = ?", f.Status)
 	}
+	if err := afterDeadlineCursor(&w, f.Cursor); err != nil {
+		return nil, "", err
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+appCols+` FROM share_applications`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
-	return db.Collect(rows, err, "applications", sh.scanApp)
+	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+appCols+` FROM share_applications`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit+1), w.Args...)
+	as, err := db.Collect(rows, err, "applications", sh.scanApp)
+	if err != nil || len(as) <= f.Limit {
+		return as, "", err
+	}
+	last := as[f.Limit-1]
+	return as[:f.Limit], deadlineCursor(last.Deadline, last.ID), nil
+}
+
+// deadlineCursor is the cursor after a row of a list in (deadline, id)
+// order.
+func deadlineCursor(deadline time.Time, id string) string {
+	return strconv.FormatInt(deadline.UnixMicro(), 10) + "." + id
+}
+
+// afterDeadlineCursor narrows w to the rows after cursor ("" for the first
+// page).
+func afterDeadlineCursor(w *db.Where, cursor string) error {
+	if cursor == "" {
+		return nil
+	}
+	d, id, ok := strings.Cut(cursor, ".")
+	at, err := strconv.ParseInt(d, 10, 64)
+	if !ok || err != nil || id == "" {
+		return errs.InvalidFields("bad cursor", errs.FieldError{Pointer: "?cursor", Reason: "next_cursor of the page before"})
+	}
+	n := w.Next()
+	w.Args = append(w.Args, at, id)
+	w.Raw("(deadline > $" + strconv.Itoa(n) + " OR (deadline = $" + strconv.Itoa(n) + " AND id > $" + strconv.Itoa(n+1) + "))")
+	return nil
 }
 
 // GrantMisfit is a grant that no longer fits its item.

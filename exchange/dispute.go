@@ -241,11 +241,13 @@ type DisputeFilter struct {
 	ConsumerDepartmentID string
 	Status               string
 	OverdueOnly          bool
-	Limit                int
+	Limit                int    // default 100, at most 1000
+	Cursor               string // the next cursor of the page before
 }
 
-// Disputes lists disputes, oldest deadline first.
-func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) ([]Dispute, error) {
+// Disputes lists disputes, oldest deadline first, a page at a time: next
+// is the cursor of the page after, "" after the last.
+func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) (_ []Dispute, next string, err error) {
 	var w db.Where
 	add := w.Add
 	if f.ItemCode != "" {
@@ -264,11 +266,19 @@ func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) ([]Dispute, er
 	if f.Status != "" {
 		add("status = ?", f.Status)
 	}
+	if err := afterDeadlineCursor(&w, f.Cursor); err != nil {
+		return nil, "", err
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit), w.Args...)
-	return db.Collect(rows, err, "disputes", sh.scanDispute)
+	rows, err := sh.ex.db.R.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes`+w.SQL()+` ORDER BY deadline, id LIMIT `+strconv.Itoa(f.Limit+1), w.Args...)
+	ds, err := db.Collect(rows, err, "disputes", sh.scanDispute)
+	if err != nil || len(ds) <= f.Limit {
+		return ds, "", err
+	}
+	last := ds[f.Limit-1]
+	return ds[:f.Limit], deadlineCursor(last.Deadline, last.ID), nil
 }
 
 // Flagged returns, of the given record keys of an item, those under an

@@ -67,7 +67,7 @@ func TestRegistrationDecisions(t *testing.T) {
 			t.Fatal("registration succeeded without its grant")
 		}
 		restore()
-		left, err := sh.Applications(ctx, exchange.ApplicationFilter{ConsumerDepartmentID: cons.ID})
+		left, _, err := sh.Applications(ctx, exchange.ApplicationFilter{ConsumerDepartmentID: cons.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,4 +162,46 @@ func conditionalItem(f *fixture) (sh *exchange.Sharing, app, provAdmin exchange.
 		"101001-000001": {Code: "101001-000001", ProviderID: prov.ID, ShareType: exchange.ShareConditional, Published: true, Fields: []exchange.ShareField{{Code: "id"}}},
 	}
 	return exchange.NewSharing(f.s, items, exchange.SharingConfig{}), f.principal(cons.ID, "app", exchange.RoleApp), f.principal(prov.ID, "da", exchange.RoleDataAdmin)
+}
+
+// Lists of applications come a page at a time, none left out: they
+// stopped at 100 with no sign that there were more.
+func TestApplicationsPages(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, exchange.Config{})
+		ctx := context.Background()
+		sh, app, _ := conditionalItem(f)
+		want := map[string]bool{}
+		for i := 0; i < 5; i++ {
+			a, err := sh.Apply(ctx, &app, exchange.NewApplication{ItemCode: "101001-000001", Purpose: "核验", Scenario: "窗口", Fields: []string{"id"}, ValidUntil: f.clk.Now().AddDate(0, 3, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[a.ID] = true
+		}
+		got := map[string]bool{}
+		cursor, pages := "", 0
+		for {
+			as, next, err := sh.Applications(ctx, exchange.ApplicationFilter{ConsumerDepartmentID: app.DepartmentID, Limit: 2, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, a := range as {
+				if got[a.ID] {
+					t.Fatalf("%s twice", a.ID)
+				}
+				got[a.ID] = true
+			}
+			if cursor = next; cursor == "" {
+				break
+			}
+		}
+		if pages != 3 || len(got) != len(want) {
+			t.Fatalf("%d pages, %d of %d applications", pages, len(got), len(want))
+		}
+		if _, _, err := sh.Applications(ctx, exchange.ApplicationFilter{Cursor: "nonsense"}); !errs.Is(err, errs.KindInvalid) {
+			t.Fatalf("bad cursor: %v", err)
+		}
+	})
 }
