@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/url"
@@ -100,8 +101,11 @@ type Options struct {
 }
 
 func (o Options) maxSize() int64 {
-	if o.MaxSize <= 0 {
+	switch {
+	case o.MaxSize <= 0:
 		return DefaultMaxSize
+	case o.MaxSize == math.MaxInt64:
+		return math.MaxInt64 - 1 // Put reads MaxSize+1 bytes to spot an overflow
 	}
 	return o.MaxSize
 }
@@ -229,8 +233,9 @@ func parseS3(rest string) (spec, error) {
 		return spec{}, errs.Invalid("s3 needs a bucket: s3://bucket?endpoint=host:port")
 	}
 	rest = rest[2:]
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		return spec{}, errs.Invalid("s3 spec has a fragment %q; write '#' in values as %%23", rest[i:])
+	if strings.Contains(rest, "#") {
+		// Not echoed: what follows '#' is often the rest of a secret key.
+		return spec{}, errs.Invalid("s3 spec has a '#' (a fragment); write '#' in values as %%23")
 	}
 	hostPath, rawQuery, _ := strings.Cut(rest, "?")
 	if strings.Contains(hostPath, "@") {

@@ -116,14 +116,26 @@ func (s *s3Store) unavailable(err error) error {
 	return errs.Unavailable(fmt.Errorf("S3 %s bucket %s: %w", s.endpoint, s.bucket, err), "blob store is unavailable")
 }
 
+// noSuchKey reports whether err is S3's 404 for an object.
+func noSuchKey(err error) bool {
+	var er minio.ErrorResponse
+	return errors.As(err, &er) && (er.Code == "NoSuchKey" || (er.StatusCode == http.StatusNotFound && er.Code != "NoSuchBucket"))
+}
+
 // objErr maps an error about one object: 404 for the key is NotFound,
 // anything else (network, credentials, missing bucket, 5xx) is Unavailable.
-func (s *s3Store) objErr(key string, err error) error {
-	var er minio.ErrorResponse
-	if errors.As(err, &er) {
-		if er.Code == "NoSuchKey" || (er.StatusCode == http.StatusNotFound && er.Code != "NoSuchBucket") {
-			return errs.NotFound("blob %s not found", key)
+// A 404 to a HEAD has no body, and minio-go calls it NoSuchKey even when
+// the bucket is missing, so a 404 is only NotFound once the bucket answers.
+func (s *s3Store) objErr(ctx context.Context, key string, err error) error {
+	if noSuchKey(err) {
+		ok, berr := s.c.BucketExists(ctx, s.bucket)
+		if berr != nil {
+			return s.unavailable(berr)
 		}
+		if !ok {
+			return errs.Unavailable(fmt.Errorf("S3 %s: bucket %s does not exist", s.endpoint, s.bucket), "blob store is unavailable")
+		}
+		return errs.NotFound("blob %s not found", key)
 	}
 	return s.unavailable(err)
 }
@@ -162,12 +174,13 @@ func (s *s3Store) Put(ctx context.Context, r io.Reader, mediaType string) (Info,
 	key := hexKey(h.Sum(nil))
 
 	// Already stored: keep the first copy, its media type and created time.
-	info, err := s.Stat(ctx, key)
+	// (A missing bucket fails the upload below, so no bucket check here.)
+	oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
 	if err == nil {
-		return info, nil
+		return s.info(key, oi), nil
 	}
-	if !errs.Is(err, errs.KindNotFound) {
-		return Info{}, err
+	if !noSuchKey(err) {
+		return Info{}, s.unavailable(err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Info{}, errs.Unavailable(err, "spooling blob upload failed")
@@ -193,13 +206,13 @@ func (s *s3Store) Get(ctx context.Context, key string) (io.ReadCloser, Info, err
 	}
 	obj, err := s.c.GetObject(ctx, s.bucket, s.name(key), minio.GetObjectOptions{})
 	if err != nil {
-		return nil, Info{}, s.objErr(key, err)
+		return nil, Info{}, s.objErr(ctx, key, err)
 	}
 	// Stat sends the GET and reads the response headers.
 	oi, err := obj.Stat()
 	if err != nil {
 		obj.Close()
-		return nil, Info{}, s.objErr(key, err)
+		return nil, Info{}, s.objErr(ctx, key, err)
 	}
 	return obj, s.info(key, oi), nil
 }
@@ -210,7 +223,7 @@ func (s *s3Store) Stat(ctx context.Context, key string) (Info, error) {
 	}
 	oi, err := s.c.StatObject(ctx, s.bucket, s.name(key), minio.StatObjectOptions{})
 	if err != nil {
-		return Info{}, s.objErr(key, err)
+		return Info{}, s.objErr(ctx, key, err)
 	}
 	return s.info(key, oi), nil
 }
@@ -222,7 +235,7 @@ func (s *s3Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := s.c.RemoveObject(ctx, s.bucket, s.name(key), minio.RemoveObjectOptions{}); err != nil {
-		return s.objErr(key, err)
+		return s.objErr(ctx, key, err)
 	}
 	return nil
 }
