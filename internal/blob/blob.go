@@ -253,11 +253,14 @@ func parseS3(rest string) (spec, error) {
 	}
 	sp := spec{scheme: "s3", bucket: bucket, secure: true}
 	seen := map[string]bool{}
+	prev := ""
 	for _, kv := range strings.Split(rawQuery, "&") {
 		if kv == "" {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
+		after := prev
+		prev = k
 		// PathUnescape keeps '+' as '+': secrets often contain it.
 		dv, err := url.PathUnescape(v)
 		if err != nil {
@@ -266,6 +269,10 @@ func parseS3(rest string) (spec, error) {
 		known := false
 		for _, p := range s3Params {
 			known = known || p == k
+		}
+		if !known && after == "secret_key" {
+			// Likely the rest of a secret with an '&' in it: not echoed.
+			return spec{}, errs.Invalid("the part after secret_key is no s3 parameter (known: %s); write '&' in values as %%26", strings.Join(s3Params, ", "))
 		}
 		if !known {
 			return spec{}, errs.Invalid("unknown s3 parameter %q; known: %s", k, strings.Join(s3Params, ", "))

@@ -53,3 +53,16 @@ func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
+
+// A secret key with an unescaped '&' splits into a "parameter" made of
+// its tail: the error says what to do without repeating it.
+func TestSpecAmpersandInSecret(t *testing.T) {
+	err := blob.CheckSpec("s3://bucket?endpoint=h:1&access_key=AK&secret_key=TOP&SECRETTAIL")
+	if !errs.Is(err, errs.KindInvalid) || !strings.Contains(err.Error(), "%26") || strings.Contains(err.Error(), "SECRETTAIL") {
+		t.Fatalf("err = %v", err)
+	}
+	// An ordinary typo is still named.
+	if err := blob.CheckSpec("s3://bucket?endpoint=h:1&acess_key=AK"); err == nil || !strings.Contains(err.Error(), `"acess_key"`) {
+		t.Fatalf("typo: %v", err)
+	}
+}
