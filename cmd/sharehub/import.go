@@ -178,6 +178,14 @@ func (p *problemFile) abandon() {
 // printReport prints an import's outcome and its problems; more is said
 // after the count of errors not listed, if any (printProblems).
 func printReport(w io.Writer, rep *sheet.Report, took time.Duration, more string) {
+	printReportOf(w, rep, took, more, "items")
+}
+
+// printReportOf is printReport for an import of noun ("items",
+// "licences"). A licence dry run checks every row but not which licences
+// are registered already (the commit skips those): it says so instead of
+// counting.
+func printReportOf(w io.Writer, rep *sheet.Report, took time.Duration, more, noun string) {
 	mode := "dry run (nothing written; add --commit to write)"
 	switch {
 	case rep.Committed:
@@ -189,12 +197,20 @@ func printReport(w io.Writer, rep *sheet.Report, took time.Duration, more string
 	for sh, n := range rep.Rows {
 		fmt.Fprintf(w, "  sheet %s: %d rows\n", sh, n)
 	}
-	if rep.OK() {
+	switch {
+	case !rep.OK():
+	case noun == "licences" && !rep.Committed:
+		rows := 0
+		for _, n := range rep.Rows {
+			rows += n
+		}
+		fmt.Fprintf(w, "  %d licences checked: --commit issues those not yet registered and skips the rest\n", rows)
+	default:
 		verb := "would be"
 		if rep.Committed {
 			verb = "were"
 		}
-		fmt.Fprintf(w, "  %d items %s created, %d updated, %d unchanged\n", rep.Created, verb, rep.Updated, rep.Unchanged)
+		fmt.Fprintf(w, "  %d %s %s created, %d updated, %d unchanged\n", rep.Created, noun, verb, rep.Updated, rep.Unchanged)
 	}
 	printProblems(w, rep, more)
 }

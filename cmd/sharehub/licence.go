@@ -179,7 +179,7 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		printReport(stdout, rep, time.Since(start), more)
+		printReportOf(stdout, rep, time.Since(start), more, "licences")
 		if problems != nil && reportErr == nil {
 			fmt.Fprintf(stdout, "every error (%d) is listed in %s\n", problems.Count(), *reportOut)
 		}

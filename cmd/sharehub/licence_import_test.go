@@ -87,15 +87,20 @@ func TestImportLicencesCLI(t *testing.T) {
 				t.Fatalf("--commit of a file with bad rows: exit %d, %d licences written\n%s%s", code, count()-before, out, errOut)
 			}
 
+			// A dry run of good rows says what --commit will do, not "0 would be created".
+			code, out, errOut = importCLI(goodFile)
+			if code != 0 || !strings.Contains(out, fmt.Sprintf("%d licences checked: --commit issues those not yet registered", len(rows))) {
+				t.Fatalf("dry run of the good rows: exit %d\n%s%s", code, out, errOut)
+			}
 			code, out, errOut = importCLI(goodFile, "--commit")
-			if code != 0 || !strings.Contains(out, ": committed in ") || !strings.Contains(out, fmt.Sprintf("%d items were created, 0 updated, 0 unchanged", len(rows))) {
+			if code != 0 || !strings.Contains(out, ": committed in ") || !strings.Contains(out, fmt.Sprintf("%d licences were created, 0 updated, 0 unchanged", len(rows))) {
 				t.Fatalf("--commit of the good rows: exit %d\n%s%s", code, out, errOut)
 			}
 			if n := count(); n != before+len(rows) {
 				t.Fatalf("%d licences written, want %d", n-before, len(rows))
 			}
 			code, out, errOut = importCLI(goodFile, "--commit")
-			if code != 0 || !strings.Contains(out, fmt.Sprintf("0 items were created, 0 updated, %d unchanged", len(rows))) || count() != before+len(rows) {
+			if code != 0 || !strings.Contains(out, fmt.Sprintf("0 licences were created, 0 updated, %d unchanged", len(rows))) || count() != before+len(rows) {
 				t.Fatalf("second --commit: exit %d, %d licences in all (want %d)\n%s%s", code, count()-before, len(rows), out, errOut)
 			}
 
