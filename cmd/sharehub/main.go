@@ -98,12 +98,15 @@ Commands:
   seal       seal verify FILE.jws [--document FILE] [--jwks FILE|URL]: verify a sealed document offline
   export     export catalog|template --out FILE.xlsx
   generate   generate catalog --items N --out FILE.xlsx: a realistic catalogue for scale tests
-  licence    licence setup | generate --count N --out FILE.csv|xlsx: the e-licence catalogue and test data
-  sync       sync jobs | run JOB | runs JOB | errors RUN: pull upstream data (数据回落)
+  licence    licence setup | generate --count N --out FILE.csv|xlsx | attach --type CODE DIR|FILE.zip:
+             the e-licence catalogue, test data and licence files
+  sync       sync jobs | create SPEC.json | edit JOB --spec SPEC.json | pause JOB | resume JOB | run JOB |
+             runs JOB | errors RUN: pull upstream data (数据回落)
   version    print the version
 
-Run 'sharehub COMMAND -h' for a command's flags. Every flag can also be set
-with a SHAREHUB_* environment variable, e.g. --database → SHAREHUB_DATABASE.
+Run 'sharehub COMMAND -h' for a command's flags. The hub's settings
+(--database, --blobs, --listen, ...) can also be set with SHAREHUB_*
+environment variables, e.g. --database → SHAREHUB_DATABASE; -h marks them.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
