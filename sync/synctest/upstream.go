@@ -249,11 +249,11 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		p := list[0]
 		recs = append(recs, map[string]any{"id": p.ID, "name": p.Name, "sfzh": p.IDNumber, "address": p.Address, "updated_at": p.UpdatedAt.Format(time.RFC3339Nano)})
 	}
-	bad := u.BadJSON == page
+	bad, delay := u.BadJSON == page, u.Slow
 	u.mu.Unlock()
 	if slow {
 		select {
-		case <-time.After(u.Slow):
+		case <-time.After(delay):
 		case <-r.Context().Done():
 			return
 		}
