@@ -310,3 +310,35 @@ func TestFormulaCells(t *testing.T) {
 		t.Fatalf("errors %+v, want one at 人员!A4 about the formula", rep.Errors)
 	}
 }
+
+// A multi-value cell joined with "；", as the hub's own files write it,
+// reads without a note; full-width letters still get one.
+func TestMultiSeparatorIsNoChange(t *testing.T) {
+	multi := sheet.Spec{Sheets: []sheet.Sheet{{Name: "人员", Columns: []sheet.Column{
+		{Key: "name", Header: "姓名", Required: true},
+		{Key: "libs", Header: "所属库", Multi: true, Choices: []string{"人口基础库", "法人基础库", "AB"}},
+	}}}}
+	p := filepath.Join(t.TempDir(), "people.csv")
+	if err := os.WriteFile(p, []byte("姓名,所属库\n张三,人口基础库；法人基础库\n李四,ＡＢ\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := sheet.Open(p, multi, sheet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep := sheet.NewReport()
+	var got []string
+	if err := f.Read(context.Background(), "人员", rep, func(r *sheet.Row) error {
+		got = append(got, strings.Join(r.List("libs"), "+"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "人口基础库+法人基础库,AB" || !rep.OK() {
+		t.Fatalf("values %q, errors %+v", got, rep.Errors)
+	}
+	if len(rep.Notes) != 1 || rep.Notes[0].Row != 3 {
+		t.Fatalf("notes %+v, want one, on row 3", rep.Notes)
+	}
+}

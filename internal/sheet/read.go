@@ -584,6 +584,9 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 		return ""
 	}
 	clean, changed := Clean(v)
+	if changed && c.Multi && strings.ReplaceAll(v, "；", ";") == clean {
+		changed = false // the separator the hub's own files use (write.go), not a change
+	}
 	if changed && clean != "" {
 		what := "spaces trimmed"
 		if strings.TrimSpace(v) != clean {
