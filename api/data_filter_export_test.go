@@ -175,3 +175,26 @@ func TestDataExportLongValue(t *testing.T) {
 		t.Error("csv export cut the value")
 	}
 }
+
+// A call refused for what is wrong with the request itself (a bad limit,
+// time or cursor, a repeated filter, too many keys) does not use the
+// grant's daily quota.
+func TestDataBadRequestKeepsQuota(t *testing.T) {
+	h := hubtest.Start(t, dbtest.Backends[0])
+	it := reviewItem(t, h, "人口基础信息（配额）", map[string]string{"P1": `{"id":"P1","name":"张三","sfzh":"420602199001010002","address":"襄阳市樊城区1号"}`})
+	wjw := key(t, h, "xy-wjw", "wjw-quota-app", exchange.RoleApp)
+	h.Do(t, "POST", "/v1/grants", h.Admin, exchange.NewGrant{ConsumerDepartmentID: "xy-wjw", ResourceKind: exchange.ResourceCatalogItem, ResourceID: it.Code,
+		Fields: []string{"id", "address"}, Purpose: "户籍核验", ValidUntil: time.Now().AddDate(0, 1, 0), DailyQuota: 1}).Want(t, http.StatusCreated)
+	purpose := "X-Purpose: 户籍核验"
+	data := "/v1/data/" + it.Code + "/records"
+	for _, q := range []string{"?limit=0", "?changed_since=yesterday", "?f.id=P1&f.id=P2", "?key=" + strings.Repeat("&key=K", 101)} {
+		h.Do(t, "GET", data+q, wjw, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
+	}
+	for _, q := range []string{"?limit=0", "?cursor=-1"} {
+		h.Do(t, "GET", data+"/P1/versions"+q, wjw, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
+	}
+	h.Do(t, "GET", data+"?key=P1", wjw, nil, purpose).Want(t, http.StatusOK)
+	if r := h.Do(t, "GET", data+"?key=P1", wjw, nil, purpose); r.Status < 400 {
+		t.Fatalf("a second call within a quota of one: %d", r.Status)
+	}
+}

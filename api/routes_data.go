@@ -280,6 +280,32 @@ func (s *Server) registerData() {
 			{Name: "include_deleted", Description: "true: also records gone from the source"},
 			{Name: "cursor"}, {Name: "limit", Description: "1–1000, default 100"}},
 		Response: dataResponse{}, Handler: func(c *gin.Context) {
+			// What is wrong with the request itself is said before the
+			// grant is checked: a refused call does not use the quota.
+			q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
+			var err error
+			if q.Limit, err = limitQuery(c); err != nil {
+				fail(c, err)
+				return
+			}
+			if cs := c.Query("changed_since"); cs != "" {
+				t, err := time.Parse(time.RFC3339Nano, cs)
+				if err != nil {
+					fail(c, errs.InvalidFields("bad time", errs.FieldError{Pointer: "?changed_since", Reason: "RFC 3339", Value: cs}))
+					return
+				}
+				q.ChangedSince = t
+			}
+			for k, vs := range c.Request.URL.Query() {
+				if strings.HasPrefix(k, "f.") && len(vs) > 1 {
+					fail(c, errs.InvalidFields("repeated filter", errs.FieldError{Pointer: "?" + k, Reason: "one value per filter"}))
+					return
+				}
+			}
+			if len(c.QueryArray("key")) > 100 {
+				fail(c, errs.InvalidFields("too many keys", errs.FieldError{Pointer: "?key", Reason: "at most 100 keys per call"}))
+				return
+			}
 			it, a, proj, err := s.dataAccess(c)
 			if err != nil {
 				fail(c, err)
@@ -291,10 +317,6 @@ func (s *Server) registerData() {
 			if keys := c.QueryArray("key"); len(keys) > 0 {
 				if len(proj.hiddenKeys) > 0 {
 					fail(c, proj.errKeysHidden(it.Code))
-					return
-				}
-				if len(keys) > 100 {
-					fail(c, errs.InvalidFields("too many keys", errs.FieldError{Pointer: "?key", Reason: "at most 100 keys per call"}))
 					return
 				}
 				for _, k := range keys {
@@ -312,24 +334,11 @@ func (s *Server) registerData() {
 					recs = append(recs, r)
 				}
 			} else {
-				q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
 				if q.Cursor != "" && len(proj.hiddenKeys) > 0 {
 					if q.Cursor, err = s.openCursor(it.Code, q.Cursor); err != nil {
 						fail(c, err)
 						return
 					}
-				}
-				if q.Limit, err = limitQuery(c); err != nil {
-					fail(c, err)
-					return
-				}
-				if cs := c.Query("changed_since"); cs != "" {
-					t, err := time.Parse(time.RFC3339Nano, cs)
-					if err != nil {
-						fail(c, errs.InvalidFields("bad time", errs.FieldError{Pointer: "?changed_since", Reason: "RFC 3339", Value: cs}))
-						return
-					}
-					q.ChangedSince = t
 				}
 				for k, vs := range c.Request.URL.Query() {
 					f, ok := strings.CutPrefix(k, "f.")
@@ -345,10 +354,6 @@ func (s *Server) registerData() {
 					// grant names are seen in clear, so only those filter.
 					if proj.masked[f] {
 						fail(c, errs.Forbidden("filter on field %s, which is granted masked: a filter needs the field named in the grant", f))
-						return
-					}
-					if len(vs) > 1 {
-						fail(c, errs.InvalidFields("repeated filter", errs.FieldError{Pointer: "?" + k, Reason: "one value per filter"}))
 						return
 					}
 					q.Filters[f] = vs[0]
@@ -393,16 +398,7 @@ func (s *Server) registerData() {
 		Query: []queryParam{{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "cursor", Description: "next_cursor of the previous page"}, {Name: "limit", Description: "1–1000, default 100"}},
 		Response: recordVersionsResponse{}, Handler: func(c *gin.Context) {
-			it, a, proj, err := s.dataAccess(c)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			if len(proj.hiddenKeys) > 0 {
-				fail(c, proj.errKeysHidden(it.Code))
-				return
-			}
-			key := c.Param("key")
+			// The request's own faults first: a refused call does not use the quota.
 			limit, err := limitQuery(c)
 			if err != nil {
 				fail(c, err)
@@ -415,6 +411,16 @@ func (s *Server) registerData() {
 					return
 				}
 			}
+			it, a, proj, err := s.dataAccess(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if len(proj.hiddenKeys) > 0 {
+				fail(c, proj.errKeysHidden(it.Code))
+				return
+			}
+			key := c.Param("key")
 			ctx := c.Request.Context()
 			vs, next, err := s.sync.RecordVersions(ctx, it.Code, key, after, limit)
 			if err != nil {
