@@ -12,12 +12,7 @@ import (
 // memory limit plus 10 MiB) is too large (413), not malformed (400).
 func TestSealMultipartFieldsTooLarge(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
-	var civil string
-	for _, k := range h.Demo.Keys {
-		if k.Role == "app" {
-			civil = k.Department
-		}
-	}
+	civil := appDepartment(h)
 	sealer := sealUserKey(t, h, civil, "review2-sealer")
 	s := createSeal(t, h, civil, "襄阳市民政局业务专用章（审查）")
 	big := strings.Repeat("A", 20<<20) // under --max-upload (64 MiB)
@@ -37,12 +32,7 @@ func TestSealMultipartFieldsTooLarge(t *testing.T) {
 // statement carries, however the client wrote it.
 func TestSealAuditDigestNormalised(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
-	var civil string
-	for _, k := range h.Demo.Keys {
-		if k.Role == "app" {
-			civil = k.Department
-		}
-	}
+	civil := appDepartment(h)
 	sealer := sealUserKey(t, h, civil, "review2-sealer")
 	s := createSeal(t, h, civil, "襄阳市民政局合同专用章（审查）")
 	digest := strings.Repeat("ab", 32)

@@ -22,6 +22,16 @@ import (
 )
 
 // key makes a principal with roles in the department and returns its key.
+// appDepartment is the department of the demo's department-app key (民政局).
+func appDepartment(h *hubtest.Hub) string {
+	for _, k := range h.Demo.Keys {
+		if k.Role == "app" {
+			return k.Department
+		}
+	}
+	return ""
+}
+
 func key(t testing.TB, h *hubtest.Hub, dept, name string, roles ...exchange.Role) string {
 	t.Helper()
 	ctx := context.Background()
@@ -246,12 +256,7 @@ func TestSyncToAuditedConsumer(t *testing.T) {
 			h.Do(t, "GET", data+"?key="+changed[0], mzj, nil, purpose).Want(t, http.StatusForbidden)
 			// The grant is the department's; of its principals only its
 			// apps and data admins read records.
-			var mzjDept string
-			for _, k := range h.Demo.Keys {
-				if k.Role == "app" {
-					mzjDept = k.Department
-				}
-			}
+			mzjDept := appDepartment(h)
 			for _, role := range []exchange.Role{exchange.RoleAuditor, exchange.RoleSealUser, exchange.RoleImporter, exchange.RoleIssuer} {
 				other := key(t, h, mzjDept, "mzj-"+string(role), role)
 				if pb := h.Do(t, "GET", data+"?key="+changed[5], other, nil, purpose).Want(t, http.StatusForbidden).Problem(t); !strings.Contains(fmt.Sprint(pb["detail"]), "app") {

@@ -32,6 +32,12 @@ func workbookParts(t *testing.T, rows ...[]any) map[string][]byte {
 			t.Fatal(err)
 		}
 	}
+	return partsOf(t, x)
+}
+
+// partsOf is the workbook x's zip parts by name.
+func partsOf(t *testing.T, x *excelize.File) map[string][]byte {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := x.Write(&buf); err != nil {
 		t.Fatal(err)
@@ -281,20 +287,7 @@ func TestFormulaCells(t *testing.T) {
 	}
 	x.SetCellValue("人员", "C3", "2024-01-06")
 	x.SetCellValue("人员", "C4", "2024-01-07")
-	var buf bytes.Buffer
-	if err := x.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, _ := f.Open()
-		parts[f.Name], _ = io.ReadAll(rc)
-		rc.Close()
-	}
+	parts := partsOf(t, x)
 	ws := string(parts["xl/worksheets/sheet1.xml"])
 	// A3 as Excel saves it, with its result.
 	saved := strings.Replace(ws, `<c r="A3" t="str"><f>&#34;李四&#34;</f></c>`, `<c r="A3" t="str"><f>&#34;李四&#34;</f><v>李四</v></c>`, 1)
