@@ -136,7 +136,8 @@ func TestImportRoundTrip(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		s := newService(t, d)
 		ctx := context.Background()
-		path := goodFile(t)
+		// One item in two libraries, written as a user would.
+		path := goodFile(t, func(items, _ *[][]any) { (*items)[2][17] = "人口基础库、电子证照基础库" })
 
 		// Dry run by default: a report, nothing written.
 		rep := importFile(t, s, path, catalog.ImportOptions{})
@@ -181,6 +182,11 @@ func TestImportRoundTrip(t *testing.T) {
 		rep = importFile(t, s, exp, catalog.ImportOptions{Commit: true})
 		if !rep.OK() || rep.Unchanged != 3 || rep.Updated+rep.Created != 0 {
 			t.Fatalf("re-import of export: %+v", rep)
+		}
+		// The hub's own file needs no normalising (a multi-library cell is
+		// written with "；").
+		if len(rep.Notes) != 0 {
+			t.Fatalf("re-import of export made notes: %+v", rep.Notes)
 		}
 
 		// An edited export: a new version of the changed item only.
