@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -426,6 +427,33 @@ func TestBlobDownloadCannotScript(t *testing.T) {
 		if strings.HasPrefix(cd, "attachment") != tc.attachment || strings.Contains(csp, "sandbox") != tc.sandbox ||
 			r.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: Content-Disposition %q, Content-Security-Policy %q, nosniff %q", tc.mediaType, cd, csp, r.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}
+
+// On S3 the object store serves the file, not the hub: a link to a type a
+// browser would run comes as an attachment there too.
+func TestBlobS3LinkOfActiveTypeIsAttachment(t *testing.T) {
+	opt, _ := hubtest.S3Blobs(t)
+	masterKey := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(masterKey, []byte(strings.Repeat("cd", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, dbtest.Backends[0], opt, func(c *hub.Config) { c.MasterKeyFile = masterKey })
+	importer := roleKey(t, h, exchange.RoleImporter)
+	for mediaType, attachment := range map[string]bool{"text/html": true, "image/svg+xml": true, "image/png": false} {
+		key := upload(t, h, importer, []byte("<svg><script>alert(1)</script></svg> "+mediaType), "Content-Type: "+mediaType).Key
+		l := link(t, h, importer, key, "ttl=60")
+		if strings.HasPrefix(l.URL, h.URL) {
+			t.Fatalf("not an S3 link: %s", l.URL)
+		}
+		resp, err := http.Get(l.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if cd := resp.Header.Get("Content-Disposition"); resp.StatusCode != 200 || strings.HasPrefix(cd, "attachment") != attachment {
+			t.Errorf("%s: %s, Content-Disposition %q", mediaType, resp.Status, cd)
 		}
 	}
 }

@@ -51,11 +51,19 @@ func (s *Server) registerBlobs() {
 				ttl = time.Duration(n) * time.Second
 			}
 			key := c.Param("key")
-			if _, err := s.blobs.Stat(c.Request.Context(), key); err != nil {
+			info, err := s.blobs.Stat(c.Request.Context(), key)
+			if err != nil {
 				fail(c, err)
 				return
 			}
-			u, err := s.blobs.Link(c.Request.Context(), key, ttl, c.Query("name"))
+			name := c.Query("name")
+			if name == "" && !inlineType(info.MediaType) {
+				// On S3 the file is served by the object store, without
+				// downloadHeaders: a name makes the link an attachment
+				// there too, so HTML or SVG is not shown (and run) in place.
+				name = key
+			}
+			u, err := s.blobs.Link(c.Request.Context(), key, ttl, name)
 			if err != nil {
 				fail(c, err)
 				return
@@ -119,12 +127,19 @@ var inlineTypes = map[string]bool{
 // in a CSP sandbox: no script, an origin of its own.
 func downloadHeaders(h http.Header, mediaType, name string) {
 	h.Set("X-Content-Type-Options", "nosniff")
-	base, _, _ := strings.Cut(mediaType, ";")
-	base = strings.ToLower(strings.TrimSpace(base))
-	if base != "application/pdf" {
+	if baseType(mediaType) != "application/pdf" {
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	}
-	if name != "" || !inlineTypes[base] {
+	if name != "" || !inlineType(mediaType) {
 		h.Set("Content-Disposition", blob.ContentDisposition(name))
 	}
+}
+
+// inlineType reports whether a browser may show a file of mediaType in
+// place (inlineTypes).
+func inlineType(mediaType string) bool { return inlineTypes[baseType(mediaType)] }
+
+func baseType(mediaType string) string {
+	base, _, _ := strings.Cut(mediaType, ";")
+	return strings.ToLower(strings.TrimSpace(base))
 }
