@@ -15,7 +15,6 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
-	"github.com/xiangyang-gov/sharehub/internal/keys"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 	"github.com/xiangyang-gov/sharehub/sync/synctest"
 )
@@ -107,11 +106,7 @@ func TestS3SecretKeyHidden(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
-		m, err := keys.ParseMaster(strings.Repeat("cd", 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.sync = datasync.New(d, f.cat, datasync.Config{Secrets: m})
+		f.sealSecrets(t)
 		blobs := "s3://drop?endpoint=127.0.0.1:9000&access_key=AK&secret_key=S3CR3T&secure=false"
 		j := f.job(t, datasync.Spec{Mode: datasync.ModeIncremental, KeyFields: []string{"id"},
 			Source: datasync.SourceSpec{Kind: datasync.SourceS3Files, Blobs: blobs, Prefix: "drop/"}})

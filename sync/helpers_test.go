@@ -2,12 +2,14 @@ package datasync_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 	"github.com/xiangyang-gov/sharehub/sync/synctest"
 )
@@ -116,4 +118,15 @@ func wantCounts(t *testing.T, r datasync.Run, want datasync.Counts) {
 	if r.Counts != want {
 		t.Fatalf("run %s (%s, error %q) counts\n got %+v\nwant %+v", r.ID, r.Status, r.Error, r.Counts, want)
 	}
+}
+
+// sealSecrets makes f's service seal job secrets at rest under a fixed
+// master key, as the hub does.
+func (f *fixture) sealSecrets(t *testing.T) {
+	t.Helper()
+	m, err := keys.ParseMaster(strings.Repeat("cd", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sync = datasync.New(f.db, f.cat, datasync.Config{Secrets: m})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
-	"github.com/xiangyang-gov/sharehub/internal/keys"
 	datasync "github.com/xiangyang-gov/sharehub/sync"
 	"github.com/xiangyang-gov/sharehub/sync/synctest"
 )
@@ -211,11 +210,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f := setup(t, d)
-		m, err := keys.ParseMaster(strings.Repeat("cd", 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.sync = datasync.New(d, f.cat, datasync.Config{Secrets: m})
+		f.sealSecrets(t)
 		up := synctest.New(t, 10)
 		j := f.job(t, httpSpec(up, datasync.ModeFull))
 		var stored string
@@ -227,7 +222,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 		}
 		wantCounts(t, f.run(t, j.ID), datasync.Counts{Read: 10, Inserted: 10})
 		// Without the key the job cannot be used, and says why.
-		_, err = datasync.New(d, f.cat, datasync.Config{}).Job(ctx, j.ID)
+		_, err := datasync.New(d, f.cat, datasync.Config{}).Job(ctx, j.ID)
 		if !errs.Is(err, errs.KindUnavailable) || !strings.Contains(err.Error(), "encrypted") {
 			t.Fatalf("job without the master key: %v", err)
 		}
