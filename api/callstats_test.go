@@ -21,7 +21,7 @@ func TestCallStats(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
 			gaj := key(t, h, "xy-gaj", "gaj-data-admin", exchange.RoleDataAdmin)
-			it := reviewItemWithRecords(t, h, gaj, "人口基础信息（调用统计）")
+			it := syncedItem(t, h, gaj, "人口基础信息（调用统计）")
 			purpose := "X-Purpose: 户籍核验"
 			h.Do(t, "GET", "/v1/data/"+it.Code+"/records?key=P0000001", h.AppKey, nil, purpose).Want(t, http.StatusOK)
 			h.Do(t, "GET", "/v1/data/"+it.Code+"/records/P0000001/versions", h.AppKey, nil, purpose).Want(t, http.StatusOK)

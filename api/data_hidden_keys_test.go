@@ -24,7 +24,7 @@ func TestDataHiddenKeys(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
-			it := reviewItem(t, h, "人口基础信息（按身份证号）", map[string]string{
+			it := registeredItem(t, h, "人口基础信息（按身份证号）", map[string]string{
 				"420602199001010002": `{"id":"P1","name":"张三","sfzh":"420602199001010002","address":"襄阳市樊城区1号"}`,
 				"420602199001010029": `{"id":"P2","name":"李四","sfzh":"420602199001010029","address":"襄阳市襄城区2号"}`,
 			})

@@ -26,7 +26,7 @@ func TestDisputeCorrectionOnlyWithAcceptance(t *testing.T) {
 			gaj := key(t, h, "xy-gaj", "gaj-data-admin", exchange.RoleDataAdmin)
 			wjw := key(t, h, "xy-wjw", "wjw-data-admin", exchange.RoleDataAdmin)
 			mzj := h.AppKey
-			it := reviewItemWithRecords(t, h, gaj, "人口基础信息（异议更正）")
+			it := syncedItem(t, h, gaj, "人口基础信息（异议更正）")
 
 			const rec = "P0000003"
 			purpose := "X-Purpose: 户籍核验"
@@ -74,11 +74,11 @@ func TestDisputeCorrectionOnlyWithAcceptance(t *testing.T) {
 	}
 }
 
-// reviewItemWithRecords makes a 无条件共享 item of 公安 (gaj is one of its
+// syncedItem makes a 无条件共享 item of 公安 (gaj is one of its
 // data admins), loads ten records into it (keys P0000000–P0000009) and
 // registers the use of every field by the 民政 app (h.AppKey) for the
 // purpose 户籍核验.
-func reviewItemWithRecords(t *testing.T, h *hubtest.Hub, gaj, name string) catalog.Item {
+func syncedItem(t *testing.T, h *hubtest.Hub, gaj, name string) catalog.Item {
 	t.Helper()
 	it := peopleItem(t, h, name, catalog.ShareUnconditional)
 	up := synctest.New(t, 10)

@@ -13,7 +13,7 @@ import (
 func TestSealMultipartFieldsTooLarge(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	civil := appDepartment(h)
-	sealer := sealUserKey(t, h, civil, "review2-sealer")
+	sealer := sealUserKey(t, h, civil, "edge-sealer")
 	s := createSeal(t, h, civil, "襄阳市民政局业务专用章（审查）")
 	big := strings.Repeat("A", 20<<20) // under --max-upload (64 MiB)
 	for name, r := range map[string]*hubtest.Response{
@@ -33,14 +33,14 @@ func TestSealMultipartFieldsTooLarge(t *testing.T) {
 func TestSealAuditDigestNormalised(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	civil := appDepartment(h)
-	sealer := sealUserKey(t, h, civil, "review2-sealer")
+	sealer := sealUserKey(t, h, civil, "edge-sealer")
 	s := createSeal(t, h, civil, "襄阳市民政局合同专用章（审查）")
 	digest := strings.Repeat("ab", 32)
 	h.Do(t, "POST", "/v1/seals/"+s.ID+"/sign", sealer, map[string]any{
 		"document": map[string]any{"sha256": " " + strings.ToUpper(digest) + " ", "size": 10, "media_type": "application/pdf", "name": "合同.pdf"},
 		"purpose":  "签订合同",
-	}, "X-Request-ID: review2-upper-digest").Want(t, 200)
-	es := entriesFor(t, h, "review2-upper-digest")
+	}, "X-Request-ID: upper-digest").Want(t, 200)
+	es := entriesFor(t, h, "upper-digest")
 	if len(es) != 1 || !contains(es[0].Resources, "sha256:"+digest) {
 		t.Fatalf("audit entry resources: %+v", es)
 	}
