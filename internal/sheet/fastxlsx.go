@@ -41,6 +41,9 @@ type fastRows struct {
 	cellF      []int // formula columns of the row being read
 	done       bool
 	e          error
+	// date1904 is the workbook's date system (workbookPr date1904), set
+	// by workbook.
+	date1904 bool
 }
 
 // openFast opens sheet (a workbook sheet name) of the xlsx at file, or
@@ -110,7 +113,7 @@ func target(dir, t string) string {
 type wbSheet struct{ name, path string }
 
 // workbook reads the workbook's sheets, in order, and the path of its
-// shared strings.
+// shared strings, and sets fr.date1904.
 func (fr *fastRows) workbook() (sheets []wbSheet, sstPath string, err error) {
 	var root relationships
 	if err := fr.readSmall("_rels/.rels", &root); err != nil {
@@ -126,6 +129,9 @@ func (fr *fastRows) workbook() (sheets []wbSheet, sstPath string, err error) {
 		return nil, "", errors.New("no workbook")
 	}
 	var wb struct {
+		Pr struct {
+			Date1904 string `xml:"date1904,attr"`
+		} `xml:"workbookPr"`
 		Sheets []struct {
 			Name string `xml:"name,attr"`
 			RID  string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
@@ -133,6 +139,16 @@ func (fr *fastRows) workbook() (sheets []wbSheet, sstPath string, err error) {
 	}
 	if err := fr.readSmall(wbPath, &wb); err != nil {
 		return nil, "", err
+	}
+	// Older Mac Excel counts date serials from 1904-01-01, not 1900: read
+	// as 1900 serials its dates are 4 years and a day early. The value is
+	// an xsd:boolean ("1" or "true"), parsed as encoding/xml parses
+	// excelize's bool field, so both readers agree; a value neither can
+	// parse sends the workbook to excelize, which refuses it.
+	if v := strings.TrimSpace(wb.Pr.Date1904); v != "" {
+		if fr.date1904, err = strconv.ParseBool(v); err != nil {
+			return nil, "", fmt.Errorf("workbookPr date1904=%q: %w", v, err)
+		}
 	}
 	var rels relationships
 	dir := path.Dir(wbPath)

@@ -61,6 +61,9 @@ type File struct {
 	sheets []string          // the workbook's sheet names
 	csv    map[string]string // sheet name → path
 	notes  []Problem
+	// date1904: the workbook counts date serials from 1904 (older Mac
+	// Excel), not from 1900.
+	date1904 bool
 }
 
 // Format is "xlsx" or "csv".
@@ -135,10 +138,12 @@ func openXLSX(path string, spec Spec, opts Options) (f *File, err error) {
 		}
 	}
 	f = &File{spec: spec, opts: opts, format: "xlsx", path: path}
-	if sheets, _, err := (&fastRows{zr: zr}).workbook(); err == nil {
+	fr := &fastRows{zr: zr}
+	if sheets, _, err := fr.workbook(); err == nil {
 		for _, s := range sheets {
 			f.sheets = append(f.sheets, s.name)
 		}
+		f.date1904 = fr.date1904
 		return f, nil
 	}
 	if err := f.openExcelize(); err != nil {
@@ -180,6 +185,14 @@ func (f *File) openExcelize() error {
 		}
 		return damaged(err)
 	}
+	// RawCellValue gives date cells as serials, converted by parseDate:
+	// it needs the workbook's date system.
+	props, err := x.GetWorkbookProps()
+	if err != nil {
+		x.Close()
+		return damaged(err)
+	}
+	f.date1904 = props.Date1904 != nil && *props.Date1904
 	f.xlsx, f.sheets = x, x.GetSheetList()
 	return nil
 }
@@ -278,10 +291,16 @@ func (f *File) open(sheet string) (rowSource, error) {
 		}
 		br := bufio.NewReaderSize(fh, 64<<10)
 		var rd io.Reader = br
-		peek, _ := br.Peek(64 << 10)
+		peek, perr := br.Peek(64 << 10)
+		if crLineEnds(peek, perr != nil) {
+			// Before decoding: CR, LF and '"' are single bytes in UTF-8
+			// and GB18030 alike, never part of another character.
+			rd = &crLines{r: br}
+			f.notes = append(f.notes, Problem{Sheet: sheet, Reason: "the CSV's lines end with a carriage return only (classic Mac OS); each was read as a line end"})
+		}
 		bom := bytes.HasPrefix(peek, []byte("\ufeff"))
 		if !utf8.Valid(trimPartialRune(bytes.TrimPrefix(peek, []byte("\ufeff")))) {
-			rd = simplifiedchinese.GB18030.NewDecoder().Reader(br)
+			rd = simplifiedchinese.GB18030.NewDecoder().Reader(rd)
 			f.notes = append(f.notes, Problem{Sheet: sheet, Reason: "the CSV is not UTF-8; it was read as GB18030 (GBK)"})
 		} else if bom {
 			// Not part of the first field: a quoted first header after it
@@ -306,6 +325,57 @@ func (f *File) open(sheet string) (rowSource, error) {
 		return nil, damaged(err)
 	}
 	return &xlsxRows{r: r}, nil
+}
+
+// crLineEnds reports whether head, the start of a CSV file (all of it
+// when whole), ends its lines with a lone CR (classic Mac OS), which
+// encoding/csv does not take for a line end: the whole file would be one
+// record. That is when head has a CR outside quoted fields and no LF
+// outside them (an LF inside quotes is a line break in a cell, which
+// Excel writes as LF whatever the line ends). A stray CR inside an
+// unquoted field of a file with LF or CRLF line ends stays part of the
+// field, as before.
+func crLineEnds(head []byte, whole bool) bool {
+	quoted, cr := false, false
+	for i, c := range head {
+		switch {
+		case c == '"':
+			// Exact for valid CSV: a quote opens a field, closes it or
+			// is doubled inside it; a bare quote elsewhere is a syntax
+			// error encoding/csv reports at its line.
+			quoted = !quoted
+		case quoted:
+		case c == '\n':
+			return false
+		case c == '\r' && (i+1 < len(head) || whole):
+			cr = true
+		}
+	}
+	return cr
+}
+
+// crLines reads a CSV whose lines end with a lone CR (see crLineEnds),
+// turning every CR not followed by LF into LF. Inside a quoted field that
+// is a line break in the cell either way; CRLF line ends, should the file
+// mix them in, are left alone.
+type crLines struct{ r *bufio.Reader }
+
+func (c *crLines) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		switch {
+		case b != '\r':
+		case i+1 < n:
+			if p[i+1] != '\n' {
+				p[i] = '\n'
+			}
+		default: // the last byte read: look at the next one
+			if next, perr := c.r.Peek(1); perr != nil || next[0] != '\n' {
+				p[i] = '\n'
+			}
+		}
+	}
+	return n, err
 }
 
 func trimPartialRune(b []byte) []byte {
@@ -390,7 +460,8 @@ func CellName(col, row int) string {
 // non-empty data row after its cells are cleaned and checked (a row with
 // cell errors is still visited, so the domain can report the rest of it;
 // see Row.Bad). The first non-empty row is the header: a missing required
-// column or an unknown one is an error and the sheet is not read further.
+// column or an unknown one is an error and the sheet is not read further;
+// a column with values but no header is an error at its first value.
 // A missing sheet is an error unless the spec marks it Optional. A
 // formula cell gives the result the file holds for it, as Excel and WPS
 // save it; one whose result the file does not hold (written by a program
@@ -431,9 +502,11 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 	}
 	f.notes = nil
 	var (
-		header []int // spec column → file column
-		line   = 0
-		count  = 0
+		header   []int  // spec column → file column
+		headed   []bool // file column has a header
+		noHeader []bool // file column reported for values without a header
+		line     = 0
+		count    = 0
 	)
 	for {
 		if line%256 == 0 {
@@ -453,10 +526,27 @@ func (f *File) Read(ctx context.Context, sheet string, rep *Report, visit func(*
 			continue
 		}
 		if header == nil {
-			if header = f.header(sh, raw, line, rep); header == nil {
+			if header, headed = f.header(sh, raw, line, rep); header == nil {
 				return nil
 			}
 			continue
+		}
+		// A value in a column without a header belongs to no column: an
+		// error at the column's first such cell, not a silent drop.
+		for j, v := range raw {
+			if v == "" || (j < len(headed) && headed[j]) || (j < len(noHeader) && noHeader[j]) {
+				continue
+			}
+			if c, _ := Clean(v); c == "" {
+				continue
+			}
+			if j >= len(noHeader) {
+				noHeader = append(noHeader, make([]bool, j+1-len(noHeader))...)
+			}
+			noHeader[j] = true
+			col, _ := excelize.ColumnNumberToName(j + 1)
+			rep.AddProblem(Problem{Sheet: sheet, Row: line, Cell: CellName(j, line), Value: v,
+				Reason: "column " + col + " has values but no header: give it its header from the template, or delete the column"})
 		}
 		row := &Row{Ref: Ref{Sheet: sheet, Line: line, sheet: sh, addr: header}, vals: make([]string, len(sh.Columns)), orig: make([]string, len(sh.Columns)), bad: make([]bool, len(sh.Columns))}
 		formulas := src.formulaCols()
@@ -508,13 +598,15 @@ func blank(raw []string) bool {
 	return true
 }
 
-// header maps the header row to the spec's columns; nil when it does not
-// fit the template (the problems are reported).
-func (f *File) header(sh *Sheet, raw []string, line int, rep *Report) []int {
-	idx := make([]int, len(sh.Columns))
+// header maps the header row to the spec's columns (idx), and says which
+// of the file's columns have a header (headed); nil when it does not fit
+// the template (the problems are reported).
+func (f *File) header(sh *Sheet, raw []string, line int, rep *Report) (idx []int, headed []bool) {
+	idx = make([]int, len(sh.Columns))
 	for i := range idx {
 		idx[i] = -1
 	}
+	headed = make([]bool, len(raw))
 	var unknown []string
 	for j, h := range raw {
 		h, _ = Clean(h)
@@ -522,6 +614,7 @@ func (f *File) header(sh *Sheet, raw []string, line int, rep *Report) []int {
 		if h == "" {
 			continue
 		}
+		headed[j] = true
 		found := false
 		for i, c := range sh.Columns {
 			if h == c.Header || slices.Contains(c.Aliases, h) {
@@ -551,9 +644,9 @@ func (f *File) header(sh *Sheet, raw []string, line int, rep *Report) []int {
 			reason += " unknown " + strings.Join(unknown, ", ") + ";"
 		}
 		rep.AddProblem(Problem{Sheet: sh.Name, Row: line, Reason: strings.TrimSuffix(reason, ";")})
-		return nil
+		return nil, nil
 	}
-	return idx
+	return idx, headed
 }
 
 var (
@@ -600,7 +693,7 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 	}
 	switch c.Kind {
 	case Date:
-		d, ok := parseDate(v)
+		d, ok := parseDate(v, f.date1904)
 		if !ok {
 			rep.Add(row, c.Key, v, "a date such as 2024-01-31")
 			return ""
@@ -639,7 +732,9 @@ func (f *File) cell(row *Row, i int, v string, rep *Report) string {
 	return v
 }
 
-func parseDate(v string) (string, bool) {
+// parseDate reads a date as text or as an Excel serial, counted from 1904
+// when date1904 (the workbook's date system) is set.
+func parseDate(v string, date1904 bool) (string, bool) {
 	if m := reDate.FindStringSubmatch(v); m != nil {
 		y, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])
@@ -652,7 +747,7 @@ func parseDate(v string) (string, bool) {
 	}
 	if reSerial.MatchString(v) {
 		f, _ := strconv.ParseFloat(v, 64)
-		t, err := excelize.ExcelDateToTime(f, false)
+		t, err := excelize.ExcelDateToTime(f, date1904)
 		if err == nil && t.Year() >= 1950 && t.Year() <= 2100 {
 			return t.Format("2006-01-02"), true
 		}

@@ -37,7 +37,8 @@ const (
 	// rounded or lost leading zeros, is an error.
 	Code
 	// Date accepts 2024-01-31, 2024/1/31, 2024年1月31日 and Excel date
-	// serials, and yields YYYY-MM-DD.
+	// serials (in the workbook's date system, 1900 or 1904), and yields
+	// YYYY-MM-DD.
 	Date
 	// Int is a whole number of at most 9 digits.
 	Int

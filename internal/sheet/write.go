@@ -212,7 +212,8 @@ func (w *Writer) Close() error {
 // WriteAnnotated writes a copy of the file's data rows, sheet by sheet in
 // the spec's format, with an extra column "错误说明" giving each row's
 // errors from rep, so the person fixing the file sees them in place.
-// Rows keep their original row numbers' order; the header is the spec's.
+// Rows keep their original row numbers' order; the header is the spec's;
+// a date cell stored as a serial is written as its date.
 func WriteAnnotated(ctx context.Context, f *File, rep *Report, out io.Writer) error {
 	const errCol = "错误说明"
 	byRow := map[string]map[int][]string{}
@@ -242,6 +243,15 @@ func WriteAnnotated(ctx context.Context, f *File, rep *Report, out io.Writer) er
 		}
 		err := f.Read(ctx, sh.Name, scratch, func(r *Row) error {
 			vals := append(append([]string{}, r.orig...), strings.Join(byRow[sh.Name][r.Line], "；"))
+			for i, c := range sh.Columns {
+				// A date cell is a serial in the workbook's date system;
+				// the copy is text in a 1900-system workbook, where the
+				// serial of a 1904 workbook would read 4 years early.
+				// It gets the date the serial stands for.
+				if c.Kind == Date && r.vals[i] != "" && reSerial.MatchString(strings.TrimSpace(r.orig[i])) {
+					vals[i] = r.vals[i]
+				}
+			}
 			return w.Append(sh.Name, vals)
 		})
 		if err != nil {
