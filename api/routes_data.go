@@ -229,8 +229,12 @@ func limitQuery(c *gin.Context) (int, error) {
 }
 
 // dataAccess runs the checks every data route shares: a purpose, a grant
-// covering the fields, the quota. It notes the item and the grant.
-func (s *Server) dataAccess(c *gin.Context) (exchange.ShareItem, exchange.Access, projection, error) {
+// covering the fields, the quota. It notes the item and the grant. scope,
+// if not nil, is the route's own check of the call against what a grant
+// would show; it runs before the quota is taken, on each grant that could
+// serve the call, so that a call refused for what the grant does not allow
+// does not use the quota.
+func (s *Server) dataAccess(c *gin.Context, scope func(exchange.ShareItem, projection) error) (exchange.ShareItem, exchange.Access, projection, error) {
 	code := c.Param("code")
 	noteResource(c, exchange.ResourceCatalogItem, code)
 	if strings.TrimSpace(c.GetHeader("X-Purpose")) == "" {
@@ -259,7 +263,11 @@ func (s *Server) dataAccess(c *gin.Context) (exchange.ShareItem, exchange.Access
 			return it, exchange.Access{}, projection{}, errs.InvalidFields("unknown field", errs.FieldError{Pointer: "?fields", Reason: "not a field of item " + code, Value: f})
 		}
 	}
-	a, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceCatalogItem, ID: code}, fields)
+	var scopes []exchange.Scope
+	if scope != nil {
+		scopes = append(scopes, func(a exchange.Access) error { return scope(it, newProjection(it, a)) })
+	}
+	a, err := s.authorize(c, exchange.Resource{Kind: exchange.ResourceCatalogItem, ID: code}, fields, scopes...)
 	if err != nil {
 		return it, a, projection{}, err
 	}
@@ -272,7 +280,7 @@ func (s *Server) registerData() {
 	// a seal user seals and an importer loads files: none reads records.
 	readers := []exchange.Role{exchange.RoleApp, exchange.RoleDataAdmin}
 	s.handle(route{Method: "GET", Path: "/v1/data/:code/records", Tag: "data", Roles: readers,
-		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
+		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota, except a call refused with a 400 (the request's fault) or a 403 (what the grant does not allow: a filter on a field it shows masked, a lookup by a key it hides).",
 		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value; one value, on a field granted in clear (not masked)"},
@@ -306,19 +314,61 @@ func (s *Server) registerData() {
 				fail(c, errs.InvalidFields("too many keys", errs.FieldError{Pointer: "?key", Reason: "at most 100 keys per call"}))
 				return
 			}
-			it, a, proj, err := s.dataAccess(c)
+			// What the grant does not allow (a lookup by a key it hides, a
+			// filter on a field it does not show in clear) is refused
+			// before the quota is taken too: plan runs on each grant
+			// Authorize weighs, then again on the one it chose.
+			keys, query := c.QueryArray("key"), c.Request.URL.Query()
+			plan := func(it exchange.ShareItem, proj projection) (datasync.RecordQuery, error) {
+				pq := q
+				pq.Filters = map[string]string{}
+				if len(keys) > 0 {
+					if len(proj.hiddenKeys) > 0 {
+						return pq, proj.errKeysHidden(it.Code)
+					}
+					return pq, nil
+				}
+				if pq.Cursor != "" && len(proj.hiddenKeys) > 0 {
+					key, err := s.openCursor(it.Code, pq.Cursor)
+					if err != nil {
+						return pq, err
+					}
+					pq.Cursor = key
+				}
+				for k, vs := range query {
+					f, ok := strings.CutPrefix(k, "f.")
+					if !ok {
+						continue
+					}
+					if !slices.Contains(proj.fields, f) {
+						return pq, errs.Forbidden("filter on field %s, which is not granted", f)
+					}
+					// A filter on a field shown masked would tell its value
+					// (is this 身份证号 in the dataset?): only the fields the
+					// grant names are seen in clear, so only those filter.
+					if proj.masked[f] {
+						return pq, errs.Forbidden("filter on field %s, which is granted masked: a filter needs the field named in the grant", f)
+					}
+					pq.Filters[f] = vs[0]
+				}
+				return pq, nil
+			}
+			it, a, proj, err := s.dataAccess(c, func(it exchange.ShareItem, proj projection) error {
+				_, err := plan(it, proj)
+				return err
+			})
 			if err != nil {
+				fail(c, err)
+				return
+			}
+			if q, err = plan(it, proj); err != nil {
 				fail(c, err)
 				return
 			}
 			ctx := c.Request.Context()
 			var recs []datasync.DatasetRecord
 			var next string
-			if keys := c.QueryArray("key"); len(keys) > 0 {
-				if len(proj.hiddenKeys) > 0 {
-					fail(c, proj.errKeysHidden(it.Code))
-					return
-				}
+			if len(keys) > 0 {
 				for _, k := range keys {
 					r, err := s.sync.Record(ctx, it.Code, k)
 					if errs.Is(err, errs.KindNotFound) {
@@ -334,30 +384,6 @@ func (s *Server) registerData() {
 					recs = append(recs, r)
 				}
 			} else {
-				if q.Cursor != "" && len(proj.hiddenKeys) > 0 {
-					if q.Cursor, err = s.openCursor(it.Code, q.Cursor); err != nil {
-						fail(c, err)
-						return
-					}
-				}
-				for k, vs := range c.Request.URL.Query() {
-					f, ok := strings.CutPrefix(k, "f.")
-					if !ok {
-						continue
-					}
-					if !slices.Contains(proj.fields, f) {
-						fail(c, errs.Forbidden("filter on field %s, which is not granted", f))
-						return
-					}
-					// A filter on a field shown masked would tell its value
-					// (is this 身份证号 in the dataset?): only the fields the
-					// grant names are seen in clear, so only those filter.
-					if proj.masked[f] {
-						fail(c, errs.Forbidden("filter on field %s, which is granted masked: a filter needs the field named in the grant", f))
-						return
-					}
-					q.Filters[f] = vs[0]
-				}
 				if recs, next, err = s.sync.Records(ctx, it.Code, q); err != nil {
 					fail(c, err)
 					return
@@ -366,11 +392,11 @@ func (s *Server) registerData() {
 					next = s.sealCursor(it.Code, next)
 				}
 			}
-			keys := make([]string, len(recs))
+			found := make([]string, len(recs))
 			for i, r := range recs {
-				keys[i] = r.Key
+				found[i] = r.Key
 			}
-			flags, err := s.sharing.Flagged(ctx, it.Code, keys)
+			flags, err := s.sharing.Flagged(ctx, it.Code, found)
 			if err != nil {
 				fail(c, err)
 				return
@@ -394,7 +420,7 @@ func (s *Server) registerData() {
 		}})
 
 	s.handle(route{Method: "GET", Path: "/v1/data/:code/records/:key/versions", Tag: "data", Roles: readers,
-		Summary: "A record's versions, oldest first: its content after each sync change, deletion (keeping the last content) or provider correction. Same rules as reading the record: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota.",
+		Summary: "A record's versions, oldest first: its content after each sync change, deletion (keeping the last content) or provider correction. Same rules as reading the record: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota, except a call refused with a 400 (the request's fault) or a 403 (what the grant does not allow, such as a key it hides).",
 		Query: []queryParam{{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "cursor", Description: "next_cursor of the previous page"}, {Name: "limit", Description: "1–1000, default 100"}},
 		Response: recordVersionsResponse{}, Handler: func(c *gin.Context) {
@@ -411,13 +437,16 @@ func (s *Server) registerData() {
 					return
 				}
 			}
-			it, a, proj, err := s.dataAccess(c)
+			// No lookup by a key the grant hides: refused before the quota
+			// is taken, like the request's own faults.
+			it, a, proj, err := s.dataAccess(c, func(it exchange.ShareItem, proj projection) error {
+				if len(proj.hiddenKeys) > 0 {
+					return proj.errKeysHidden(it.Code)
+				}
+				return nil
+			})
 			if err != nil {
 				fail(c, err)
-				return
-			}
-			if len(proj.hiddenKeys) > 0 {
-				fail(c, proj.errKeysHidden(it.Code))
 				return
 			}
 			key := c.Param("key")
@@ -456,7 +485,7 @@ func (s *Server) registerData() {
 				fail(c, errs.InvalidFields("bad format", errs.FieldError{Pointer: "?format", Reason: "csv or xlsx", Value: format}))
 				return
 			}
-			it, _, proj, err := s.dataAccess(c)
+			it, _, proj, err := s.dataAccess(c, nil)
 			if err != nil {
 				fail(c, err)
 				return

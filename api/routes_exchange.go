@@ -275,9 +275,11 @@ func (s *Server) registerExchange() {
 }
 
 // authorize runs the grant check for the caller and records the grant and
-// purpose in the call's audit entry. Every data route calls it.
-func (s *Server) authorize(c *gin.Context, res exchange.Resource, fields []string) (exchange.Access, error) {
-	a, err := s.ex.Authorize(c.Request.Context(), principal(c), res, fields, c.GetHeader("X-Purpose"))
+// purpose in the call's audit entry. Every data route calls it, passing as
+// scopes whatever else it refuses for what the grant does not allow, so
+// that such a refusal does not use the quota.
+func (s *Server) authorize(c *gin.Context, res exchange.Resource, fields []string, scopes ...exchange.Scope) (exchange.Access, error) {
+	a, err := s.ex.Authorize(c.Request.Context(), principal(c), res, fields, c.GetHeader("X-Purpose"), scopes...)
 	if err != nil {
 		return a, err
 	}

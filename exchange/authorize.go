@@ -31,15 +31,26 @@ func (a *Access) Allows(f string) bool {
 	return slices.Contains(a.Fields, AllFields) || slices.Contains(a.Fields, f)
 }
 
+// A Scope is a route's further check of what a call asks against one grant
+// (a filter on a field the grant shows only masked, a lookup by a key it
+// hides, ...), given the Access that grant would give. It returns an error
+// (errs.Forbidden, errs.Invalid) to refuse the call under that grant.
+type Scope func(Access) error
+
 // Authorize is the one check every data route calls. It finds a grant in
 // force for the principal's department on the resource that covers every
-// requested field, takes one call from its daily quota and returns what
-// the caller may see. purpose defaults to the grant's purpose.
+// requested field and that every scope allows, takes one call from its
+// daily quota and returns what the caller may see. purpose defaults to the
+// grant's purpose. Everything that refuses a call for what the grant does
+// not allow belongs in a scope: a refused call does not use the quota, and
+// of several covering grants one that allows the call is picked.
 //
 // Errors: errs.Invalid for a purpose over 200 characters; errs.Forbidden
 // naming what is missing (no grant, an expired or revoked one, fields
-// outside it); errs.RateLimited when the daily quota is used up.
-func (s *Service) Authorize(ctx context.Context, p *Principal, res Resource, fields []string, purpose string) (Access, error) {
+// outside it); a scope's error when it refuses every covering grant (that
+// of the first); errs.RateLimited when the daily quota of every grant that
+// allows the call is used up.
+func (s *Service) Authorize(ctx context.Context, p *Principal, res Resource, fields []string, purpose string, scopes ...Scope) (Access, error) {
 	if p == nil {
 		return Access{}, errs.Unauthenticated("no principal")
 	}
@@ -73,12 +84,9 @@ func (s *Service) Authorize(ctx context.Context, p *Principal, res Resource, fie
 			strings.Join(missing, ", "), res, p.DepartmentID, strings.Join(active[0].Fields, ", "))
 	}
 	day := now.In(s.loc).Format(time.DateOnly)
-	var quotaErr error
+	var scopeErr, quotaErr error
+grants:
 	for _, g := range covering {
-		if err := s.quota.take(ctx, g.ID, day, g.DailyQuota); err != nil {
-			quotaErr = err
-			continue
-		}
 		a := Access{Grant: g, Purpose: purpose, Fields: fields}
 		if len(fields) == 0 {
 			a.Fields = g.Fields
@@ -86,9 +94,27 @@ func (s *Service) Authorize(ctx context.Context, p *Principal, res Resource, fie
 		if a.Purpose == "" {
 			a.Purpose = g.Purpose
 		}
+		for _, scope := range scopes {
+			if scope == nil {
+				continue
+			}
+			if err := scope(a); err != nil {
+				if scopeErr == nil {
+					scopeErr = err
+				}
+				continue grants
+			}
+		}
+		if err := s.quota.take(ctx, g.ID, day, g.DailyQuota); err != nil {
+			quotaErr = err
+			continue
+		}
 		return a, nil
 	}
-	return Access{}, quotaErr
+	if quotaErr != nil {
+		return Access{}, quotaErr
+	}
+	return Access{}, scopeErr
 }
 
 func missingFields(g *Grant, fields []string) []string {
