@@ -213,23 +213,41 @@ func (sh *Sharing) Apply(ctx context.Context, p *Principal, na NewApplication) (
 	a := Application{ID: newID("app"), Kind: kind, ItemCode: it.Code, ProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
 		ApplicantID: p.ID, Purpose: na.Purpose, Scenario: na.Scenario, Fields: na.Fields, ValidUntil: na.ValidUntil.UTC().Truncate(time.Microsecond),
 		Status: AppPending, Deadline: sh.AddWorkingDays(now, sh.cfg.AnswerDays), CreatedAt: now}
+	if kind == KindApplication {
+		if err := insertApp(ctx, sh.ex.db.W, a); err != nil {
+			return Application{}, err
+		}
+		return a, nil
+	}
+	// A registration is recorded, granted and approved in one
+	// transaction: a failure leaves neither the registration nor a grant
+	// behind (the caller may simply register again).
+	ap, err := sh.approval(ctx, p, a, Decision{}, now)
+	if err != nil {
+		return Application{}, err
+	}
+	err = sh.ex.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := insertApp(ctx, tx, a); err != nil {
+			return err
+		}
+		return sh.approveTx(ctx, tx, p, a.ID, ap, now)
+	})
+	sh.ex.grantCache.clear()
+	if err != nil {
+		return Application{}, err
+	}
+	return sh.Application(ctx, a.ID)
+}
+
+// insertApp writes a new application through ex (the pool, or a
+// transaction).
+func insertApp(ctx context.Context, ex execer, a Application) error {
 	fields, _ := json.Marshal(a.Fields)
-	if _, err := sh.ex.db.W.ExecContext(ctx, `INSERT INTO share_applications (id, kind, item_code, provider_department_id, consumer_department_id,
+	_, err := ex.ExecContext(ctx, `INSERT INTO share_applications (id, kind, item_code, provider_department_id, consumer_department_id,
 		applicant_id, purpose, scenario, fields, valid_until, status, deadline, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		a.ID, a.Kind, a.ItemCode, a.ProviderDepartmentID, a.ConsumerDepartmentID, a.ApplicantID, a.Purpose, a.Scenario, string(fields),
-		a.ValidUntil.UnixMicro(), a.Status, a.Deadline.UnixMicro(), now.UnixMicro()); err != nil {
-		return Application{}, db.Interpret(err, "application")
-	}
-	if kind == KindRegistration {
-		reg, err := sh.decide(ctx, p, a.ID, Decision{}, true, true)
-		if err != nil {
-			// No grant was made: leave no pending registration behind
-			// (the caller may simply register again).
-			_, _ = sh.ex.db.W.ExecContext(context.WithoutCancel(ctx), `DELETE FROM share_applications WHERE id = $1 AND status = $2`, a.ID, AppPending)
-		}
-		return reg, err
-	}
-	return a, nil
+		a.ValidUntil.UnixMicro(), a.Status, a.Deadline.UnixMicro(), a.CreatedAt.UnixMicro())
+	return db.Interpret(err, "application")
 }
 
 // Decision is a provider's answer. Fields and ValidUntil may narrow what
@@ -245,24 +263,23 @@ type Decision struct {
 // data admins of the item's provider department may. Errors: errs.Forbidden,
 // errs.Conflict when it was already decided, errs.Invalid for a widening.
 func (sh *Sharing) Approve(ctx context.Context, p *Principal, id string, d Decision) (Application, error) {
-	return sh.decide(ctx, p, id, d, true, false)
+	return sh.decide(ctx, p, id, d, true)
 }
 
 // Refuse turns a pending application down; the reason is required.
 func (sh *Sharing) Refuse(ctx context.Context, p *Principal, id, reason string) (Application, error) {
-	return sh.decide(ctx, p, id, Decision{Reason: reason}, false, false)
+	return sh.decide(ctx, p, id, Decision{Reason: reason}, false)
 }
 
-// decide records a decision on application id. auto is set only by Apply,
-// which approves the registration it has just made for p; every other
-// decision, a registration's included, is the provider's data admins'.
-func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decision, approve, auto bool) (Application, error) {
+// decide records a decision on application id. Decisions, on a
+// registration too (Apply approves the registrations it makes itself), are
+// the provider's data admins'.
+func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decision, approve bool) (Application, error) {
 	a, err := sh.Application(ctx, id)
 	if err != nil {
 		return a, err
 	}
-	auto = auto && a.Kind == KindRegistration && a.ApplicantID == p.ID
-	if !auto && !(p.Has(RoleDataAdmin) && p.DepartmentID == a.ProviderDepartmentID) {
+	if !(p.Has(RoleDataAdmin) && p.DepartmentID == a.ProviderDepartmentID) {
 		return a, errs.Forbidden("only data admins of department %s, the provider of item %s, decide this application", a.ProviderDepartmentID, a.ItemCode)
 	}
 	if a.Status != AppPending {
@@ -284,57 +301,91 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 		}
 		return sh.Application(ctx, id)
 	}
+	ap, err := sh.approval(ctx, p, a, d, now)
+	if err != nil {
+		return a, err
+	}
+	err = sh.ex.db.Tx(ctx, func(tx *sql.Tx) error { return sh.approveTx(ctx, tx, p, id, ap, now) })
+	// After the commit (or the rollback): a reader that loaded the grants
+	// meanwhile does not cache what it read.
+	sh.ex.grantCache.clear()
+	if err != nil {
+		return a, err
+	}
+	return sh.Application(ctx, id)
+}
+
+// approved is an approval checked and ready to write: what is granted,
+// and the grant that grants it.
+type approved struct {
+	fields []string
+	until  time.Time
+	reason string
+	grant  Grant
+}
+
+// approval checks decision d on pending application a, decided by p at
+// now, and returns what it grants; nothing is written.
+func (sh *Sharing) approval(ctx context.Context, p *Principal, a Application, d Decision, now time.Time) (approved, error) {
 	fields := a.Fields
 	if len(d.Fields) > 0 {
 		for i, f := range d.Fields {
 			if !slices.Contains(a.Fields, AllFields) && !slices.Contains(a.Fields, f) {
-				return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/fields/" + strconv.Itoa(i), Reason: "not asked for: an approval may only narrow", Value: f})
+				return approved{}, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/fields/" + strconv.Itoa(i), Reason: "not asked for: an approval may only narrow", Value: f})
 			}
 		}
 		fields = d.Fields
 	}
 	until := a.ValidUntil
 	if !until.After(now) {
-		return a, errs.Conflict("application %s asked for use until %s, which has passed: refuse it; the consumer may apply again", a.ID, until.Format(time.RFC3339))
+		return approved{}, errs.Conflict("application %s asked for use until %s, which has passed: refuse it; the consumer may apply again", a.ID, until.Format(time.RFC3339))
 	}
 	if !d.ValidUntil.IsZero() {
 		if d.ValidUntil.After(a.ValidUntil) || !d.ValidUntil.After(now) {
-			return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/valid_until", Reason: "in the future and not later than asked"})
+			return approved{}, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/valid_until", Reason: "in the future and not later than asked"})
 		}
 		until = d.ValidUntil.UTC().Truncate(time.Microsecond)
 	}
 	if d.DailyQuota < 0 {
-		return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/daily_quota", Reason: "0 (unlimited) or positive"})
+		return approved{}, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/daily_quota", Reason: "0 (unlimited) or positive"})
 	}
 	if len([]rune(d.Reason)) > 1000 {
-		return a, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/reason", Reason: "at most 1000 characters"})
-	}
-	// Claim the application first so two approvers cannot make two grants.
-	fj, _ := json.Marshal(fields)
-	res, err := sh.ex.db.W.ExecContext(ctx, `UPDATE share_applications SET status = $1, decided_by = $2, decided_at = $3, reason = $4,
-		granted_fields = $5, granted_until = $6 WHERE id = $7 AND status = $8`,
-		AppApproved, p.ID, now.UnixMicro(), d.Reason, string(fj), until.UnixMicro(), id, AppPending)
-	if err != nil {
-		return a, db.Interpret(err, "application")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return a, errs.Conflict("application %s was decided meanwhile", id)
+		return approved{}, errs.InvalidFields("approval is not valid", errs.FieldError{Pointer: "/reason", Reason: "at most 1000 characters"})
 	}
 	source := KindApplication
 	if a.Kind == KindRegistration {
 		source = KindRegistration
 	}
-	g, err := sh.ex.CreateGrant(ctx, p, NewGrant{ConsumerDepartmentID: a.ConsumerDepartmentID, ResourceKind: ResourceCatalogItem, ResourceID: a.ItemCode,
+	g, err := sh.ex.newGrant(ctx, p, NewGrant{ConsumerDepartmentID: a.ConsumerDepartmentID, ResourceKind: ResourceCatalogItem, ResourceID: a.ItemCode,
 		Fields: fields, Purpose: a.Purpose, ValidUntil: until, DailyQuota: d.DailyQuota, Source: source})
 	if err != nil {
-		_, _ = sh.ex.db.W.ExecContext(context.WithoutCancel(ctx), `UPDATE share_applications SET status = $1, decided_by = '', decided_at = NULL,
-			granted_fields = '[]', granted_until = NULL WHERE id = $2`, AppPending, id)
-		return a, err
+		return approved{}, err
 	}
-	if _, err := sh.ex.db.W.ExecContext(ctx, `UPDATE share_applications SET grant_id = $1 WHERE id = $2`, g.ID, id); err != nil {
-		return a, db.Interpret(err, "application")
+	return approved{fields: fields, until: until, reason: d.Reason, grant: g}, nil
+}
+
+// approveTx writes the approval ap of application id by p in tx: the
+// grant, then the decision naming it, which claims the application only
+// while it is pending — of two approvers racing, the second finds it
+// decided (a conflict) and its grant goes with its rollback. The caller
+// clears the grant cache after the transaction.
+func (sh *Sharing) approveTx(ctx context.Context, tx *sql.Tx, p *Principal, id string, ap approved, now time.Time) error {
+	if err := insertGrant(ctx, tx, ap.grant); err != nil {
+		return err
 	}
-	return sh.Application(ctx, id)
+	fj, _ := json.Marshal(ap.fields)
+	res, err := tx.ExecContext(ctx, `UPDATE share_applications SET status = $1, decided_by = $2, decided_at = $3, reason = $4,
+		granted_fields = $5, granted_until = $6, grant_id = $7 WHERE id = $8 AND status = $9`,
+		AppApproved, p.ID, now.UnixMicro(), ap.reason, string(fj), ap.until.UnixMicro(), ap.grant.ID, id, AppPending)
+	if err != nil {
+		return db.Interpret(err, "application")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return db.Interpret(err, "application")
+	} else if n == 0 {
+		return errs.Conflict("application %s was decided meanwhile", id)
+	}
+	return nil
 }
 
 const appCols = `id, kind, item_code, provider_department_id, consumer_department_id, applicant_id, purpose, scenario, fields, valid_until,
@@ -495,19 +546,51 @@ func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode str
 		if len(gone) == 0 {
 			continue
 		}
-		if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, "fields "+strings.Join(gone, ", ")+" left item "+itemCode); err != nil {
-			return out, err
-		}
+		reason := "fields " + strings.Join(gone, ", ") + " left item " + itemCode
 		m := GrantMisfit{Grant: g, Gone: gone, Reason: "revoked: no granted field remains"}
-		if len(keep) > 0 {
-			ng, err := sh.ex.CreateGrant(ctx, by, NewGrant{ConsumerDepartmentID: g.ConsumerDepartmentID, ResourceKind: g.ResourceKind, ResourceID: g.ResourceID,
-				Fields: keep, Purpose: g.Purpose, ValidUntil: g.ValidUntil, DailyQuota: g.DailyQuota, Source: g.Source})
-			if err != nil {
+		if len(keep) == 0 {
+			if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, reason); err != nil {
 				return out, err
 			}
-			m.Reason = "narrowed to " + strings.Join(keep, ", ") + " as grant " + ng.ID
+			out = append(out, m)
+			continue
 		}
+		ng, err := sh.narrow(ctx, by, g, keep, reason)
+		if err != nil {
+			return out, err
+		}
+		m.Reason = "narrowed to " + strings.Join(keep, ", ") + " as grant " + ng.ID
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// narrow revokes grant g for reason and makes a grant of the fields keep
+// in its place, in one transaction: a failure leaves g in force (a later
+// review narrows it) rather than the consumer without any grant.
+func (sh *Sharing) narrow(ctx context.Context, by *Principal, g Grant, keep []string, reason string) (Grant, error) {
+	reason, err := revokeReason(reason)
+	if err != nil {
+		return Grant{}, err
+	}
+	ng, err := sh.ex.newGrant(ctx, by, NewGrant{ConsumerDepartmentID: g.ConsumerDepartmentID, ResourceKind: g.ResourceKind, ResourceID: g.ResourceID,
+		Fields: keep, Purpose: g.Purpose, ValidUntil: g.ValidUntil, DailyQuota: g.DailyQuota, Source: g.Source})
+	if err != nil {
+		return Grant{}, err
+	}
+	err = sh.ex.db.Tx(ctx, func(tx *sql.Tx) error {
+		n, err := sh.ex.revoke(ctx, tx, by, g.ID, reason)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.Conflict("grant %s is already revoked", g.ID)
+		}
+		return insertGrant(ctx, tx, ng)
+	})
+	sh.ex.grantCache.clear()
+	if err != nil {
+		return Grant{}, err
+	}
+	return ng, nil
 }

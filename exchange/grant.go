@@ -74,6 +74,23 @@ const MaxPurposeLen = 200
 
 // CreateGrant records a grant made by the principal `by`.
 func (s *Service) CreateGrant(ctx context.Context, by *Principal, ng NewGrant) (Grant, error) {
+	g, err := s.newGrant(ctx, by, ng)
+	if err != nil {
+		return Grant{}, err
+	}
+	defer s.grantCache.clear()
+	return g, insertGrant(ctx, s.db.W, g)
+}
+
+// execer is a pool or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// newGrant validates ng and returns the grant it makes, not yet written
+// (insertGrant writes it). It reads the consumer department outside any
+// transaction.
+func (s *Service) newGrant(ctx context.Context, by *Principal, ng NewGrant) (Grant, error) {
 	trimAll(&ng.ConsumerDepartmentID, &ng.ResourceKind, &ng.ResourceID, &ng.Purpose)
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if ng.ValidFrom.IsZero() {
@@ -125,35 +142,61 @@ func (s *Service) CreateGrant(ctx context.Context, by *Principal, ng NewGrant) (
 		ValidUntil: ng.ValidUntil.UTC().Truncate(time.Microsecond), DailyQuota: ng.DailyQuota,
 		Source: ng.Source, CreatedBy: by.ID, CreatedAt: now,
 	}
+	return g, nil
+}
+
+// insertGrant writes g through ex (the pool, or a transaction). The
+// caller clears the grant cache once the write is committed.
+func insertGrant(ctx context.Context, ex execer, g Grant) error {
 	fields, _ := json.Marshal(g.Fields)
-	defer s.grantCache.clear()
-	_, err := s.db.W.ExecContext(ctx, `INSERT INTO grants (id, consumer_department_id, resource_kind, resource_id, fields, purpose,
+	_, err := ex.ExecContext(ctx, `INSERT INTO grants (id, consumer_department_id, resource_kind, resource_id, fields, purpose,
 		valid_from, valid_until, daily_quota, source, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		g.ID, g.ConsumerDepartmentID, g.ResourceKind, g.ResourceID, string(fields), g.Purpose,
 		micros(g.ValidFrom), micros(g.ValidUntil), g.DailyQuota, g.Source, g.CreatedBy, micros(g.CreatedAt))
-	return g, db.Interpret(err, "grant")
+	return db.Interpret(err, "grant")
 }
 
 // RevokeGrant ends a grant now, with a reason.
 func (s *Service) RevokeGrant(ctx context.Context, by *Principal, id, reason string) (Grant, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len([]rune(reason)) > 500 {
-		return Grant{}, errs.InvalidFields("revocation is not valid", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
+	reason, err := revokeReason(reason)
+	if err != nil {
+		return Grant{}, err
 	}
 	defer s.grantCache.clear()
-	res, err := s.db.W.ExecContext(ctx, `UPDATE grants SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL`,
-		micros(s.now()), by.ID, reason, id)
+	n, err := s.revoke(ctx, s.db.W, by, id, reason)
 	if err != nil {
-		return Grant{}, db.Interpret(err, "grant")
+		return Grant{}, err
 	}
 	g, err := s.Grant(ctx, id)
 	if err != nil {
 		return Grant{}, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return g, errs.Conflict("grant %s is already revoked", id)
 	}
 	return g, nil
+}
+
+// revokeReason trims and checks a revocation's reason.
+func revokeReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len([]rune(reason)) > 500 {
+		return "", errs.InvalidFields("revocation is not valid", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
+	}
+	return reason, nil
+}
+
+// revoke ends grant id through ex (the pool, or a transaction) and says
+// how many grants it ended: 0 when it was revoked already (or is not
+// there). The caller clears the grant cache once the write is committed.
+func (s *Service) revoke(ctx context.Context, ex execer, by *Principal, id, reason string) (int64, error) {
+	res, err := ex.ExecContext(ctx, `UPDATE grants SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL`,
+		micros(s.now()), by.ID, reason, id)
+	if err != nil {
+		return 0, db.Interpret(err, "grant")
+	}
+	n, err := res.RowsAffected()
+	return n, db.Interpret(err, "grant")
 }
 
 const grantCols = `id, consumer_department_id, resource_kind, resource_id, fields, purpose, valid_from, valid_until,
