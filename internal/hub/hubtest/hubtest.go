@@ -89,7 +89,7 @@ func Start(t testing.TB, d db.Dialect, opts ...Option) *Hub {
 		t.Fatalf("SeedDemo: %v", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	h := &Hub{App: app, URL: app.URL(), Demo: demo, Client: &http.Client{Timeout: 30 * time.Second}, cancel: cancel, done: make(chan error, 1)}
+	h := &Hub{App: app, URL: app.URL(), Demo: demo, Client: &http.Client{Timeout: clientTimeoutScale * 30 * time.Second}, cancel: cancel, done: make(chan error, 1)}
 	for _, k := range demo.Keys {
 		switch k.Role {
 		case "admin":
