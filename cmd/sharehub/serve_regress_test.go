@@ -1,7 +1,6 @@
 package main
 
-// Failing tests for bugs found in cmd/sharehub and internal/hub.Open.
-// Copy into cmd/sharehub/ to run: go test -count=1 ./cmd/sharehub -run 'TestBug'
+// Regression tests for defects once found in cmd/sharehub and internal/hub.Open.
 
 import (
 	"context"
@@ -14,9 +13,9 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db"
 )
 
-// BUG: hub.Open panics (nil *App in its deferred cleanup) whenever opening
+// Was: hub.Open panics (nil *App in its deferred cleanup) whenever opening
 // fails after validation, e.g. a schema newer than this binary knows.
-func TestBugServeRefusesNewerSchema(t *testing.T) {
+func TestServeRefusesNewerSchema(t *testing.T) {
 	clearEnv(t)
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -46,8 +45,8 @@ func TestBugServeRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-// BUG: same panic, for a database that was never migrated with --migrate=false.
-func TestBugServeRefusesOlderSchemaWithoutMigrate(t *testing.T) {
+// Was: same panic, for a database that was never migrated with --migrate=false.
+func TestServeRefusesOlderSchemaWithoutMigrate(t *testing.T) {
 	clearEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -57,10 +56,10 @@ func TestBugServeRefusesOlderSchemaWithoutMigrate(t *testing.T) {
 	}
 }
 
-// BUG: --migrate has no SHAREHUB_MIGRATE fallback, although the usage says
+// Was: --migrate has no SHAREHUB_MIGRATE fallback, although the usage says
 // every flag can be set with a SHAREHUB_* variable. With SHAREHUB_MIGRATE=false
 // serve should refuse an unmigrated database; it migrates it and serves.
-func TestBugMigrateEnv(t *testing.T) {
+func TestMigrateEnv(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("SHAREHUB_MIGRATE", "false")
 	dir := t.TempDir()
@@ -72,10 +71,10 @@ func TestBugMigrateEnv(t *testing.T) {
 	}
 }
 
-// BUG: a malformed SHAREHUB_SHUTDOWN_TIMEOUT is silently ignored
+// Was: a malformed SHAREHUB_SHUTDOWN_TIMEOUT is silently ignored
 // (durationFlag drops the parse error), while a malformed SHAREHUB_MAX_BODY
 // is reported. It should exit 2 naming the variable.
-func TestBugShutdownTimeoutEnv(t *testing.T) {
+func TestShutdownTimeoutEnv(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("SHAREHUB_SHUTDOWN_TIMEOUT", "banana")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -90,7 +89,7 @@ func TestBugShutdownTimeoutEnv(t *testing.T) {
 // input as a bare "department is not valid". bootstrap on a new database
 // without --department-code should say that flag is required (its help says
 // "required when the department does not exist yet").
-func TestBugBootstrapWithoutCodeSaysWhy(t *testing.T) {
+func TestBootstrapWithoutCodeSaysWhy(t *testing.T) {
 	clearEnv(t)
 	code, _, errOut := cli(t, context.Background(), "bootstrap", "--data-dir", t.TempDir(), "--log-level", "error")
 	if code == 0 || !strings.Contains(errOut, "--department-code") {

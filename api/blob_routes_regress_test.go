@@ -1,7 +1,6 @@
 package api_test
 
-// Failing tests for bugs found in the blob routes. Copy into api/ and run
-//   go test -count=1 ./api -run TestBugBlob
+// Regression tests for defects once found in the blob routes.
 
 import (
 	"mime"
@@ -12,10 +11,10 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 )
 
-// BUG: POST /v1/blobs answers with blob.Info's Go field names
+// Was: POST /v1/blobs answers with blob.Info's Go field names
 // ({"Key","Size","MediaType","Created"}) because blob.Info has no json tags;
 // every other response (and the rest of the API) uses snake_case.
-func TestBugBlobUploadJSONNames(t *testing.T) {
+func TestBlobUploadJSONNames(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	m := h.Do(t, "POST", "/v1/blobs", h.Admin, []byte("hello")).Want(t, 201).Map(t)
 	for _, k := range []string{"key", "size", "media_type", "created_at"} {
@@ -25,12 +24,12 @@ func TestBugBlobUploadJSONNames(t *testing.T) {
 	}
 }
 
-// BUG: the download's Content-Disposition is built with url.PathEscape,
+// Was: the download's Content-Disposition is built with url.PathEscape,
 // which leaves = : @ unescaped although an RFC 5987 ext-value allows only
 // attr-chars (ALPHA DIGIT ! # $ & + - . ^ _ ` | ~) and %-escapes. A name
 // such as "会议纪要 2026:01.pdf" or "x=y.pdf" yields a header that does not
 // parse. blob.ContentDisposition (mime.FormatMediaType) gets it right.
-func TestBugBlobContentDispositionSpecialChars(t *testing.T) {
+func TestBlobContentDispositionSpecialChars(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
 	var info blobInfo
 	h.Do(t, "POST", "/v1/blobs", h.Admin, []byte("%PDF special")).Want(t, 201).JSON(t, &info)

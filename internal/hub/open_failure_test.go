@@ -1,7 +1,6 @@
 package hub_test
 
-// Failing test: copy into internal/hub/ and run
-//   go test -count=1 ./internal/hub -run TestBugOpenFailureReturnsError
+// A regression test for a defect once found in hub.Open.
 
 import (
 	"context"
@@ -12,12 +11,12 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 )
 
-// BUG: hub.Open's deferred cleanup calls a.Close on the named result a,
+// Was: hub.Open's deferred cleanup calls a.Close on the named result a,
 // which every `return nil, err` has just set to nil: any failure after
 // validation (port in use, database unreachable or newer schema, bad master
 // key, blob store) panics with a nil pointer dereference instead of
 // returning the error, and leaks what was opened.
-func TestBugOpenFailureReturnsError(t *testing.T) {
+func TestOpenFailureReturnsError(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
