@@ -1,8 +1,5 @@
 package exchange_test
 
-// Failing test: copy into exchange/ (it uses the fixture of exchange_test.go):
-//   go test -count=1 ./exchange -run TestBugRevokeRacesKeyCache
-
 import (
 	"context"
 	"sync"
@@ -15,14 +12,15 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 )
 
-// BUG: RevokeKey (and DisablePrincipal) update the row, then drop the key
-// from the cache. An Authenticate that read the row before the update but
-// puts its result into the cache after the drop re-caches the key as valid:
-// the revoked key then keeps working on this replica for up to KeyCacheTTL
-// (5s by default), although "revocations made by this process apply at once".
+// TestRevokeRacesKeyCache: RevokeKey (and DisablePrincipal) update the
+// row, then drop the key from the cache. An Authenticate that read the row
+// before the update but put its result into the cache after the drop would
+// re-cache the key as valid, and the revoked key would keep working on this
+// replica for up to KeyCacheTTL (5s by default), although "revocations made
+// by this process apply at once".
 // Here the racing Authenticate always misses the cache (its clock jumps past
 // the TTL), so a load is nearly always in flight when RevokeKey runs.
-func TestBugRevokeRacesKeyCache(t *testing.T) {
+func TestRevokeRacesKeyCache(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, exchange.Config{KeyCacheTTL: 5 * time.Second})
 		ctx := context.Background()
