@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -120,7 +121,13 @@ func bindJSON(c *gin.Context, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		e := jsonError(err)
+		// encoding/json names no place for the error of a field type's
+		// own UnmarshalJSON (time.Time's): find the member that fails.
+		if fe, ok := e.(*errs.Error); ok && fe.Kind == errs.KindInvalid && len(fe.Fields) == 1 && fe.Fields[0].Pointer == "" {
+			fe.Fields[0].Pointer = failingMember(body, reflect.TypeOf(v))
+		}
+		return e
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errs.InvalidFields("request body must hold one JSON object", errs.FieldError{Pointer: fmt.Sprintf("byte %d", dec.InputOffset()), Reason: "unexpected data after the object"})
@@ -191,6 +198,79 @@ func jsonPointerAt(b []byte, at int) string {
 			stack[top].wantKey = true
 		}
 	}
+}
+
+// failingMember returns the RFC 6901 pointer of the first member or
+// element of the JSON b that does not decode into its place in a value of
+// type t, or "" when none fails on its own.
+func failingMember(b []byte, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	open, err := dec.Token()
+	if err != nil {
+		return ""
+	}
+	for i := 0; dec.More(); i++ {
+		var (
+			name string
+			ft   reflect.Type
+		)
+		switch {
+		case open == json.Delim('{') && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+			tok, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			name, _ = tok.(string)
+			if t.Kind() == reflect.Struct {
+				ft = fieldType(t, name)
+			} else {
+				ft = t.Elem()
+			}
+			name = strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+		case open == json.Delim('[') && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+			name, ft = strconv.Itoa(i), t.Elem()
+		default:
+			return ""
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return ""
+		}
+		if ft != nil && json.Unmarshal(raw, reflect.New(ft).Interface()) != nil {
+			return "/" + name + failingMember(raw, ft)
+		}
+	}
+	return ""
+}
+
+// fieldType is the type of the field of struct t that encoding/json fills
+// from the member name: an exact match of its JSON name first, else one
+// equal under case folding. Nil for none.
+func fieldType(t reflect.Type, name string) reflect.Type {
+	var folded reflect.Type
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		jname, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && jname == "" {
+			continue // its fields are the struct's own, and visible too
+		}
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		if jname == "" {
+			jname = f.Name
+		}
+		if jname == name {
+			return f.Type
+		}
+		if folded == nil && strings.EqualFold(jname, name) {
+			folded = f.Type
+		}
+	}
+	return folded
 }
 
 // nulEscape returns the offset of the first \u0000 escape inside a string

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,12 +31,14 @@ type entryJSON struct {
 	Rows         int       `json:"rows"`
 	LatencyMS    float64   `json:"latency_ms"`
 	RequestHash  string    `json:"request_hash"`
+	LeafHash     string    `json:"leaf_hash"`
 }
 
 func toEntryJSON(e audit.Entry) entryJSON {
 	return entryJSON{Index: e.Index, Time: e.Time, RequestID: e.RequestID, PrincipalID: e.PrincipalID, DepartmentID: e.DepartmentID,
 		Method: e.Method, Route: e.Route, Resources: e.Resources, Purpose: e.Purpose, EndUser: e.EndUser, CaseNumber: e.CaseNumber,
-		Status: e.Status, Rows: e.Rows, LatencyMS: float64(e.Latency.Microseconds()) / 1000, RequestHash: base64.StdEncoding.EncodeToString(e.RequestHash[:])}
+		Status: e.Status, Rows: e.Rows, LatencyMS: float64(e.Latency.Microseconds()) / 1000, RequestHash: base64.StdEncoding.EncodeToString(e.RequestHash[:]),
+		LeafHash: leafHashOf(e)}
 }
 
 type checkpointJSON struct {
@@ -47,12 +50,24 @@ type checkpointJSON struct {
 	VerifierKey string    `json:"verifier_key"`
 }
 
-type proofJSON struct {
-	Index  uint64   `json:"index,omitempty"`
-	Size   uint64   `json:"size,omitempty"`
-	From   uint64   `json:"from,omitempty"`
-	To     uint64   `json:"to,omitempty"`
-	Leaf   string   `json:"leaf_hash,omitempty"`
+// leafHashOf is e's RFC 6962 leaf hash, the hash its inclusion proof
+// starts from.
+func leafHashOf(e audit.Entry) string {
+	leaf := rfc6962.DefaultHasher.HashLeaf(audit.LeafData(e))
+	return base64.StdEncoding.EncodeToString(leaf)
+}
+
+// The proofs name every size and index they are for, 0 included.
+type inclusionProofJSON struct {
+	Index  uint64   `json:"index"`
+	Size   uint64   `json:"size"`
+	Leaf   string   `json:"leaf_hash"`
+	Hashes []string `json:"hashes"`
+}
+
+type consistencyProofJSON struct {
+	From   uint64   `json:"from"`
+	To     uint64   `json:"to"`
 	Hashes []string `json:"hashes"`
 }
 
@@ -85,6 +100,11 @@ func queryTime(c *gin.Context, name string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
+	if err != nil && strings.Contains(v, " ") {
+		// An unescaped '+' of a zone offset (…T08:00:00+08:00) arrives
+		// as a space; no RFC 3339 time holds one.
+		t, err = time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+"))
+	}
 	if err != nil {
 		return t, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?" + name, Reason: "an RFC 3339 time, e.g. 2026-11-25T08:00:00+08:00", Value: v})
 	}
@@ -140,7 +160,7 @@ func (s *Server) registerAudit() {
 		Response: entryJSON{}, Handler: func(c *gin.Context) {
 			i, err := strconv.ParseUint(c.Param("index"), 10, 64)
 			if err != nil {
-				fail(c, errs.InvalidFields("bad entry index", errs.FieldError{Pointer: "/index", Reason: "a whole number ≥ 0", Value: c.Param("index")}))
+				fail(c, errs.InvalidFields("bad entry index", errs.FieldError{Pointer: "{index}", Reason: "a whole number ≥ 0", Value: c.Param("index")}))
 				return
 			}
 			e, err := s.audit.Entry(c.Request.Context(), i)
@@ -167,7 +187,7 @@ func (s *Server) registerAudit() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/audit/proofs/inclusion", Tag: "audit", Summary: "RFC 6962 inclusion proof of entry `index` in the tree of `size` entries.", Roles: auditors,
 		Query:    []queryParam{{Name: "index", Required: true}, {Name: "size", Required: true}},
-		Response: proofJSON{}, Handler: func(c *gin.Context) {
+		Response: inclusionProofJSON{}, Handler: func(c *gin.Context) {
 			idx, _, err := queryUint(c, "index", true)
 			if err != nil {
 				fail(c, err)
@@ -188,12 +208,11 @@ func (s *Server) registerAudit() {
 				fail(c, err)
 				return
 			}
-			leaf := rfc6962.DefaultHasher.HashLeaf(audit.LeafData(e))
-			ok(c, http.StatusOK, proofJSON{Index: idx, Size: size, Leaf: base64.StdEncoding.EncodeToString(leaf[:]), Hashes: b64s(hs)})
+			ok(c, http.StatusOK, inclusionProofJSON{Index: idx, Size: size, Leaf: leafHashOf(e), Hashes: b64s(hs)})
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/audit/proofs/consistency", Tag: "audit", Summary: "RFC 6962 consistency proof between tree sizes `from` and `to`.", Roles: auditors,
 		Query:    []queryParam{{Name: "from", Required: true}, {Name: "to", Required: true}},
-		Response: proofJSON{}, Handler: func(c *gin.Context) {
+		Response: consistencyProofJSON{}, Handler: func(c *gin.Context) {
 			from, _, err := queryUint(c, "from", true)
 			if err != nil {
 				fail(c, err)
@@ -209,6 +228,6 @@ func (s *Server) registerAudit() {
 				fail(c, err)
 				return
 			}
-			ok(c, http.StatusOK, proofJSON{From: from, To: to, Hashes: b64s(hs)})
+			ok(c, http.StatusOK, consistencyProofJSON{From: from, To: to, Hashes: b64s(hs)})
 		}})
 }

@@ -141,16 +141,19 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
+			noteResource(c, "principal", k.PrincipalID)
 			noteResource(c, "api_key", k.ID)
 			c.Header("Cache-Control", "no-store")
 			ok(c, http.StatusCreated, newKeyResponse{Key: k, Secret: secret, Note: "store the secret now: the hub keeps only its hash and cannot show it again"})
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "List a principal's keys (never their secrets).", Roles: admin,
 		Response: list[exchange.APIKey]{}, Handler: func(c *gin.Context) {
-			if _, err := s.ex.Principal(c.Request.Context(), c.Param("id")); err != nil {
+			p, err := s.ex.Principal(c.Request.Context(), c.Param("id"))
+			if err != nil {
 				fail(c, err) // no such principal: 404, not an empty list
 				return
 			}
+			noteResource(c, "principal", p.ID)
 			ks, err := s.ex.Keys(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
@@ -166,6 +169,7 @@ func (s *Server) registerExchange() {
 				fail(c, err)
 				return
 			}
+			noteResource(c, "principal", k.PrincipalID)
 			noteResource(c, "api_key", k.ID)
 			ok(c, http.StatusOK, k)
 		}})
