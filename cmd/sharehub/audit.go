@@ -53,6 +53,15 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{2, fmt.Errorf("--database: %s holds no sharehub database (never migrated)", d.URL)}
 	}
 	if len(vkeys) == 0 {
+		// The stored keys are named by the origin: under another, no
+		// checkpoint would verify, and an intact log would look tampered.
+		origin, err := audit.StoredOrigin(ctx, d)
+		if err != nil {
+			return err
+		}
+		if origin != "" && origin != cfg.AuditOrigin {
+			return &exitError{2, fmt.Errorf("--audit-origin: this log's checkpoints name it %q, not %q; pass --audit-origin %s", origin, cfg.AuditOrigin, origin)}
+		}
 		ring := &keys.Ring{DB: d}
 		pubs, err := ring.Public(ctx, keys.PurposeCheckpoint)
 		if err != nil {

@@ -138,6 +138,13 @@ func Open(ctx context.Context, d *db.DB, signer note.Signer, opts Options) (*Log
 	if err != nil {
 		return nil, err
 	}
+	// Verify holds every checkpoint of a log to one origin: under another,
+	// the log's next checkpoint would make it fail for good.
+	if origin, err := StoredOrigin(ctx, d); err != nil {
+		return nil, err
+	} else if origin != "" && origin != opts.Origin {
+		return nil, fmt.Errorf("audit: this log's checkpoints name it %q, not %q: a log keeps its origin", origin, opts.Origin)
+	}
 	if l.tree, err = loadTree(ctx, d.R, size); err != nil {
 		return nil, fmt.Errorf("audit: load tree of size %d: %w", size, err)
 	}

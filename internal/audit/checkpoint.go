@@ -135,6 +135,22 @@ func latestCheckpoint(ctx context.Context, q querier) (Checkpoint, bool, error) 
 	return cp, true, nil
 }
 
+// StoredOrigin returns the origin line of the latest checkpoint stored in
+// d: the name the log's checkpoints are signed under, which Open and
+// Verify hold every checkpoint to. It is "" when there is no checkpoint
+// or its note is malformed (Verify reports that).
+func StoredOrigin(ctx context.Context, d *db.DB) (string, error) {
+	cp, ok, err := latestCheckpoint(ctx, d.R)
+	if err != nil || !ok {
+		return "", err
+	}
+	origin, _, _, err := parseCheckpointText(string(cp.Note))
+	if err != nil {
+		return "", nil
+	}
+	return origin, nil
+}
+
 // checkpointText is the body of a C2SP checkpoint: origin, size, root.
 func checkpointText(origin string, size uint64, root []byte) string {
 	return origin + "\n" + strconv.FormatUint(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root) + "\n"
