@@ -1,6 +1,7 @@
 package api
 
 import (
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -201,22 +202,29 @@ func (s *Server) registerSharing() {
 			id := c.Param("id")
 			noteResource(c, "dispute", id)
 			// Everything AcceptDispute checks is checked before the
-			// correction changes the record.
+			// correction is; the correction and the acceptance are then
+			// written in one transaction, so a failed or lost acceptance
+			// leaves the record as it was.
 			d, err := s.sharing.CheckAccept(ctx, principal(c), id, r.Resolution)
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			var correction string
+			var (
+				correction string
+				write      func(*sql.Tx) error
+			)
 			if len(r.Correction) > 0 {
-				if _, err := s.sync.CorrectRecord(ctx, principal(c), d.ItemCode, d.RecordKey, r.Correction); err != nil {
+				fix, err := s.sync.CheckCorrection(ctx, principal(c), d.ItemCode, d.RecordKey, r.Correction)
+				if err != nil {
 					fail(c, err)
 					return
 				}
+				write = func(tx *sql.Tx) error { return s.sync.CorrectRecordTx(ctx, tx, fix) }
 				b, _ := json.Marshal(r.Correction)
 				correction = string(b)
 			}
-			d, err = s.sharing.AcceptDispute(ctx, principal(c), id, r.Resolution, correction)
+			d, err = s.sharing.AcceptDisputeWith(ctx, principal(c), id, r.Resolution, correction, write)
 			if err != nil {
 				fail(c, err)
 				return

@@ -90,18 +90,28 @@ func (sh *Sharing) RaiseDispute(ctx context.Context, p *Principal, nd NewDispute
 // (it flows in with the next sync, or was made directly); the record stays
 // flagged until ClearDispute. Provider data admins only.
 func (sh *Sharing) AcceptDispute(ctx context.Context, p *Principal, id, resolution, correction string) (Dispute, error) {
-	return sh.settle(ctx, p, id, DisputeAccepted, resolution, correction)
+	return sh.settle(ctx, p, id, DisputeAccepted, resolution, correction, nil)
+}
+
+// AcceptDisputeWith is AcceptDispute with write (a correction of the
+// record) in the acceptance's transaction: it runs once the open dispute
+// is claimed, and its error undoes the acceptance, as a failed acceptance
+// (a dispute settled meanwhile, a failed write) undoes write. write must
+// use only tx: on SQLite tx holds the one writer connection, and another
+// write or a read through the writer pool would wait for it forever.
+func (sh *Sharing) AcceptDisputeWith(ctx context.Context, p *Principal, id, resolution, correction string, write func(*sql.Tx) error) (Dispute, error) {
+	return sh.settle(ctx, p, id, DisputeAccepted, resolution, correction, write)
 }
 
 // RejectDispute says the record is right, with a reason, and clears the flag.
 func (sh *Sharing) RejectDispute(ctx context.Context, p *Principal, id, reason string) (Dispute, error) {
-	return sh.settle(ctx, p, id, DisputeRejected, reason, "")
+	return sh.settle(ctx, p, id, DisputeRejected, reason, "", nil)
 }
 
 // CheckAccept returns the dispute when p may accept it now with the
 // resolution, and otherwise the error AcceptDispute would return: so that
-// a correction is applied to the record only for an acceptance that will
-// be recorded.
+// a correction is checked only for an acceptance that can be recorded
+// (AcceptDisputeWith then writes both in one transaction).
 func (sh *Sharing) CheckAccept(ctx context.Context, p *Principal, id, resolution string) (Dispute, error) {
 	d, _, err := sh.checkSettle(ctx, p, id, DisputeAccepted, resolution)
 	return d, err
@@ -131,7 +141,9 @@ func (sh *Sharing) checkSettle(ctx context.Context, p *Principal, id, status, te
 	return d, text, nil
 }
 
-func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, correction string) (Dispute, error) {
+// settle records dispute id as status with text (and correction), then
+// runs write, if any, in the same transaction.
+func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, correction string, write func(*sql.Tx) error) (Dispute, error) {
 	d, text, err := sh.checkSettle(ctx, p, id, status, text)
 	if err != nil {
 		return d, err
@@ -140,13 +152,26 @@ func (sh *Sharing) settle(ctx context.Context, p *Principal, id, status, text, c
 	if status == DisputeRejected {
 		flag = 0
 	}
-	res, err := sh.ex.db.W.ExecContext(ctx, `UPDATE disputes SET status = $1, resolution = $2, correction = $3, resolved_by = $4, resolved_at = $5, flagged = $6
-		WHERE id = $7 AND status = $8`, status, text, clipRunes(correction, 4000), p.ID, sh.ex.now().UnixMicro(), flag, id, DisputeOpen)
+	err = sh.ex.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The claim comes first: a dispute settled since checkSettle
+		// read it is a conflict before write changes anything.
+		res, err := tx.ExecContext(ctx, `UPDATE disputes SET status = $1, resolution = $2, correction = $3, resolved_by = $4, resolved_at = $5, flagged = $6
+			WHERE id = $7 AND status = $8`, status, text, clipRunes(correction, 4000), p.ID, sh.ex.now().UnixMicro(), flag, id, DisputeOpen)
+		if err != nil {
+			return db.Interpret(err, "dispute")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			cur := d.Status
+			_ = tx.QueryRowContext(ctx, `SELECT status FROM disputes WHERE id = $1`, id).Scan(&cur)
+			return errs.Conflict("dispute %s is %s, not open", id, cur)
+		}
+		if write != nil {
+			return write(tx)
+		}
+		return nil
+	})
 	if err != nil {
-		return d, db.Interpret(err, "dispute")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return d, errs.Conflict("dispute %s is %s, not open", id, d.Status)
+		return d, err
 	}
 	sh.flags.forget(d.ItemCode)
 	return sh.Dispute(ctx, id)

@@ -147,50 +147,73 @@ const CorrectionRunPrefix = "correction:"
 // correction) as a new version, kept in the record's history like a
 // synced one. Only the provider's data admins may.
 func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item, key string, fields map[string]any) (DatasetRecord, error) {
-	it, codes, err := s.item(ctx, item)
+	c, err := s.CheckCorrection(ctx, p, item, key, fields)
 	if err != nil {
 		return DatasetRecord{}, err
 	}
-	if !catalog.CanChange(p, it.ProviderID) {
-		return DatasetRecord{}, errs.Forbidden("only data admins of department %s correct records of item %s", it.ProviderID, item)
-	}
-	for f := range fields {
-		found := false
-		for _, c := range codes {
-			found = found || c == f
-		}
-		if !found {
-			return DatasetRecord{}, errs.InvalidFields("correction is not valid", errs.FieldError{Pointer: "/correction/" + f, Reason: "not a field of the item"})
-		}
-	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		// The correction is merged into the record as it is when the row
-		// is locked, so a run applied meanwhile is not undone (SQLite's
-		// write transactions are serial already).
-		q := `SELECT data FROM dataset_records WHERE item_code = $1 AND record_key = $2`
-		if s.db.Dialect == db.Postgres {
-			q += ` FOR UPDATE`
-		}
-		var dat string
-		if err := tx.QueryRowContext(ctx, q, item, key).Scan(&dat); err != nil {
-			return db.Interpret(err, "record "+key)
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(dat), &m); err != nil {
-			return errs.Internal(err, "record %s", key)
-		}
-		maps.Copy(m, fields)
-		b, _ := json.Marshal(m)
-		if _, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
-			WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), CorrectionRunPrefix+p.ID, s.nowUTC().UnixMicro(), item, key); err != nil {
-			return db.Interpret(err, "record "+key)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
-			SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, item, key)
-		return db.Interpret(err, "record history")
-	})
-	if err != nil {
+	if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.CorrectRecordTx(ctx, tx, c) }); err != nil {
 		return DatasetRecord{}, err
 	}
 	return s.Record(ctx, item, key)
+}
+
+// Correction is a checked change of fields of one record, made by
+// CheckCorrection and written by CorrectRecordTx.
+type Correction struct {
+	by, item, key string
+	fields        map[string]any
+}
+
+// CheckCorrection checks that p may change fields of record key of item,
+// as CorrectRecord does before it writes, and returns the correction for
+// CorrectRecordTx. It reads the catalogue, outside any transaction: check
+// before the transaction begins.
+func (s *Service) CheckCorrection(ctx context.Context, p *exchange.Principal, item, key string, fields map[string]any) (Correction, error) {
+	it, codes, err := s.item(ctx, item)
+	if err != nil {
+		return Correction{}, err
+	}
+	if !catalog.CanChange(p, it.ProviderID) {
+		return Correction{}, errs.Forbidden("only data admins of department %s correct records of item %s", it.ProviderID, item)
+	}
+	for f := range fields {
+		if !slices.Contains(codes, f) {
+			return Correction{}, errs.InvalidFields("correction is not valid", errs.FieldError{Pointer: "/correction/" + f, Reason: "not a field of the item"})
+		}
+	}
+	return Correction{by: p.ID, item: item, key: key, fields: fields}, nil
+}
+
+// CorrectRecordTx writes correction c in tx as a new version of its
+// record; the caller commits (or rolls back) tx. It reads and writes only
+// through tx, so it runs inside another write's transaction (on SQLite the
+// one writer connection is tx's). The record is not found: errs.NotFound.
+func (s *Service) CorrectRecordTx(ctx context.Context, tx *sql.Tx, c Correction) error {
+	if c.item == "" {
+		return errs.Internal(nil, "record correction not checked (use CheckCorrection)")
+	}
+	// The correction is merged into the record as it is when the row is
+	// locked, so a run applied meanwhile is not undone (SQLite's write
+	// transactions are serial already).
+	q := `SELECT data FROM dataset_records WHERE item_code = $1 AND record_key = $2`
+	if s.db.Dialect == db.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var dat string
+	if err := tx.QueryRowContext(ctx, q, c.item, c.key).Scan(&dat); err != nil {
+		return db.Interpret(err, "record "+c.key)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(dat), &m); err != nil {
+		return errs.Internal(err, "record %s", c.key)
+	}
+	maps.Copy(m, c.fields)
+	b, _ := json.Marshal(m)
+	if _, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
+		WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), CorrectionRunPrefix+c.by, s.nowUTC().UnixMicro(), c.item, c.key); err != nil {
+		return db.Interpret(err, "record "+c.key)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
+		SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, c.item, c.key)
+	return db.Interpret(err, "record history")
 }

@@ -1,0 +1,135 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+)
+
+// failDBWrites makes every write of event (as both engines spell it after
+// BEFORE, e.g. "UPDATE OF status ON disputes") in the hub's database fail
+// with a database error until the returned function is called.
+func failDBWrites(t *testing.T, d *db.DB, name, event string) func() {
+	t.Helper()
+	ctx := context.Background()
+	create := []string{`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` BEGIN SELECT RAISE(ABORT, 'boom'); END`}
+	drop := []string{`DROP TRIGGER ` + name}
+	if d.Dialect == db.Postgres {
+		table := event[strings.LastIndex(event, " ")+1:]
+		create = []string{
+			`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$`,
+			`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` FOR EACH ROW EXECUTE FUNCTION ` + name + `()`,
+		}
+		drop = []string{`DROP TRIGGER ` + name + ` ON ` + table, `DROP FUNCTION ` + name + `()`}
+	}
+	for _, q := range create {
+		if _, err := d.W.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return func() {
+		t.Helper()
+		for _, q := range drop {
+			if _, err := d.W.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+}
+
+// TestDisputeAcceptanceAndCorrectionAreOneWrite: POST
+// /v1/disputes/{id}/accept with a correction either corrects the record
+// and accepts the dispute, or does neither. The correction was committed
+// in a transaction of its own before the acceptance was written: when
+// that write failed (here a trigger fails it) the answer was an error but
+// the record had been corrected under a dispute still open. A correction
+// that fails likewise leaves the dispute open.
+func TestDisputeAcceptanceAndCorrectionAreOneWrite(t *testing.T) {
+	for _, b := range dbtest.Backends {
+		t.Run(string(b), func(t *testing.T) {
+			h := hubtest.Start(t, b)
+			ctx := context.Background()
+			gaj := key(t, h, "xy-gaj", "gaj-data-admin", exchange.RoleDataAdmin)
+			it := syncedItem(t, h, gaj, "人口基础信息（异议更正原子）")
+
+			const rec = "P0000004"
+			r0, err := h.Sync.Record(ctx, it.Code, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			history := func() int {
+				t.Helper()
+				vs, _, err := h.Sync.RecordVersions(ctx, it.Code, rec, 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(vs)
+			}
+			h0 := history()
+			unchanged := func(when string, dispute string) {
+				t.Helper()
+				r, err := h.Sync.Record(ctx, it.Code, rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Version != r0.Version || string(r.Data) != string(r0.Data) || history() != h0 {
+					t.Errorf("%s: record version %d %s (%d versions), want it as it was: version %d %s (%d versions)",
+						when, r.Version, r.Data, history(), r0.Version, r0.Data, h0)
+				}
+				d, err := h.Sharing.Dispute(ctx, dispute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Status != exchange.DisputeOpen || d.Resolution != "" || d.Correction != "" || d.ResolvedBy != "" || d.ResolvedAt != nil || !d.Flagged {
+					t.Errorf("%s: dispute %+v, want it open and unsettled", when, d)
+				}
+			}
+
+			var d exchange.Dispute
+			h.Do(t, "POST", "/v1/disputes", h.AppKey, exchange.NewDispute{ItemCode: it.Code, RecordKey: rec, Reason: "住址有误"}).
+				Want(t, http.StatusCreated).JSON(t, &d)
+			accept := "/v1/disputes/" + d.ID + "/accept"
+			correction := map[string]any{"address": "襄阳市樊城区更正地址4号"}
+			body := map[string]any{"resolution": "已核实更正", "correction": correction}
+
+			// The acceptance's write fails: nothing changes.
+			restore := failDBWrites(t, h.DB, "fail_dispute_settle", "UPDATE OF status ON disputes")
+			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusInternalServerError).Problem(t)
+			restore()
+			unchanged("after a failed acceptance", d.ID)
+
+			// The correction's last write fails: the dispute stays open.
+			restore = failDBWrites(t, h.DB, "fail_record_history", "INSERT ON dataset_record_versions")
+			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusInternalServerError).Problem(t)
+			restore()
+			unchanged("after a failed correction", d.ID)
+
+			// Nothing fails: corrected and accepted, one new version.
+			var got exchange.Dispute
+			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusOK).JSON(t, &got)
+			want, _ := json.Marshal(correction)
+			if got.Status != exchange.DisputeAccepted || got.Correction != string(want) || !got.Flagged {
+				t.Fatalf("accepted dispute %+v", got)
+			}
+			r, err := h.Sync.Record(ctx, it.Code, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data map[string]any
+			if err := json.Unmarshal(r.Data, &data); err != nil {
+				t.Fatal(err)
+			}
+			if r.Version != r0.Version+1 || data["address"] != correction["address"] || history() != h0+1 {
+				t.Fatalf("record after the acceptance: version %d %s (%d versions), want version %d with the correction (%d versions)",
+					r.Version, r.Data, history(), r0.Version+1, h0+1)
+			}
+		})
+	}
+}
