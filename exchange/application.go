@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
@@ -546,7 +547,7 @@ func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode str
 		if len(gone) == 0 {
 			continue
 		}
-		reason := "fields " + strings.Join(gone, ", ") + " left item " + itemCode
+		reason := goneReason(gone, itemCode)
 		m := GrantMisfit{Grant: g, Gone: gone, Reason: "revoked: no granted field remains"}
 		if len(keep) == 0 {
 			if _, err := sh.ex.RevokeGrant(ctx, by, g.ID, reason); err != nil {
@@ -563,6 +564,36 @@ func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode str
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// goneReason is the reason to revoke or narrow a grant whose fields gone
+// left item code: "fields A, B left item CODE", naming as many fields as
+// fit in a reason and counting the rest ("fields A, B and 7 more left item
+// CODE"), so that a review is not refused for the length of its own
+// reason.
+func goneReason(gone []string, code string) string {
+	tail := " left item " + code
+	if all := "fields " + strings.Join(gone, ", ") + tail; utf8.RuneCountInString(all) <= maxReasonRunes {
+		return all
+	}
+	// Each field named lengthens the reason by more than the count of the
+	// rest shortens it: name them in order while the reason fits.
+	named, n := "", 0
+	for i, f := range gone {
+		next := named
+		if i > 0 {
+			next += ", "
+		}
+		next += f
+		if utf8.RuneCountInString("fields "+next+" and "+strconv.Itoa(len(gone)-i-1)+" more"+tail) > maxReasonRunes {
+			break
+		}
+		named, n = next, i+1
+	}
+	if n > 0 {
+		return "fields " + named + " and " + strconv.Itoa(len(gone)-n) + " more" + tail
+	}
+	return clipRunes(strconv.Itoa(len(gone))+" fields"+tail, maxReasonRunes)
 }
 
 // narrow revokes grant g for reason and makes a grant of the fields keep

@@ -177,10 +177,13 @@ func (s *Service) RevokeGrant(ctx context.Context, by *Principal, id, reason str
 	return g, nil
 }
 
+// maxReasonRunes is how long a revocation's reason may be.
+const maxReasonRunes = 500
+
 // revokeReason trims and checks a revocation's reason.
 func revokeReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len([]rune(reason)) > 500 {
+	if reason == "" || len([]rune(reason)) > maxReasonRunes {
 		return "", errs.InvalidFields("revocation is not valid", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
 	}
 	return reason, nil
