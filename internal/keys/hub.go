@@ -41,7 +41,8 @@ type Ring struct {
 
 // Current returns the newest unretired key of purpose, creating one when
 // there is none. Concurrent callers (several replicas) may race to create;
-// the loser reads the winner's key.
+// the loser reads the winner's key (hub_keys_one_current lets one key of
+// a purpose be current, and the loser's INSERT is skipped).
 func (r *Ring) Current(ctx context.Context, purpose string) (*HubKey, error) {
 	k, err := r.current(ctx, purpose)
 	if err == nil {
