@@ -15,7 +15,8 @@ import (
 // reading a record's versions included (it is audited and charged to the
 // grant's quota like a read of the record, but was left out of the
 // statistics), and a bad period names the parameter that is wrong (a bad
-// "to" was reported at ?from).
+// "to" was reported at ?from); a time whose zone's '+' was not escaped
+// is read.
 func TestCallStats(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
@@ -40,6 +41,16 @@ func TestCallStats(t *testing.T) {
 			h.Do(t, "GET", "/v1/stats/calls?"+q.Encode(), gaj, nil).Want(t, http.StatusOK).JSON(t, &stats)
 			if len(stats.Items) != 1 || stats.Items[0].Calls != 3 {
 				t.Errorf("provider's stats %+v, want 3 calls", stats.Items)
+			}
+
+			// Times as a caller types them, the zone's '+' unescaped
+			// (the query string makes it a space).
+			cst := time.FixedZone("CST", 8*3600)
+			stats.Items = nil
+			h.Do(t, "GET", "/v1/stats/calls?from="+now.Add(-time.Hour).In(cst).Format(time.RFC3339)+"&to="+now.Add(time.Hour).In(cst).Format(time.RFC3339)+
+				"&item_code="+it.Code, h.Auditor, nil).Want(t, http.StatusOK).JSON(t, &stats)
+			if len(stats.Items) != 1 || stats.Items[0].Calls != 3 {
+				t.Errorf("stats with an unescaped zone: %+v, want 3 calls", stats.Items)
 			}
 
 			for _, c := range []struct{ from, to, pointer string }{

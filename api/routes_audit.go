@@ -94,17 +94,23 @@ func queryUint(c *gin.Context, name string, required bool) (uint64, bool, error)
 	return n, true, nil
 }
 
+// parseQueryTime reads an RFC 3339 time given in a query string. An
+// unescaped '+' of a zone offset (…T08:00:00+08:00) arrives as a space; no
+// RFC 3339 time holds one, so a space is read as that '+'.
+func parseQueryTime(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil && strings.Contains(v, " ") {
+		t, err = time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+"))
+	}
+	return t, err
+}
+
 func queryTime(c *gin.Context, name string) (time.Time, error) {
 	v := c.Query(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil && strings.Contains(v, " ") {
-		// An unescaped '+' of a zone offset (…T08:00:00+08:00) arrives
-		// as a space; no RFC 3339 time holds one.
-		t, err = time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+"))
-	}
+	t, err := parseQueryTime(v)
 	if err != nil {
 		return t, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?" + name, Reason: "an RFC 3339 time, e.g. 2026-11-25T08:00:00+08:00", Value: v})
 	}

@@ -297,7 +297,7 @@ func (s *Server) registerData() {
 				return
 			}
 			if cs := c.Query("changed_since"); cs != "" {
-				t, err := time.Parse(time.RFC3339Nano, cs)
+				t, err := parseQueryTime(cs)
 				if err != nil {
 					fail(c, errs.InvalidFields("bad time", errs.FieldError{Pointer: "?changed_since", Reason: "RFC 3339", Value: cs}))
 					return

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -272,8 +271,8 @@ func (s *Server) registerSharing() {
 		Query: []queryParam{{Name: "from", Required: true, Description: "RFC 3339"}, {Name: "to", Required: true, Description: "RFC 3339; at most 92 days after from"},
 			{Name: "as", Description: "consumer (default) or provider"}, {Name: "consumer_department_id"}, {Name: "provider_department_id"}, {Name: "item_code"}},
 		Response: list[exchange.CallStat]{}, Handler: func(c *gin.Context) {
-			from, err1 := time.Parse(time.RFC3339, c.Query("from"))
-			to, err2 := time.Parse(time.RFC3339, c.Query("to"))
+			from, err1 := parseQueryTime(c.Query("from"))
+			to, err2 := parseQueryTime(c.Query("to"))
 			var fe []errs.FieldError
 			if err1 != nil {
 				fe = append(fe, errs.FieldError{Pointer: "?from", Reason: "required, an RFC 3339 time", Value: c.Query("from")})
