@@ -55,6 +55,14 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	// A key for a principal that cannot use it, or that is no admin, is
+	// not what bootstrap promises.
+	switch {
+	case p.Disabled:
+		return &exitError{2, fmt.Errorf("--admin-name: principal %s (%s) of %s is disabled; pass another --admin-name to make a new admin", p.Name, p.ID, dep.ID)}
+	case !p.Has(exchange.RoleAdmin):
+		return &exitError{2, fmt.Errorf("--admin-name: principal %s (%s) of %s is not an admin; pass another --admin-name to make a new admin", p.Name, p.ID, dep.ID)}
+	}
 	var exp time.Time
 	if *expires > 0 {
 		exp = time.Now().Add(*expires)

@@ -635,4 +635,22 @@ func TestBootstrap(t *testing.T) {
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("principals after two bootstraps: %+v, %v", ps, err)
 	}
+
+	// A principal of that name that is no admin, or is disabled, gets no
+	// key: bootstrap says which flag to change.
+	if _, err := ex.CreatePrincipal(ctx, exchange.NewPrincipal{DepartmentID: "xy-sjj", Name: "ops-app", Roles: []exchange.Role{exchange.RoleApp}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, errOut := cli(t, ctx, append(args, "--admin-name", "ops-app")...); c != 2 || !strings.Contains(errOut, "--admin-name: principal ops-app") || !strings.Contains(errOut, "is not an admin") {
+		t.Fatalf("bootstrap for an app principal: exit %d: %s", c, errOut)
+	}
+	if _, err := ex.DisablePrincipal(ctx, m1[2]); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, errOut := cli(t, ctx, args...); c != 2 || !strings.Contains(errOut, "--admin-name: principal hub-admin") || !strings.Contains(errOut, "is disabled") {
+		t.Fatalf("bootstrap for a disabled admin: exit %d: %s", c, errOut)
+	}
+	if c, out, errOut := cli(t, ctx, append(args, "--admin-name", "hub-admin-2")...); c != 0 || !strings.Contains(out, "admin hub-admin-2 (") {
+		t.Fatalf("bootstrap with a new admin name: exit %d: %s %s", c, out, errOut)
+	}
 }
