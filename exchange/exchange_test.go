@@ -381,6 +381,7 @@ func testPrincipals(t *testing.T, d *db.DB) {
 		{"unknown second role", exchange.NewPrincipal{DepartmentID: dep.ID, Name: "x2", Roles: []exchange.Role{exchange.RoleApp, "Admin"}}, []string{"/roles/1"}},
 		{"duplicate role", exchange.NewPrincipal{DepartmentID: dep.ID, Name: "x3", Roles: []exchange.Role{exchange.RoleApp, exchange.RoleApp}}, []string{"/roles/1"}},
 		{"no roles", exchange.NewPrincipal{DepartmentID: dep.ID, Name: "x4"}, []string{"/roles"}},
+		{"admin and auditor", exchange.NewPrincipal{DepartmentID: dep.ID, Name: "x7", Roles: []exchange.Role{exchange.RoleAdmin, exchange.RoleAuditor}}, []string{"/roles"}},
 		{"empty name", exchange.NewPrincipal{DepartmentID: dep.ID, Name: " ", Roles: []exchange.Role{exchange.RoleApp}}, []string{"/name"}},
 		{"long name", exchange.NewPrincipal{DepartmentID: dep.ID, Name: strings.Repeat("名", 101), Roles: []exchange.Role{exchange.RoleApp}}, []string{"/name"}},
 		{"no department", exchange.NewPrincipal{Name: "x5", Roles: []exchange.Role{exchange.RoleApp}}, []string{"/department_id"}},

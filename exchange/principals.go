@@ -53,6 +53,11 @@ func (s *Service) CreatePrincipal(ctx context.Context, np NewPrincipal) (Princip
 		}
 		seen[r] = true
 	}
+	if seen[RoleAdmin] && seen[RoleAuditor] {
+		// Separation of duties: admins make the principals, keys and
+		// grants the log records; they are not who reads it.
+		fe = append(fe, errs.FieldError{Pointer: "/roles", Reason: "admin and auditor are not held by one principal: the people audited do not read their own audit trail"})
+	}
 	if np.DepartmentID == "" {
 		fe = append(fe, errs.FieldError{Pointer: "/department_id", Reason: "required"})
 	} else if _, err := s.Department(ctx, np.DepartmentID); err != nil {
