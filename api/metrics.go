@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -57,8 +58,19 @@ func NewMetrics(reg *prometheus.Registry, d *db.DB) *Metrics {
 }
 
 func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {
+	method = metricMethod(method)
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// metricMethod keeps the method label to a fixed set: a client may send
+// any token as its method, and each would otherwise start new series.
+func metricMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 // ObserveAuditBatch records one audit group commit.
