@@ -59,7 +59,7 @@ type App struct {
 func OpenDB(ctx context.Context, cfg Config) (*db.DB, error) {
 	d, err := db.Open(ctx, cfg.Database)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--database: %w", err)
 	}
 	if cfg.Migrate {
 		if _, err := d.Migrate(ctx); err != nil {
@@ -217,8 +217,24 @@ func (a *App) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.Shutdown)
 	defer cancel()
 	err := a.srv.Shutdown(sctx)
-	return errors.Join(err, <-errc, a.Close(sctx))
+	cctx := sctx
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Cut what is still in flight (a client that never finishes its
+		// body, or never reads the response): nothing more may be
+		// answered once the audit log closes.
+		a.srv.Close()
+		err = fmt.Errorf("--shutdown-timeout %s passed before every request finished; the connections still open were closed", a.Config.Shutdown)
+		// The audit log still commits its last batch and checkpoint.
+		var ccancel context.CancelFunc
+		cctx, ccancel = context.WithTimeout(context.Background(), closeGrace)
+		defer ccancel()
+	}
+	return errors.Join(err, <-errc, a.Close(cctx))
 }
+
+// closeGrace is how long the services have to close (the audit log's last
+// batch and final checkpoint) when --shutdown-timeout has run out.
+const closeGrace = 2 * time.Second
 
 // Close stops background work and closes every service. Safe to call twice.
 func (a *App) Close(ctx context.Context) error {
@@ -253,5 +269,9 @@ func (a *App) Close(ctx context.Context) error {
 // schema version, for `sharehub migrate` and `sharehub audit verify`.
 func OpenDBUnchecked(ctx context.Context, cfg Config) (*db.DB, error) {
 	cfg.Fill()
-	return db.Open(ctx, cfg.Database)
+	d, err := db.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	return d, nil
 }
