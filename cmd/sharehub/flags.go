@@ -20,7 +20,10 @@ func envName(flagName string) string {
 // from its SHAREHUB_* environment variable when that is set, so flags win
 // over the environment, which wins over built-in defaults.
 func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
-	var envErrs []string
+	var envErrs []func() error
+	bad := func(name, format string, v string) {
+		envErrs = append(envErrs, envError(fs, name, fmt.Errorf(format, envName(name), v)))
+	}
 	str := func(p *string, name, usage string) {
 		if v, ok := os.LookupEnv(envName(name)); ok {
 			*p = v
@@ -31,7 +34,7 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		if v, ok := os.LookupEnv(envName(name)); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Sprintf("%s: want a number of bytes, got %q", envName(name), v))
+				bad(name, "%s: want a number of bytes, got %q", v)
 			}
 			*p = n
 		}
@@ -41,7 +44,7 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		if v, ok := os.LookupEnv(envName(name)); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Sprintf("%s: want a whole number, got %q", envName(name), v))
+				bad(name, "%s: want a whole number, got %q", v)
 			}
 			*p = n
 		}
@@ -68,41 +71,61 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		c.MasterKey = v
 	}
 	return func() error {
-		if len(envErrs) > 0 {
-			return fmt.Errorf("%s", strings.Join(envErrs, "\n"))
+		var msgs []string
+		for _, e := range envErrs {
+			if err := e(); err != nil {
+				msgs = append(msgs, err.Error())
+			}
+		}
+		if len(msgs) > 0 {
+			return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 		}
 		c.Fill()
 		return c.Validate()
 	}
 }
 
+// envError returns a check reporting err, a malformed SHAREHUB_* value for
+// the flag name, unless the command line sets that flag: flags win over
+// the environment, even over a value that does not parse.
+func envError(fs *flag.FlagSet, name string, err error) func() error {
+	return func() error {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+		if set {
+			return nil
+		}
+		return err
+	}
+}
+
 // durationFlag registers a duration flag with its SHAREHUB_* fallback; a
 // malformed environment value is reported by the returned check.
 func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, usage string) func() error {
-	var bad error
+	check := func() error { return nil }
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			bad = fmt.Errorf("%s: want a duration such as 20s, got %q", envName(name), v)
+			check = envError(fs, name, fmt.Errorf("%s: want a duration such as 20s, got %q", envName(name), v))
 		}
 		*p = d
 	}
 	fs.DurationVar(p, name, *p, usage+" (env "+envName(name)+")")
-	return func() error { return bad }
+	return check
 }
 
 // boolFlag registers a boolean flag with its SHAREHUB_* fallback.
 func boolFlag(fs *flag.FlagSet, p *bool, name string, usage string) func() error {
-	var bad error
+	check := func() error { return nil }
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			bad = fmt.Errorf("%s: want true or false, got %q", envName(name), v)
+			check = envError(fs, name, fmt.Errorf("%s: want true or false, got %q", envName(name), v))
 		}
 		*p = b
 	}
 	fs.BoolVar(p, name, *p, usage+" (env "+envName(name)+")")
-	return func() error { return bad }
+	return check
 }
 
 // allOf runs checks in order and returns the first error.

@@ -7,6 +7,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -14,9 +15,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/keys"
 )
 
 // Config is every setting of a hub process. Flags and SHAREHUB_*
@@ -91,6 +95,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	dbErr, blobErr := db.CheckURL(c.Database), blob.CheckSpec(c.Blobs)
+	if dbErr == nil && c.Database == "sqlite::memory:" {
+		dbErr = errors.New("sqlite::memory: cannot hold the hub's data (its connections would each see their own empty database); give a file, as in sqlite:./data/sharehub.db")
+	}
 	add("database", dbErr)
 	add("blobs", blobErr)
 	if c.Listen == "" {
@@ -99,11 +106,16 @@ func (c *Config) Validate() error {
 		add("listen", err)
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("public-url", fmt.Errorf("want an absolute http(s) URL, got %q", c.PublicURL))
+		// It is the base of blob links and QR codes: PATH is appended.
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			add("public-url", fmt.Errorf("want an absolute http(s) URL without query or fragment, got %q", c.PublicURL))
 		}
 	}
 	checkTLS(c.TLSCert, c.TLSKey, add)
+	if c.Shutdown <= 0 {
+		add("shutdown-timeout", fmt.Errorf("want a positive duration such as 20s, got %s", c.Shutdown))
+	}
 	if c.DebugListen != "" {
 		if host, _, err := net.SplitHostPort(c.DebugListen); err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
 			add("debug-listen", fmt.Errorf("a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugListen))
@@ -132,7 +144,9 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("log-format", fmt.Errorf("json or text, got %q", c.LogFormat))
 	}
-	if strings.TrimSpace(c.AuditOrigin) == "" || strings.ContainsAny(c.AuditOrigin, " \n+") {
+	// It names the checkpoint signer's key: a signed-note name, which has
+	// no white space of any kind (tabs, no-break spaces) and no '+'.
+	if c.AuditOrigin == "" || !utf8.ValidString(c.AuditOrigin) || strings.IndexFunc(c.AuditOrigin, unicode.IsSpace) >= 0 || strings.Contains(c.AuditOrigin, "+") {
 		add("audit-origin", fmt.Errorf("a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"))
 	}
 	// A shared master key is needed with PostgreSQL or S3. Whether either
@@ -140,9 +154,24 @@ func (c *Config) Validate() error {
 	// is reported above and is not a reason to ask for a key as well.
 	shared := (dbErr == nil && !strings.HasPrefix(c.Database, "sqlite:")) ||
 		(blobErr == nil && !strings.HasPrefix(c.Blobs, "file:"))
-	if c.MasterKey == "" && shared {
-		if _, err := readFile(c.MasterKeyFile); err != nil {
+	_, statErr := os.Stat(c.MasterKeyFile)
+	switch {
+	case c.MasterKey != "":
+		if _, err := keys.ParseMaster(c.MasterKey); err != nil {
+			problems = append(problems, "SHAREHUB_MASTER_KEY: "+masterKeyWant)
+		}
+	case shared || !errors.Is(statErr, fs.ErrNotExist):
+		// Embedded, a missing file is made at start.
+		b, err := readFile(c.MasterKeyFile)
+		switch {
+		case err != nil && shared:
 			add("master-key-file", fmt.Errorf("with PostgreSQL or S3 every replica needs the same master key: set SHAREHUB_MASTER_KEY or point --master-key-file at it (%v)", err))
+		case err != nil:
+			add("master-key-file", err)
+		default:
+			if _, err := keys.ParseMaster(string(b)); err != nil {
+				add("master-key-file", fmt.Errorf("%s does not hold a master key: %s", c.MasterKeyFile, masterKeyWant))
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -150,6 +179,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+const masterKeyWant = "want 32 bytes written as 64 hex digits or base64"
 
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level

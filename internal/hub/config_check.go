@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // checkAddr checks a listen address the way net.Listen will use it: host:port
@@ -130,8 +131,13 @@ func checkCertPEM(path string, b []byte) error {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
-		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
 			return fmt.Errorf("%s: certificate %d does not parse: %v", path, n+1, err)
+		}
+		// The first is the hub's own: every client would refuse it expired.
+		if n == 0 && time.Now().After(cert.NotAfter) {
+			return fmt.Errorf("the certificate in %s expired on %s", path, cert.NotAfter.UTC().Format("2006-01-02 15:04 MST"))
 		}
 		n++
 	}
