@@ -96,7 +96,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// that an entry is durable before its response goes out, and group
 	// commit makes that cheap. foreign_keys is off by default in SQLite.
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// The path goes into an SQLite URI, where '%' escapes, '?' starts the
+	// parameters and '#' ends the URI: /srv/a#b.db would open /srv/a.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	w, err := sql.Open("sqlite", uri+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -108,7 +111,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	// Readers are many; query_only stops a read path from writing by mistake.
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", uri+"?"+pragmas+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -147,10 +150,25 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{Dialect: Postgres, R: p, W: p, Log: lg, URL: redact(dsn)}, nil
 }
 
+// redact removes the passwords from a PostgreSQL URL: the user's, and
+// any query parameter naming one (password, sslpassword), which libpq
+// and pgx accept as well.
 func redact(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "postgres://…"
+	}
+	if q := u.Query(); len(q) > 0 {
+		hidden := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				hidden = true
+			}
+		}
+		if hidden {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }

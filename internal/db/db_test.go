@@ -2,6 +2,9 @@ package db_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,4 +131,49 @@ func TestKey64(t *testing.T) {
 			t.Error("Key64 does not depend on its input")
 		}
 	})
+}
+
+// TestSQLitePathIsTheFileName: a path holding characters an SQLite URI
+// reads otherwise ('#' ends it, '?' starts its parameters, '%' escapes)
+// opens the file of exactly that name (sqlite:/srv/a#b.db opened /srv/a).
+func TestSQLitePathIsTheFileName(t *testing.T) {
+	dir := t.TempDir()
+	name := "a#b%41?c.db"
+	d, err := db.Open(context.Background(), "sqlite:"+filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.W.Exec(`CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if !slices.Contains(names, name) || slices.Contains(names, "a") || slices.Contains(names, "a#bA") {
+		t.Fatalf("files in the directory: %q; want %q", names, name)
+	}
+}
+
+// TestPostgresPasswordNotShown: a password given as a URL parameter is
+// kept out of the error of a failed open, as the user's password is.
+func TestPostgresPasswordNotShown(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://u:userpw-9f2@127.0.0.1:1/db?connect_timeout=2",
+		"postgres://u@127.0.0.1:1/db?password=querypw-7c1&connect_timeout=2",
+		"postgres://u@127.0.0.1:1/db?sslpassword=querypw-7c1&sslmode=disable&connect_timeout=2",
+	} {
+		_, err := db.Open(context.Background(), dsn)
+		if err == nil {
+			t.Fatalf("open %s: no error", dsn)
+		}
+		if strings.Contains(err.Error(), "userpw-9f2") || strings.Contains(err.Error(), "querypw-7c1") {
+			t.Errorf("open error shows the password: %v", err)
+		}
+	}
 }
