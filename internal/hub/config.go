@@ -73,7 +73,15 @@ func (c *Config) Fill() {
 		c.Database = "sqlite:" + filepath.Join(c.DataDir, "sharehub.db")
 	}
 	if c.Blobs == "" {
-		c.Blobs = "file:" + filepath.Join(c.DataDir, "blobs")
+		dir := filepath.Join(c.DataDir, "blobs")
+		c.Blobs = "file:" + dir
+		if strings.ContainsAny(dir, "?#%") {
+			// file:DIR refuses '?' and '#' (a URL's query and fragment,
+			// most likely a mistyped --blobs); the URL form escapes them.
+			if abs, err := filepath.Abs(dir); err == nil {
+				c.Blobs = "file://" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+			}
+		}
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")

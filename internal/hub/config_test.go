@@ -1,9 +1,13 @@
 package hub_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/xiangyang-gov/sharehub/internal/blob"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 )
 
@@ -102,5 +106,30 @@ func checkValidate(t *testing.T, c hub.Config, want string) {
 		t.Fatalf("accepted; want %q", want)
 	case want != "" && err.Error() != want:
 		t.Fatalf("error %q; want %q", err, want)
+	}
+}
+
+// TestDataDirWithURLCharacters: a --data-dir whose path holds '#', '?' or
+// '%' runs the hub on its default blob directory inside it (file:DIR
+// refuses '?' and '#', so the default was refused with a --blobs message
+// the operator never typed).
+func TestDataDirWithURLCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "数据#1?%41")
+	c := hub.Defaults()
+	c.DataDir = dir
+	c.Fill()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate with --data-dir %s: %v", dir, err)
+	}
+	st, err := blob.Open(context.Background(), c.Blobs, blob.Options{})
+	if err != nil {
+		t.Fatalf("open the default blob store %s: %v", c.Blobs, err)
+	}
+	info, err := st.Put(context.Background(), strings.NewReader("x"), "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs")); err != nil || info.Size != 1 {
+		t.Fatalf("blob store not in %s/blobs: %v %+v", dir, err, info)
 	}
 }
