@@ -112,6 +112,12 @@ func (c *Config) Validate() error {
 		add("listen", errors.New("want host:port, e.g. 127.0.0.1:8080"))
 	} else if err := checkAddr(c.Listen, "127.0.0.1:8080"); err != nil {
 		add("listen", err)
+	} else if host, _, _ := net.SplitHostPort(c.Listen); c.PublicURL == "" && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+		// Without --public-url the hub names itself by its listen
+		// address in blob links and in the QR codes printed on licences;
+		// 0.0.0.0 is no address a client can reach, and a printed code
+		// cannot be fixed later.
+		add("public-url", fmt.Errorf("required with --listen %s (every address): blob links and licence QR codes carry the address clients use, e.g. https://hub.xiangyang.gov.cn", c.Listen))
 	}
 	if c.PublicURL != "" {
 		// It is the base of blob links and QR codes: PATH is appended.

@@ -63,14 +63,21 @@ func TestValidateLicenceLimits(t *testing.T) {
 // TestValidateListen: --listen and --debug-listen take host:port with a
 // port from 0 to 65535 (or a service name), as net.Listen will; anything
 // else is refused at start naming the flag, not when the listener opens.
+// Listening on every address needs --public-url: the hub would otherwise
+// print 0.0.0.0 into licence QR codes.
 func TestValidateListen(t *testing.T) {
 	for _, tc := range []struct {
 		listen, debug string
+		public        string // --public-url
 		want          string // "" for valid
 	}{
 		{listen: "127.0.0.1:0"},
-		{listen: ":65535"},
-		{listen: "0.0.0.0:8443"},
+		{listen: ":65535", public: "https://hub.xiangyang.gov.cn"},
+		{listen: "0.0.0.0:8443", public: "https://hub.xiangyang.gov.cn"},
+		{listen: "0.0.0.0:8443", want: "--public-url: required with --listen 0.0.0.0:8443 (every address): blob links and licence QR codes carry the address clients use, e.g. https://hub.xiangyang.gov.cn"},
+		{listen: "[::]:8443", want: "--public-url: required with --listen [::]:8443 (every address): blob links and licence QR codes carry the address clients use, e.g. https://hub.xiangyang.gov.cn"},
+		{listen: ":8080", want: "--public-url: required with --listen :8080 (every address): blob links and licence QR codes carry the address clients use, e.g. https://hub.xiangyang.gov.cn"},
+		{listen: "10.1.2.3:8080"},
 		{listen: "[::1]:8080"},
 		{listen: "localhost:http"},
 		{listen: "127.0.0.1:8080", debug: "127.0.0.1:0"},
@@ -88,7 +95,7 @@ func TestValidateListen(t *testing.T) {
 			c := hub.Defaults()
 			c.DataDir = t.TempDir()
 			c.Fill()
-			c.Listen, c.DebugListen = tc.listen, tc.debug
+			c.Listen, c.DebugListen, c.PublicURL = tc.listen, tc.debug, tc.public
 			checkValidate(t, c, tc.want)
 		})
 	}
