@@ -37,6 +37,12 @@ func (s *Server) registerConsole() {
 			c.Header("X-Content-Type-Options", "nosniff")
 			c.Data(http.StatusOK, "text/css; charset=utf-8", consoleCSS)
 		}})
+	// gin's own trailing-slash redirects are off (they answered before any
+	// middleware, so without an audit entry): the console's is a route.
+	s.handle(route{Method: "GET", Path: consolePath, Tag: "console", Public: true, Status: http.StatusMovedPermanently,
+		Summary: "Web console: redirects to /console/.", Handler: func(c *gin.Context) {
+			c.Redirect(http.StatusMovedPermanently, consolePath+"/")
+		}})
 	page := func(path, summary string, roles []exchange.Role, fn func(*gin.Context, *consoleMe)) {
 		s.handle(route{Method: "GET", Path: path, Tag: "console", Public: true, Summary: summary + consoleDoc, Handler: s.consolePage(roles, fn)})
 	}

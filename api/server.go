@@ -143,6 +143,10 @@ func New(d Deps, cfg Config) *Server {
 	// after the handler returns, and a driver may still watch the context.
 	e.ContextWithFallback = false
 	e.RemoveExtraSlash = true
+	// A path with a slash too many or too few is a 404 like any unknown
+	// path: gin's redirect for it answered before the middleware ran, so
+	// the call had no request ID and no audit entry.
+	e.RedirectTrailingSlash = false
 	// Client addresses in logs and rate limits come from X-Forwarded-For
 	// only when the peer is a configured reverse proxy; gin trusts every
 	// peer by default, which would let callers forge their address.
