@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type qrResponse struct {
 // see, and nothing about those it may not (not even how many there are).
 type lookupResponse struct {
 	Items []licence.View `json:"items"`
+	// NextCursor, when set, gets the next page (?cursor=).
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // TokenJWKSPath publishes the hub's QR token keys for offline verification.
@@ -107,7 +110,6 @@ func (s *Server) registerLicences() {
 				fail(c, err)
 				return
 			}
-			noteResource(c, "licence", l.Key())
 			ok(c, http.StatusOK, l)
 		}})
 	s.handle(route{Method: "PUT", Path: "/v1/licences/:id/file", Tag: "licences", Roles: issuers, Upload: true,
@@ -123,7 +125,6 @@ func (s *Server) registerLicences() {
 				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
 				return
 			}
-			noteResource(c, "licence", l.Key())
 			ok(c, http.StatusOK, l)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/licences/:id/history", Tag: "licences", Roles: issuers,
@@ -146,7 +147,6 @@ func (s *Server) registerLicences() {
 				fail(c, err)
 				return
 			}
-			noteResource(c, "licence", l.Key())
 			noteRows(c, len(h))
 			ok(c, http.StatusOK, list[licence.Version]{Items: h})
 		}})
@@ -166,15 +166,15 @@ func (s *Server) registerLicences() {
 					return
 				}
 			}
-			noteResource(c, "licence", l.Key())
 			noteRows(c, 1)
 			ok(c, http.StatusOK, v)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/licences", Tag: "licences", Roles: consumers,
-		Summary: "Look licences up by holder id. Needs X-Purpose and a grant for a licence type (issuers: or licences of their own department); only licences the caller may see are returned, with no sign of others.",
+		Summary: "Look licences up by holder id, 100 a page. Needs X-Purpose and a grant for a licence type (issuers: or licences of their own department); only licences the caller may see are returned, with no sign of others.",
 		Query: []queryParam{{Name: "holder_id", Description: "持证主体代码", Required: true},
 			{Name: "holder_id_type", Description: "111 居民身份证号 (default) or 001 统一社会信用代码"},
-			{Name: "type_code", Description: "only this licence type"}},
+			{Name: "type_code", Description: "only this licence type"},
+			{Name: "cursor", Description: "the next_cursor of the previous page"}},
 		Response: lookupResponse{}, Handler: func(c *gin.Context) { s.lookupLicences(c) }})
 
 	s.handle(route{Method: "POST", Path: "/v1/licences/:id/verify", Tag: "licences", Roles: consumers,
@@ -190,7 +190,6 @@ func (s *Server) registerLicences() {
 				fail(c, err)
 				return
 			}
-			noteResource(c, "licence", v.ID)
 			ok(c, http.StatusOK, v)
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/licences/:id/qr", Tag: "licences", Roles: consumers,
@@ -199,7 +198,7 @@ func (s *Server) registerLicences() {
 
 	s.handle(route{Method: "POST", Path: "/v1/licence-imports", Tag: "licences", Upload: true,
 		Roles:   []exchange.Role{exchange.RoleImporter, exchange.RoleAdmin},
-		Summary: "Import licences from a CSV or xlsx (raw body): every bad cell reported; a dry run unless commit=true; rows already registered (same type and number) are skipped.",
+		Summary: "Import licences from a CSV or xlsx (raw body): every bad cell reported; a dry run unless commit=true; rows already registered (same type and number, holder and issuer) are skipped and counted as unchanged, a dry run counting those a commit would skip; a row whose type and number are registered for another holder or issuer is an error.",
 		Query: []queryParam{{Name: "commit", Description: "true: issue the licences, sealed in batches, if the file has no errors"},
 			{Name: "filename", Description: "the file's name (.csv or .xlsx), for messages"},
 			{Name: "problems", Description: "csv: a dry run that answers every error as CSV (sheet, row, cell, column, reason, value) instead of the JSON report, which lists the first 1,000"}},
@@ -225,6 +224,15 @@ func (s *Server) registerLicences() {
 			c.Header("Cache-Control", "public, max-age=300")
 			s.writeAfterAudit(c, "application/jwk-set+json", b)
 		}})
+}
+
+// noteLicence names in the call's audit entry the licence whose identifier
+// (of any version, already parsed) the path gives, by its key: as soon as
+// it is known, so that a call refused or failing names it too, and the
+// same for every version, so that an auditor's search by licence finds
+// every call on it.
+func noteLicence(c *gin.Context, id string) {
+	noteResource(c, "licence", (&licence.Licence{ID: id}).Key())
 }
 
 // requirePurpose rejects a data call without a purpose (用证事由).
@@ -286,6 +294,7 @@ func (s *Server) ownLicenceID(c *gin.Context, what string) (ident.LicenceID, err
 	if err != nil {
 		return p, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()})
 	}
+	noteLicence(c, c.Param("id"))
 	own, err := s.issuesLicence(c, p)
 	if err != nil {
 		return p, err
@@ -323,6 +332,7 @@ func (s *Server) readLicence(c *gin.Context, needPurpose bool) (licence.Licence,
 	if err != nil {
 		return licence.Licence{}, nil, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()})
 	}
+	noteLicence(c, id)
 	if needPurpose {
 		if err := requirePurpose(c); err != nil {
 			return licence.Licence{}, nil, err
@@ -358,6 +368,16 @@ func (s *Server) lookupLicences(c *gin.Context) {
 		return
 	}
 	id = strings.ToUpper(id)
+	// A cursor is sealed for the holder it pages through.
+	cursorFor := "licence-lookup:" + idType + ":" + id
+	var after string
+	if cur := c.Query("cursor"); cur != "" {
+		var err error
+		if after, err = s.openCursor(cursorFor, cur); err != nil {
+			fail(c, err)
+			return
+		}
+	}
 	if err := requirePurpose(c); err != nil {
 		fail(c, err)
 		return
@@ -367,10 +387,12 @@ func (s *Server) lookupLicences(c *gin.Context) {
 	// who see their own department's licences whole). One grant check,
 	// and one call off the quota, per type. The answer must not depend on
 	// licences the caller may not see: those are left out without a
-	// trace, and a caller who may see none is refused before anything
+	// trace (and before the page is cut, so that they take none of its
+	// room), and a caller who may see none is refused before anything
 	// is read.
 	issuerCaller := principal(c).Has(exchange.RoleIssuer)
 	access := map[string]func(string) bool{}
+	var scope *licence.LookupScope
 	switch {
 	case typeCode != "" && !issuerCaller:
 		allows, err := s.licenceAccess(c, typeCode, "")
@@ -379,18 +401,27 @@ func (s *Server) lookupLicences(c *gin.Context) {
 			return
 		}
 		access[typeCode] = allows
-	case typeCode == "" && !issuerCaller:
-		if err := s.anyLicenceGrant(c); err != nil {
+	default:
+		types, err := s.grantedLicenceTypes(c)
+		if err != nil {
 			fail(c, err)
 			return
 		}
+		if len(types) == 0 && !issuerCaller {
+			fail(c, errs.Forbidden("department %s has no grant for any licence type", principal(c).DepartmentID))
+			return
+		}
+		scope = &licence.LookupScope{Types: types}
+		if issuerCaller {
+			scope.IssuerID = principal(c).DepartmentID
+		}
 	}
-	ls, err := s.licences.Lookup(ctx, idType, id, typeCode)
+	ls, next, err := s.licences.LookupPage(ctx, licence.LookupQuery{IDType: idType, ID: id, TypeCode: typeCode, Scope: scope, After: after})
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	out := lookupResponse{Items: []licence.View{}}
+	out := lookupResponse{Items: []licence.View{}, NextCursor: s.sealCursor(cursorFor, next)}
 	now := time.Now()
 	for i := range ls {
 		l := &ls[i]
@@ -423,18 +454,20 @@ func (s *Server) lookupLicences(c *gin.Context) {
 	ok(c, http.StatusOK, out)
 }
 
-// anyLicenceGrant refuses (errs.Forbidden) a caller whose department holds
-// no grant in force for any licence type.
-func (s *Server) anyLicenceGrant(c *gin.Context) error {
-	p := principal(c)
-	gs, err := s.ex.Grants(c.Request.Context(), exchange.GrantFilter{ConsumerDepartmentID: p.DepartmentID, ResourceKind: exchange.ResourceLicenceType, ActiveOnly: true})
+// grantedLicenceTypes returns the licence types the caller's department
+// holds a grant in force for.
+func (s *Server) grantedLicenceTypes(c *gin.Context) ([]string, error) {
+	gs, err := s.ex.Grants(c.Request.Context(), exchange.GrantFilter{ConsumerDepartmentID: principal(c).DepartmentID, ResourceKind: exchange.ResourceLicenceType, ActiveOnly: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(gs) == 0 {
-		return errs.Forbidden("department %s has no grant for any licence type", p.DepartmentID)
+	var types []string
+	for _, g := range gs {
+		if !slices.Contains(types, g.ResourceID) {
+			types = append(types, g.ResourceID)
+		}
 	}
-	return nil
+	return types, nil
 }
 
 func (s *Server) licenceQR(c *gin.Context) {
@@ -451,6 +484,7 @@ func (s *Server) licenceQR(c *gin.Context) {
 		fail(c, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error()}))
 		return
 	}
+	noteLicence(c, c.Param("id"))
 	granted, err := s.accessBeforeReading(c, p)
 	if err != nil {
 		fail(c, err)
@@ -477,7 +511,6 @@ func (s *Server) licenceQR(c *gin.Context) {
 		fail(c, errs.Internal(err, "QR code"))
 		return
 	}
-	noteResource(c, "licence", l.Key())
 	c.Header("Cache-Control", "no-store")
 	if strings.Contains(c.GetHeader("Accept"), "image/png") {
 		c.Header("X-Verify-URL", qr.URL)

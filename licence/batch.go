@@ -133,19 +133,19 @@ func (s *Service) sealBatch(ctx context.Context, by *exchange.Principal, dept st
 // not its writer, pays for the probes; a licence registered between the
 // probe and the write fails the write as a conflict.
 func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending, error) {
-	taken := map[string]bool{}
-	if s.db.Dialect == db.Postgres {
-		if err := s.takenPostgres(ctx, items, taken); err != nil {
-			return nil, err
-		}
-	} else if err := s.takenSQLite(ctx, items, taken); err != nil {
+	keys := make([]numberKey, len(items))
+	for i := range items {
+		keys[i] = numberKey{items[i].l.TypeCode, items[i].l.Number}
+	}
+	taken, err := s.registered(ctx, keys)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]*pending, 0, len(items))
-	seen := map[string]bool{}
+	seen := map[numberKey]bool{}
 	for i := range items {
-		k := items[i].l.TypeCode + "\x00" + items[i].l.Number
-		if taken[k] || seen[k] {
+		k := keys[i]
+		if _, ok := taken[k]; ok || seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -154,26 +154,42 @@ func (s *Service) unregistered(ctx context.Context, items []pending) ([]*pending
 	return out, nil
 }
 
-// takenSQLite marks in taken the (type, number) keys of items already
-// registered: per type, IN lists of up to 500 numbers with "?" parameters
-// (SQLite parses numbered ones in time quadratic in their count).
-func (s *Service) takenSQLite(ctx context.Context, items []pending, taken map[string]bool) error {
-	byType := map[string][]*pending{}
-	for i := range items {
-		byType[items[i].l.TypeCode] = append(byType[items[i].l.TypeCode], &items[i])
+// numberKey is a licence's type and number, unique in the registry.
+type numberKey struct{ typeCode, number string }
+
+// registeredAs is who holds and who issued a registered licence.
+type registeredAs struct{ issuerID, idType, id string }
+
+// registered returns, of keys, those already registered, with their
+// holders and issuers.
+func (s *Service) registered(ctx context.Context, keys []numberKey) (map[numberKey]registeredAs, error) {
+	taken := map[numberKey]registeredAs{}
+	if s.db.Dialect == db.Postgres {
+		return taken, s.takenPostgres(ctx, keys, taken)
 	}
-	for tc, ps := range byType {
-		for len(ps) > 0 {
-			n := min(len(ps), 500)
+	return taken, s.takenSQLite(ctx, keys, taken)
+}
+
+// takenSQLite fills taken with the keys already registered: per type, IN
+// lists of up to 500 numbers with "?" parameters (SQLite parses numbered
+// ones in time quadratic in their count).
+func (s *Service) takenSQLite(ctx context.Context, keys []numberKey, taken map[numberKey]registeredAs) error {
+	byType := map[string][]string{}
+	for _, k := range keys {
+		byType[k.typeCode] = append(byType[k.typeCode], k.number)
+	}
+	for tc, ns := range byType {
+		for len(ns) > 0 {
+			n := min(len(ns), 500)
 			args := make([]any, 0, n+1)
 			args = append(args, tc)
 			var q strings.Builder
-			q.WriteString(`SELECT number FROM licences WHERE type_code = ? AND number IN (`)
-			for i, p := range ps[:n] {
+			q.WriteString(`SELECT number, issuer_id, holder_id_type, holder_id FROM licences WHERE type_code = ? AND number IN (`)
+			for i, num := range ns[:n] {
 				if i > 0 {
 					q.WriteString(", ")
 				}
-				args = append(args, p.l.Number)
+				args = append(args, num)
 				q.WriteString("?")
 			}
 			q.WriteString(")")
@@ -182,39 +198,39 @@ func (s *Service) takenSQLite(ctx context.Context, items []pending, taken map[st
 				return db.Interpret(err, "licences")
 			}
 			for rows.Next() {
-				var num string
-				if err := rows.Scan(&num); err != nil {
+				var (
+					num string
+					as  registeredAs
+				)
+				if err := rows.Scan(&num, &as.issuerID, &as.idType, &as.id); err != nil {
 					rows.Close()
 					return db.Interpret(err, "licences")
 				}
-				taken[tc+"\x00"+num] = true
+				taken[numberKey{tc, num}] = as
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return db.Interpret(err, "licences")
 			}
-			ps = ps[n:]
+			ns = ns[n:]
 		}
 	}
 	return nil
 }
 
-// sqliteRows is how many licences one SQLite INSERT statement writes.
-const sqliteRows = 64
-
-// takenPostgres marks in taken the (type, number) keys of items already
-// registered: one query for the whole chunk, joining two arrays to the
-// unique index. It is planned for its own arguments each time
-// (QueryExecModeExec, an unnamed statement): a plan cached while the table
-// was small scanned it whole for every probe once it had grown, which made
-// an import of millions crawl at a thousand rows a second.
-func (s *Service) takenPostgres(ctx context.Context, items []pending, taken map[string]bool) error {
-	types := make([]string, len(items))
-	numbers := make([]string, len(items))
-	for i := range items {
-		types[i], numbers[i] = items[i].l.TypeCode, items[i].l.Number
+// takenPostgres fills taken with the keys already registered: one query
+// for the whole chunk, joining two arrays to the unique index. It is
+// planned for its own arguments each time (QueryExecModeExec, an unnamed
+// statement): a plan cached while the table was small scanned it whole
+// for every probe once it had grown, which made an import of millions
+// crawl at a thousand rows a second.
+func (s *Service) takenPostgres(ctx context.Context, keys []numberKey, taken map[numberKey]registeredAs) error {
+	types := make([]string, len(keys))
+	numbers := make([]string, len(keys))
+	for i, k := range keys {
+		types[i], numbers[i] = k.typeCode, k.number
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT l.type_code, l.number FROM licences l
+	rows, err := s.db.R.QueryContext(ctx, `SELECT l.type_code, l.number, l.issuer_id, l.holder_id_type, l.holder_id FROM licences l
 		JOIN unnest($1::text[], $2::text[]) AS k(type_code, number) ON l.type_code = k.type_code AND l.number = k.number`,
 		pgx.QueryExecModeExec, types, numbers)
 	if err != nil {
@@ -222,14 +238,20 @@ func (s *Service) takenPostgres(ctx context.Context, items []pending, taken map[
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var tc, num string
-		if err := rows.Scan(&tc, &num); err != nil {
+		var (
+			k  numberKey
+			as registeredAs
+		)
+		if err := rows.Scan(&k.typeCode, &k.number, &as.issuerID, &as.idType, &as.id); err != nil {
 			return db.Interpret(err, "licences")
 		}
-		taken[tc+"\x00"+num] = true
+		taken[k] = as
 	}
 	return db.Interpret(rows.Err(), "licences")
 }
+
+// sqliteRows is how many licences one SQLite INSERT statement writes.
+const sqliteRows = 64
 
 // insertBatches writes on SQLite, in one transaction: multi-row INSERTs of
 // sqliteRows rows with "?" parameters (numbered ones make SQLite's parser

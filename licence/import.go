@@ -50,8 +50,10 @@ type ImportOptions struct {
 	Progress func(sheet.Progress)
 	// OnError, when set, is given every bad cell or row as it is found,
 	// also those beyond the sheet.DefaultMaxProblems the report lists
-	// (sheet.Report.OnError): rows with a bad cell in file order, then
-	// rows that repeat an earlier row's type and number.
+	// (sheet.Report.OnError): rows with a bad cell in file order (rows
+	// whose type and number are registered as another licence after the
+	// bad cells of their chunk of ImportChunk rows), then rows that repeat
+	// an earlier row's type and number.
 	OnError func(sheet.Problem)
 	// TempDir and UnzipSizeLimit are passed to the spreadsheet reader.
 	TempDir        string
@@ -71,10 +73,14 @@ type ImportOptions struct {
 // row is refused whole: nothing is issued. A commit cut short midway (a
 // crash, the database going away) keeps the batches already committed;
 // rows whose (type, number) is already registered are skipped
-// (Report.Unchanged), so running the same file again completes it, and
-// importing a file twice is harmless.
+// (Report.Unchanged) when they are the same licence (holder and issuer),
+// so running the same file again completes it, and importing a file twice
+// is harmless; a row whose type and number are registered for another
+// holder or issuer is a bad row. A dry run counts in Report.Unchanged the
+// rows a commit would skip.
 // The caller needs the importer or admin role (errs.Forbidden); each
-// row's issuer must be a department that issues its type.
+// row's issuer must be a department that issues its type and has an
+// active seal to seal it with (a bad row otherwise, in a dry run too).
 func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (*sheet.Report, error) {
 	if opts.By == nil {
 		return nil, errs.Unauthenticated("sign in to import licences")
@@ -102,12 +108,34 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 		line int32
 	}
 	var keys []seen
+	// Rows already registered (same type and number) are skipped by a
+	// commit when they are the same licence, and bad rows when they name
+	// another holder or issuer: probed a chunk at a time.
+	var (
+		probe     []registeredRow
+		unchanged int
+	)
+	flush := func() error {
+		n, err := s.checkRegistered(ctx, probe, rep)
+		unchanged += n
+		probe = probe[:0]
+		return err
+	}
 	err = f.Read(ctx, SheetName, rep, func(r *sheet.Row) error {
-		if _, ok := rc.check(r, rep); ok {
-			keys = append(keys, seen{maphash.String(seed, r.Get("type_code")+"\x00"+r.Get("number")), int32(r.Line)})
+		l, ok := rc.check(r, rep)
+		if !ok {
+			return nil
+		}
+		keys = append(keys, seen{maphash.String(seed, r.Get("type_code")+"\x00"+r.Get("number")), int32(r.Line)})
+		probe = append(probe, registeredRow{ref: r.Ref, key: numberKey{l.TypeCode, l.Number}, as: registeredAs{l.IssuerID, l.Holder.IDType, l.Holder.ID}})
+		if len(probe) >= ImportChunk {
+			return flush()
 		}
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -131,6 +159,9 @@ func (s *Service) Import(ctx context.Context, path string, opts ImportOptions) (
 	for _, d := range dups {
 		rep.AddProblem(sheet.Problem{Sheet: SheetName, Row: int(d.line), Column: "证照编号",
 			Reason: "the same licence type and number as row " + strconv.Itoa(int(d.h))})
+	}
+	if !opts.Commit {
+		rep.Unchanged = unchanged // what a commit would skip
 	}
 	if !opts.Commit || !rep.OK() {
 		return rep, nil
@@ -303,6 +334,12 @@ type rowChecker struct {
 	today   string
 	// replaced says what is wrong with the licence a row replaces.
 	replaced func(*Licence) string
+	// sealCheck says why department dept cannot seal licences now ("" when
+	// it can).
+	sealCheck func(dept string) string
+	// unsealed says, by department id, why the department cannot seal
+	// its licences ("" when it can), once per file.
+	unsealed map[string]string
 }
 
 func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
@@ -310,8 +347,19 @@ func (s *Service) newRowChecker(ctx context.Context) (*rowChecker, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &rowChecker{s: s, types: map[string]*Type{}, issuers: map[string]exchange.Department{}, now: s.now().UTC().Truncate(time.Microsecond)}
+	rc := &rowChecker{s: s, types: map[string]*Type{}, issuers: map[string]exchange.Department{}, unsealed: map[string]string{},
+		now: s.now().UTC().Truncate(time.Microsecond)}
 	rc.today = today(rc.now)
+	rc.sealCheck = func(dept string) string {
+		_, err := s.sealFor(ctx, dept)
+		switch {
+		case err == nil:
+			return ""
+		case errs.Is(err, errs.KindConflict):
+			return s.shownReason(ctx, err, "seal of "+dept)
+		}
+		return "could not be checked now: " + s.shownReason(ctx, err, "seal of "+dept)
+	}
 	rc.replaced = func(l *Licence) string {
 		why, err := s.replacesProblem(ctx, l, "") // importers and admins see every licence
 		if err != nil {
@@ -366,6 +414,16 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 		add("issuer_code", r.Get("issuer_code"), "not a department that issues "+t.Name)
 		return Licence{}, false
 	}
+	// A commit seals each row with its issuer's seal: a department that
+	// has none is a bad row now, not a commit that fails partway.
+	why, checked := rc.unsealed[dep.ID]
+	if !checked {
+		why = rc.sealCheck(dep.ID)
+		rc.unsealed[dep.ID] = why
+	}
+	if why != "" {
+		add("issuer_code", r.Get("issuer_code"), why)
+	}
 	var face map[string]string
 	if v := r.Get("face"); v != "" {
 		var err error
@@ -407,6 +465,47 @@ func (rc *rowChecker) check(r *sheet.Row, rep *sheet.Report) (Licence, bool) {
 	}
 	l.ID, l.UpdatedAt = id, rc.now
 	return l, true
+}
+
+// registeredRow is a checked import row, to probe for a registered licence
+// with its type and number.
+type registeredRow struct {
+	ref sheet.Ref
+	key numberKey
+	as  registeredAs
+}
+
+// checkRegistered finds which of rows are already registered: the same
+// licence (same holder and issuer), which it counts, or another one,
+// which it reports as a bad row.
+func (s *Service) checkRegistered(ctx context.Context, rows []registeredRow, rep *sheet.Report) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	keys := make([]numberKey, len(rows))
+	for i := range rows {
+		keys[i] = rows[i].key
+	}
+	taken, err := s.registered(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	same := 0
+	for _, r := range rows {
+		as, ok := taken[r.key]
+		switch {
+		case !ok:
+		case as.idType != r.as.idType || as.id != r.as.id:
+			rep.AddProblem(r.ref.Problem("number", sheet.ClipValue(r.key.number),
+				"a licence of this type and number is registered for another holder; a registered licence is not imported again"))
+		case as.issuerID != r.as.issuerID:
+			rep.AddProblem(r.ref.Problem("number", sheet.ClipValue(r.key.number),
+				"a licence of this type and number is registered as issued by another department ("+as.issuerID+"); a registered licence is not imported again"))
+		default:
+			same++
+		}
+	}
+	return same, nil
 }
 
 // syncNow makes every transaction committed on the SQLite writer

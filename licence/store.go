@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/db"
@@ -83,12 +84,17 @@ func updateLicence(ctx context.Context, tx *sql.Tx, v *versionRow, prev int) err
 
 // Get returns the current version of a licence. id may be the identifier
 // of any of its versions; its check character must be right (errs.Invalid).
-// An unknown licence is errs.NotFound.
+// An unknown licence, or a version it has not reached, is errs.NotFound.
 func (s *Service) Get(ctx context.Context, id string) (Licence, error) {
-	if _, err := ident.ParseLicenceID(id); err != nil {
+	p, err := ident.ParseLicenceID(id)
+	if err != nil {
 		return Licence{}, errs.InvalidFields("not a licence identifier", errs.FieldError{Pointer: "id", Reason: err.Error(), Value: clip(id, 100)})
 	}
-	return s.getKey(ctx, keyOf(id))
+	l, err := s.getKey(ctx, keyOf(id))
+	if err == nil && p.Version > l.Version {
+		return Licence{}, errs.NotFound("licence %s has no version %s", l.Key(), pad3(p.Version))
+	}
+	return l, err
 }
 
 func (s *Service) getKey(ctx context.Context, key string) (Licence, error) {
@@ -107,41 +113,104 @@ func decode(doc string) (Licence, error) {
 	return l, nil
 }
 
-// MaxLookup is the most licences one holder lookup returns.
+// MaxLookup is the most licences one holder lookup returns: one page.
 const MaxLookup = 100
 
-// Lookup returns the licences of a holder, current versions, optionally of
-// one type. The holder id is validated (errs.Invalid).
+// Lookup returns the first page of the licences of a holder (LookupPage),
+// optionally of one type.
 func (s *Service) Lookup(ctx context.Context, idType, id, typeCode string) ([]Licence, error) {
+	ls, _, err := s.LookupPage(ctx, LookupQuery{IDType: idType, ID: id, TypeCode: typeCode})
+	return ls, err
+}
+
+// LookupQuery is a holder lookup.
+type LookupQuery struct {
+	IDType, ID string
+	// TypeCode, when set, is the only licence type looked at.
+	TypeCode string
+	// Scope, when set, leaves out the licences its caller may not see.
+	Scope *LookupScope
+	// After is the key of the last licence of the previous page (the
+	// next key LookupPage returned); "" for the first page.
+	After string
+}
+
+// LookupScope is which of a holder's licences a caller may see: those of
+// Types (the licence types it holds grants for) and, when IssuerID is set,
+// those its department issued.
+type LookupScope struct {
+	Types    []string
+	IssuerID string
+}
+
+// LookupPage returns one page of the licences of a holder, current
+// versions ordered by identifier, at most MaxLookup, and the key to pass
+// as After for the next page ("" after the last). Licences outside
+// q.Scope are left out before the page is cut, so that they neither
+// take a page's room nor push the caller's own out of it. The holder id
+// is validated (errs.Invalid); a small x as a check digit is read as X.
+func (s *Service) LookupPage(ctx context.Context, q LookupQuery) ([]Licence, string, error) {
+	idType, id := strings.TrimSpace(q.IDType), strings.ToUpper(strings.TrimSpace(q.ID))
 	if err := ValidateHolderID(idType, id); err != nil {
-		return nil, errs.InvalidFields("not a valid holder id", errs.FieldError{Pointer: "?holder_id", Reason: err.Error()})
+		return nil, "", errs.InvalidFields("not a valid holder id", errs.FieldError{Pointer: "?holder_id", Reason: err.Error()})
 	}
-	var rows *sql.Rows
-	var err error
-	if typeCode != "" {
-		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
-			WHERE l.holder_key = $4 AND l.holder_id = $1 AND l.holder_id_type = $2 AND l.type_code = $3 ORDER BY l.id LIMIT 100`, id, idType, typeCode, holderKey(idType, id))
-	} else {
-		rows, err = s.db.Query(ctx, `SELECT v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version
-			WHERE l.holder_key = $3 AND l.holder_id = $1 AND l.holder_id_type = $2 ORDER BY l.type_code, l.id LIMIT 100`, id, idType, holderKey(idType, id))
+	var w db.Where
+	w.Add("l.holder_key = ?", holderKey(idType, id))
+	w.Add("l.holder_id = ?", id)
+	w.Add("l.holder_id_type = ?", idType)
+	if q.TypeCode != "" {
+		w.Add("l.type_code = ?", q.TypeCode)
 	}
+	if sc := q.Scope; sc != nil {
+		var either []string
+		if len(sc.Types) > 0 {
+			in := make([]string, len(sc.Types))
+			for i, t := range sc.Types {
+				w.Args = append(w.Args, t)
+				in[i] = "$" + strconv.Itoa(len(w.Args))
+			}
+			either = append(either, "l.type_code IN ("+strings.Join(in, ", ")+")")
+		}
+		if sc.IssuerID != "" {
+			w.Args = append(w.Args, sc.IssuerID)
+			either = append(either, "l.issuer_id = $"+strconv.Itoa(len(w.Args)))
+		}
+		if len(either) == 0 {
+			return nil, "", nil
+		}
+		w.Raw("(" + strings.Join(either, " OR ") + ")")
+	}
+	if q.After != "" {
+		w.Add("l.id > ?", q.After)
+	}
+	// The key begins with the type code: ordered by key is ordered by
+	// type, then issuer and serial.
+	rows, err := s.db.Query(ctx, `SELECT l.id, v.doc FROM licences l JOIN licence_versions v ON v.licence_id = l.id AND v.version = l.version`+
+		w.SQL()+` ORDER BY l.id LIMIT `+strconv.Itoa(MaxLookup+1), w.Args...)
 	if err != nil {
-		return nil, db.Interpret(err, "licences")
+		return nil, "", db.Interpret(err, "licences")
 	}
 	defer rows.Close()
-	var out []Licence
+	var (
+		out        []Licence
+		last, next string
+	)
 	for rows.Next() {
+		if len(out) == MaxLookup {
+			next = last
+			break
+		}
 		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, db.Interpret(err, "licences")
+		if err := rows.Scan(&last, &doc); err != nil {
+			return nil, "", db.Interpret(err, "licences")
 		}
 		l, err := decode(doc)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, l)
 	}
-	return out, db.Interpret(rows.Err(), "licences")
+	return out, next, db.Interpret(rows.Err(), "licences")
 }
 
 // History returns every version of a licence, oldest first.

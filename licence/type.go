@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -71,6 +72,14 @@ type Type struct {
 }
 
 var fieldCode = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// decimal is a number face field's value: digits, optionally signed and
+// with a fraction (no exponent, hexadecimal or digit separators, which
+// strconv.ParseFloat reads too).
+var decimal = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+
+// maxNumberLen is the longest number face field value, in characters.
+const maxNumberLen = 40
 
 // Validate checks a type definition. Errors are errs.Invalid with pointers.
 func (t *Type) Validate() error {
@@ -163,8 +172,8 @@ func checkValue(f Field, v string) string {
 			return "a date YYYY-MM-DD"
 		}
 	case FormatNumber:
-		if _, err := strconv.ParseFloat(v, 64); err != nil || strings.ContainsAny(v, "eEinfINFnaN") {
-			return "a decimal number"
+		if len(v) > maxNumberLen || !decimal.MatchString(v) {
+			return "a decimal number, at most " + strconv.Itoa(maxNumberLen) + " characters"
 		}
 	case FormatEnum:
 		if _, ok := f.choice(v); ok {
@@ -186,9 +195,13 @@ func checkValue(f Field, v string) string {
 	return ""
 }
 
+// hasControl reports whether s has a control character: C0, DEL, C1
+// (unicode.IsControl), or a bidirectional mark, embedding, override or
+// isolate, which makes text display in another order than it reads.
 func hasControl(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case unicode.IsControl(r), r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
 			return true
 		}
 	}
