@@ -69,7 +69,11 @@ func (s *Server) verifyPage(c *gin.Context) {
 		return
 	}
 	if res.Licence != nil {
-		noteResource(c, "licence", res.LicenceID()) // the page shows it masked
+		// The versioned identifier (the page shows it masked) and the
+		// licence's key, by which every other licence route names it, so
+		// that an auditor's search by licence finds the page views too.
+		noteResource(c, "licence", res.LicenceID())
+		noteResource(c, "licence", (&licence.Licence{ID: res.LicenceID()}).Key())
 		noteRows(c, 1)
 	}
 	c.Header("Cache-Control", "no-store")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
+	"github.com/xiangyang-gov/sharehub/licence"
 )
 
 // TestVerifyPageHidesIDInIdentifier: a 居民身份证 numbered by its holder's
@@ -43,15 +44,18 @@ func TestVerifyPageHidesIDInIdentifier(t *testing.T) {
 	if strings.Contains(string(j.Body), holder) {
 		t.Errorf("the JSON shows the holder's full 公民身份号码 %s:\n%s", holder, j.Body)
 	}
-	// The audit entry still names the licence by its real identifier.
-	var found bool
+	// The audit entry still names the licence by its real identifier, and
+	// by its key as every other licence route does.
+	var found, byKey bool
+	key := (&licence.Licence{ID: id}).Key()
 	for _, e := range consoleEntries(t, h.Hub, "/verify/:token") {
 		for _, r := range e.Resources {
 			found = found || r == "licence:"+id
+			byKey = byKey || r == "licence:"+key
 		}
 	}
-	if !found {
-		t.Error("the page view's audit entry does not name the licence")
+	if !found || !byKey {
+		t.Errorf("the page view's audit entry names the licence by identifier %v, by key %s %v; want both", found, key, byKey)
 	}
 }
 
