@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
@@ -86,5 +87,27 @@ func TestVerifyPageHeaders(t *testing.T) {
 		if strings.Contains(csp, "script-src") {
 			t.Errorf("%s: Content-Security-Policy %q allows script", path, csp)
 		}
+	}
+}
+
+// TestVerifyPageNotYetInForce: a licence registered 有效 whose validity
+// begins later is headed 尚未生效 on the page, with the day it begins (its
+// registry status, shown below, stays 有效).
+func TestVerifyPageNotYetInForce(t *testing.T) {
+	h := newLicenceHub(t, hubtest.Start(t, dbtest.Backends[0]))
+	from := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
+	body := idCard(h, newHolder())
+	body["valid_from"] = from
+	id := h.Do(t, "POST", "/v1/licences", h.police, body).Want(t, 201).Map(t)["id"].(string)
+	u, _ := url.Parse(h.Do(t, "POST", "/v1/licences/"+url.PathEscape(id)+"/qr", h.police, nil).Want(t, 200).Map(t)["url"].(string))
+	page := string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body)
+	if !strings.Contains(page, `class="badge warn" data-outcome="valid" data-status="01">尚未生效<`) || !strings.Contains(page, from+" 起生效") {
+		t.Errorf("page of a licence valid from %s:\n%s", from, page)
+	}
+	// One in force today still reads 有效.
+	id = h.Do(t, "POST", "/v1/licences", h.police, idCard(h, newHolder())).Want(t, 201).Map(t)["id"].(string)
+	u, _ = url.Parse(h.Do(t, "POST", "/v1/licences/"+url.PathEscape(id)+"/qr", h.police, nil).Want(t, 200).Map(t)["url"].(string))
+	if page := string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body); !strings.Contains(page, `class="badge ok" data-outcome="valid" data-status="01">有效<`) {
+		t.Errorf("page of a licence in force:\n%s", page)
 	}
 }
