@@ -37,3 +37,6 @@ func (r *RawInserter) Insert(ctx context.Context, first uint64, es []Entry) erro
 }
 
 func (r *RawInserter) Close() { r.ins.close() }
+
+// MaxIndexed is the longest value an indexed field keeps, in bytes.
+const MaxIndexed = maxIndexed

@@ -17,6 +17,13 @@ const leafFormat byte = 1
 // request hash still covers the whole request.
 const maxField = 4096
 
+// maxIndexed is the longest value an entry keeps in a field that is a key
+// of a search index (route, principal, department, each resource), in
+// bytes. A PostgreSQL btree index row holds at most 2704 bytes: a longer
+// value (a 5000-character path parameter named as a resource) failed the
+// INSERT, and with it every entry of its batch.
+const maxIndexed = 1024
+
 // Entry is one audited call: one leaf of the log's Merkle tree.
 type Entry struct {
 	Index        uint64    // leaf index, assigned by Append
@@ -153,19 +160,22 @@ func parseResources(s string) []string {
 // normalize makes e storable on both engines and its encoding unambiguous:
 // time in UTC at microsecond precision, latency in microseconds, text valid
 // UTF-8 without NUL (PostgreSQL rejects both, and one bad entry must not
-// fail the batch it shares with others), at most maxField bytes per field,
-// and no empty resources or newlines inside a resource (the stored list is
-// newline-separated). It never modifies or keeps the caller's Resources
-// slice.
+// fail the batch it shares with others), at most maxField bytes per field
+// and maxIndexed per indexed field and resource, and no empty resources or
+// newlines inside a resource (the stored list is newline-separated). It
+// never modifies or keeps the caller's Resources slice.
 func normalize(e *Entry) {
 	e.Time = time.UnixMicro(e.Time.UnixMicro()).UTC()
 	e.Latency = e.Latency.Truncate(time.Microsecond)
-	for _, p := range []*string{&e.RequestID, &e.PrincipalID, &e.DepartmentID, &e.Method, &e.Route, &e.Purpose, &e.EndUser, &e.CaseNumber} {
-		*p = cleanText(*p)
+	for _, p := range []*string{&e.RequestID, &e.Method, &e.Purpose, &e.EndUser, &e.CaseNumber} {
+		*p = cleanText(*p, maxField)
+	}
+	for _, p := range []*string{&e.PrincipalID, &e.DepartmentID, &e.Route} {
+		*p = cleanText(*p, maxIndexed)
 	}
 	clean := true
 	for _, r := range e.Resources {
-		if r == "" || cleanText(r) != r || strings.IndexByte(r, '\n') >= 0 {
+		if r == "" || cleanText(r, maxIndexed) != r || strings.IndexByte(r, '\n') >= 0 {
 			clean = false
 			break
 		}
@@ -178,7 +188,7 @@ func normalize(e *Entry) {
 	}
 	rs := make([]string, 0, len(e.Resources))
 	for _, r := range e.Resources {
-		r = strings.ReplaceAll(cleanText(r), "\n", "\uFFFD")
+		r = strings.ReplaceAll(cleanText(r, maxIndexed), "\n", "\uFFFD")
 		if r != "" {
 			rs = append(rs, r)
 		}
@@ -186,13 +196,15 @@ func normalize(e *Entry) {
 	e.Resources = rs
 }
 
-func cleanText(s string) string {
-	if len(s) <= maxField && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+// cleanText is s as valid UTF-8 without NUL, cut to at most limit bytes at
+// a character boundary.
+func cleanText(s string, limit int) string {
+	if len(s) <= limit && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 		return s
 	}
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-	if len(s) > maxField {
-		cut := maxField
+	if len(s) > limit {
+		cut := limit
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
