@@ -22,6 +22,11 @@ import (
 // KeySeparator joins the values of a record's key fields into its key.
 const KeySeparator = "|"
 
+// MaxKeyBytes is the longest record key, in bytes. A PostgreSQL btree
+// index row holds at most 2704 bytes: a longer key failed the whole run
+// there (and was stored on SQLite); it is a rejected row on both.
+const MaxKeyBytes = 1024
+
 // DatasetRecord is one record of an item's dataset as the hub holds it.
 type DatasetRecord struct {
 	Key       string          `json:"key"`

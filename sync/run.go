@@ -483,7 +483,11 @@ func recordKey(rec map[string]any, keys []string) (key, bad string) {
 		}
 		parts[i] = t
 	}
-	return strings.Join(parts, KeySeparator), ""
+	key = strings.Join(parts, KeySeparator)
+	if len(key) > MaxKeyBytes {
+		return "", fmt.Sprintf("key is %d bytes; at most %d", len(key), MaxKeyBytes)
+	}
+	return key, ""
 }
 
 func scalarText(v any) string {
