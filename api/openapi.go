@@ -129,7 +129,10 @@ func itoa(i int) string {
 	return string(b)
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType = reflect.TypeOf(time.Time{})
+	rawType  = reflect.TypeOf(json.RawMessage(nil))
+)
 
 // schemaOf returns a JSON Schema for t, registering named structs under
 // components/schemas and referring to them.
@@ -140,6 +143,10 @@ func schemaOf(t reflect.Type, set schemaSet) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawType:
+		// Any JSON value, passed through as it is: not the base64 string
+		// encoding/json makes of other byte slices.
+		return map[string]any{}
 	case t.Kind() == reflect.Array && t.Elem().Kind() == reflect.Uint8:
 		return map[string]any{"type": "string", "format": "byte"}
 	}
