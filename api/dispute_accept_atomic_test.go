@@ -4,45 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
-	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
 )
-
-// failDBWrites makes every write of event (as both engines spell it after
-// BEFORE, e.g. "UPDATE OF status ON disputes") in the hub's database fail
-// with a database error until the returned function is called.
-func failDBWrites(t *testing.T, d *db.DB, name, event string) func() {
-	t.Helper()
-	ctx := context.Background()
-	create := []string{`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` BEGIN SELECT RAISE(ABORT, 'boom'); END`}
-	drop := []string{`DROP TRIGGER ` + name}
-	if d.Dialect == db.Postgres {
-		table := event[strings.LastIndex(event, " ")+1:]
-		create = []string{
-			`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$`,
-			`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` FOR EACH ROW EXECUTE FUNCTION ` + name + `()`,
-		}
-		drop = []string{`DROP TRIGGER ` + name + ` ON ` + table, `DROP FUNCTION ` + name + `()`}
-	}
-	for _, q := range create {
-		if _, err := d.W.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	return func() {
-		t.Helper()
-		for _, q := range drop {
-			if _, err := d.W.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
-}
 
 // TestDisputeAcceptanceAndCorrectionAreOneWrite: POST
 // /v1/disputes/{id}/accept with a correction either corrects the record
@@ -100,13 +67,13 @@ func TestDisputeAcceptanceAndCorrectionAreOneWrite(t *testing.T) {
 			body := map[string]any{"resolution": "已核实更正", "correction": correction}
 
 			// The acceptance's write fails: nothing changes.
-			restore := failDBWrites(t, h.DB, "fail_dispute_settle", "UPDATE OF status ON disputes")
+			restore := dbtest.FailWrites(t, h.DB, "fail_dispute_settle", "UPDATE OF status ON disputes")
 			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusInternalServerError).Problem(t)
 			restore()
 			unchanged("after a failed acceptance", d.ID)
 
 			// The correction's last write fails: the dispute stays open.
-			restore = failDBWrites(t, h.DB, "fail_record_history", "INSERT ON dataset_record_versions")
+			restore = dbtest.FailWrites(t, h.DB, "fail_record_history", "INSERT ON dataset_record_versions")
 			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusInternalServerError).Problem(t)
 			restore()
 			unchanged("after a failed correction", d.ID)

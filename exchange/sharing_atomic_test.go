@@ -13,37 +13,6 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
 
-// failWrites makes every write of event (as both engines spell it after
-// BEFORE, e.g. "UPDATE OF grant_id ON share_applications") fail with a
-// database error until the returned function is called.
-func failWrites(t *testing.T, d *db.DB, name, event string) func() {
-	t.Helper()
-	ctx := context.Background()
-	create := []string{`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` BEGIN SELECT RAISE(ABORT, 'boom'); END`}
-	drop := []string{`DROP TRIGGER ` + name}
-	if d.Dialect == db.Postgres {
-		table := event[strings.LastIndex(event, " ")+1:]
-		create = []string{
-			`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$`,
-			`CREATE TRIGGER ` + name + ` BEFORE ` + event + ` FOR EACH ROW EXECUTE FUNCTION ` + name + `()`,
-		}
-		drop = []string{`DROP TRIGGER ` + name + ` ON ` + table, `DROP FUNCTION ` + name + `()`}
-	}
-	for _, q := range create {
-		if _, err := d.W.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	return func() {
-		t.Helper()
-		for _, q := range drop {
-			if _, err := d.W.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
-}
-
 // grantsOf returns every grant (revoked ones too) held by department dep.
 func grantsOf(t *testing.T, f *fixture, dep string) []exchange.Grant {
 	t.Helper()
@@ -69,7 +38,7 @@ func TestApprovalFailingAtItsLastWriteLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restore := failWrites(t, d, "fail_grant_id", "UPDATE OF grant_id ON share_applications")
+		restore := dbtest.FailWrites(t, d, "fail_grant_id", "UPDATE OF grant_id ON share_applications")
 		if _, err := sh.Approve(ctx, &provAdmin, a.ID, exchange.Decision{}); err == nil {
 			t.Fatal("approval succeeded although its last write failed")
 		}
@@ -103,7 +72,7 @@ func TestApprovalWhoseGrantFailsStaysPending(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restore := failWrites(t, d, "fail_grant_insert", "INSERT ON grants")
+		restore := dbtest.FailWrites(t, d, "fail_grant_insert", "INSERT ON grants")
 		if _, err := sh.Approve(ctx, &provAdmin, a.ID, exchange.Decision{}); err == nil {
 			t.Fatal("approval succeeded without its grant")
 		}
@@ -135,7 +104,7 @@ func TestRegistrationFailingAtItsLastWriteLeavesNothing(t *testing.T) {
 		app := f.principal(cons.ID, "app", exchange.RoleApp)
 		na := exchange.NewApplication{ItemCode: "101001-000003", Purpose: "核验", ValidUntil: f.clk.Now().AddDate(0, 3, 0)}
 
-		restore := failWrites(t, d, "fail_grant_id", "UPDATE OF grant_id ON share_applications")
+		restore := dbtest.FailWrites(t, d, "fail_grant_id", "UPDATE OF grant_id ON share_applications")
 		if _, err := sh.Apply(ctx, &app, na); err == nil {
 			t.Fatal("registration succeeded although its last write failed")
 		}
@@ -249,7 +218,7 @@ func TestNarrowingFailureKeepsTheGrant(t *testing.T) {
 		it.Fields = it.Fields[:1] // "name" leaves the item
 		items[code] = it
 
-		restore := failWrites(t, d, "fail_grant_insert", "INSERT ON grants")
+		restore := dbtest.FailWrites(t, d, "fail_grant_insert", "INSERT ON grants")
 		if _, err := sh.ReviewGrants(ctx, f.admin, code); err == nil {
 			t.Fatal("review succeeded without the narrower grant")
 		}
