@@ -12,35 +12,6 @@ import (
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
 
-// failGrantInserts makes every INSERT into grants fail until the returned
-// function is called: a database error in the middle of a registration.
-func failGrantInserts(t *testing.T, d *db.DB) func() {
-	t.Helper()
-	ctx := context.Background()
-	create := []string{`CREATE TRIGGER review_fail_grants BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'grants unavailable'); END`}
-	drop := []string{`DROP TRIGGER review_fail_grants`}
-	if d.Dialect == db.Postgres {
-		create = []string{
-			`CREATE FUNCTION review_fail_grants() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'grants unavailable'; END $$`,
-			`CREATE TRIGGER review_fail_grants BEFORE INSERT ON grants FOR EACH ROW EXECUTE FUNCTION review_fail_grants()`,
-		}
-		drop = []string{`DROP TRIGGER review_fail_grants ON grants`, `DROP FUNCTION review_fail_grants()`}
-	}
-	for _, q := range create {
-		if _, err := d.W.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	return func() {
-		t.Helper()
-		for _, q := range drop {
-			if _, err := d.W.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
-}
-
 // TestRegistrationDecisions: a registration (无条件共享) whose
 // grant could not be made leaves no pending application behind, and a
 // registration that is pending all the same is decided by the provider's
@@ -62,7 +33,7 @@ func TestRegistrationDecisions(t *testing.T) {
 		na := exchange.NewApplication{ItemCode: "101001-000003", Purpose: "核验", ValidUntil: until}
 
 		// The grant cannot be made: the registration fails and is gone.
-		restore := failGrantInserts(t, d)
+		restore := dbtest.FailWrites(t, d, "fail_grant_insert", "INSERT ON grants")
 		if _, err := sh.Apply(ctx, &app, na); err == nil {
 			t.Fatal("registration succeeded without its grant")
 		}

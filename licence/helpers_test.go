@@ -142,6 +142,16 @@ func (f *fixture) idCard(id string) licence.NewLicence {
 	}
 }
 
+// alsoIssues makes department dept an issuer of the type named typeName.
+func (f *fixture) alsoIssues(tb testing.TB, typeName, dept string) {
+	tb.Helper()
+	tp := f.types[typeName]
+	tp.IssuerIDs = append(tp.IssuerIDs, dept)
+	if _, err := f.svc.SaveType(context.Background(), f.admin, tp); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func mustIssue(tb testing.TB, f *fixture, n licence.NewLicence) licence.Licence {
 	tb.Helper()
 	dept := map[string]string{"居民身份证": "xy-gaj", "机动车驾驶证": "xy-gaj", "结婚证": "xy-mzj", "营业执照": "xy-scjgj", "食品经营许可证": "xy-scjgj"}

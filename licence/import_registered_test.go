@@ -23,11 +23,8 @@ func TestImportRowRegisteredForAnotherHolder(t *testing.T) {
 		f := newFixture(t, d)
 		ctx := context.Background()
 		// 民政局 issues 居民身份证 too, for this test.
+		f.alsoIssues(t, "居民身份证", "xy-mzj")
 		tp := f.types["居民身份证"]
-		tp.IssuerIDs = append(tp.IssuerIDs, "xy-mzj")
-		if _, err := f.svc.SaveType(ctx, f.admin, tp); err != nil {
-			t.Fatal(err)
-		}
 		zhang, li := person(), person()
 		for _, number := range []string{"REG1", "REG2", "REG4"} {
 			n := f.idCard(zhang)

@@ -22,11 +22,8 @@ func TestImportIssuerWithoutSeal(t *testing.T) {
 		f := newFixture(t, d)
 		ctx := context.Background()
 		// 卫健委 (no seal in the fixture) issues 居民身份证 too, for this test.
+		f.alsoIssues(t, "居民身份证", "xy-wjw")
 		tp := f.types["居民身份证"]
-		tp.IssuerIDs = append(tp.IssuerIDs, "xy-wjw")
-		if _, err := f.svc.SaveType(ctx, f.admin, tp); err != nil {
-			t.Fatal(err)
-		}
 		face := `"{""gender"":""男"",""ethnicity"":""汉"",""birth_date"":""1980-01-02"",""address"":""湖北省襄阳市襄城区檀溪路1号""}"`
 		var b strings.Builder
 		b.WriteString("证照类型代码,证照编号,颁发机构代码,持证主体,持证主体代码类型,持证主体代码,颁发日期,有效期起始日期,有效期截止日期,属地代码,照面信息\n")

@@ -234,11 +234,7 @@ func testPermissions(t *testing.T, f *fixture) {
 	_, err = f.svc.SaveType(ctx, issuer("xy-gaj"), f.types["居民身份证"])
 	wantKind(t, err, errs.KindForbidden)
 	// A department without a seal cannot issue.
-	tp := f.types["居民身份证"]
-	tp.IssuerIDs = append(tp.IssuerIDs, "xy-wjw")
-	if _, err := f.svc.SaveType(ctx, f.admin, tp); err != nil {
-		t.Fatal(err)
-	}
+	f.alsoIssues(t, "居民身份证", "xy-wjw")
 	_, err = f.svc.Issue(ctx, issuer("xy-wjw"), f.idCard(person()))
 	wantKind(t, err, errs.KindConflict)
 }
