@@ -26,14 +26,14 @@ func (r *RawInserter) Insert(ctx context.Context, first uint64, es []Entry) erro
 	if err := r.ins.prepare(ctx); err != nil {
 		return err
 	}
-	var entries, resources []any
+	rows := newRowSet(r.d.Dialect, len(es))
 	for i := range es {
 		e := es[i]
 		normalize(&e)
 		e.Index = first + uint64(i)
-		entries, resources = rowArgs(entries, resources, &e, r.zero)
+		rows.addEntry(&e, r.zero)
 	}
-	return r.d.Tx(ctx, func(tx *sql.Tx) error { return r.ins.exec(ctx, tx, entries, resources, nil) })
+	return r.d.Tx(ctx, func(tx *sql.Tx) error { return r.ins.exec(ctx, tx, rows) })
 }
 
 func (r *RawInserter) Close() { r.ins.close() }

@@ -29,13 +29,9 @@ const sizeMovedCode = "SHAUD"
 // (BENCHMARKS.md, Audit log).
 func (l *Log) commitPipelined(ctx context.Context, batch []*request, first *uint64, next **compact.Range) (done bool, err error) {
 	size := l.tree.End()
-	rows, err := l.buildRows(size, batch)
+	rows, grown, err := l.buildRows(size, batch)
 	if err != nil {
 		return false, err
-	}
-	q, args, ok := l.inserts.postgresStatement(rows.entries, rows.resources, rows.nodes)
-	if !ok {
-		return false, nil
 	}
 	// The log's own pool: from the pool shared with request handlers a
 	// batch waited behind them for a connection (4.1 s of waits in 14 s
@@ -50,7 +46,7 @@ func (l *Log) commitPipelined(ctx context.Context, batch []*request, first *uint
 		c := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
 		b.Queue(`SELECT audit_lock_expect($1, $2)`, int64(lockKey), int64(size))
-		b.Queue(q, args...)
+		b.Queue(postgresInsert, rows.postgresArgs()...)
 		br := c.SendBatch(ctx, b)
 		_, err1 := br.Exec()
 		_, err2 := br.Exec()
@@ -64,6 +60,6 @@ func (l *Log) commitPipelined(ctx context.Context, batch []*request, first *uint
 	if err != nil {
 		return false, err
 	}
-	*first, *next = size, rows.next
+	*first, *next = size, grown
 	return true, nil
 }

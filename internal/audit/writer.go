@@ -202,60 +202,41 @@ func (l *Log) syncTree(ctx context.Context, tx *sql.Tx, size uint64) error {
 // appendLeaves numbers the batch from size, inserts its rows and the new
 // stored nodes, and returns the grown tree. l.tree is left untouched.
 func (l *Log) appendLeaves(ctx context.Context, tx *sql.Tx, size uint64, batch []*request) (*compact.Range, error) {
-	rows, err := l.buildRows(size, batch)
+	rows, next, err := l.buildRows(size, batch)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.inserts.exec(ctx, tx, rows.entries, rows.resources, rows.nodes); err != nil {
+	if err := l.inserts.exec(ctx, tx, rows); err != nil {
 		return nil, err
 	}
-	return rows.next, nil
-}
-
-// batchRows are a batch numbered from some size: its table rows and the
-// tree that results.
-type batchRows struct {
-	entries, resources, nodes []any
-	next                      *compact.Range
+	return next, nil
 }
 
 // buildRows numbers the batch from size and computes its leaves, the
-// stored subtree hashes they complete and the rows to insert.
-func (l *Log) buildRows(size uint64, batch []*request) (batchRows, error) {
+// stored subtree hashes they complete, the rows to insert and the tree
+// that results.
+func (l *Log) buildRows(size uint64, batch []*request) (*rowSet, *compact.Range, error) {
 	next, err := cloneRange(l.tree)
 	if err != nil {
-		return batchRows{}, err
+		return nil, nil, err
 	}
-	var nodes []any
+	rows := newRowSet(l.db.Dialect, len(batch))
 	visit := func(id compact.NodeID, hash []byte) {
 		if id.Level >= tileLevel {
-			nodes = append(nodes, int64(id.Level), int64(id.Index), hash)
+			rows.addNode(id.Level, id.Index, hash)
 		}
 	}
-	entries := make([]any, 0, len(batch)*l.inserts.entries.cols)
-	var resources []any
 	for i, r := range batch {
 		e := &r.e
 		e.Index = size + uint64(i)
 		l.leafBuf = appendLeaf(l.leafBuf[:0], e)
 		leaf := leafHash(l.leafBuf)
 		if err := next.Append(leaf[:], visit); err != nil {
-			return batchRows{}, errs.Internal(err, "audit: append leaf %d", e.Index)
+			return nil, nil, errs.Internal(err, "audit: append leaf %d", e.Index)
 		}
-		entries, resources = rowArgs(entries, resources, e, leaf[:])
+		rows.addEntry(e, leaf[:])
 	}
-	return batchRows{entries: entries, resources: resources, nodes: nodes, next: next}, nil
-}
-
-// rowArgs appends e's audit_entries row and its audit_resources rows.
-func rowArgs(entries, resources []any, e *Entry, leaf []byte) ([]any, []any) {
-	entries = append(entries, int64(e.Index), e.Time.UnixMicro(), e.RequestID, e.PrincipalID, e.DepartmentID,
-		e.Method, e.Route, storedResources(e.Resources), e.Purpose, e.EndUser, e.CaseNumber,
-		int64(e.Status), int64(e.Rows), e.Latency.Microseconds(), e.RequestHash[:], leaf)
-	for _, res := range e.Resources {
-		resources = append(resources, res, int64(e.Index))
-	}
-	return entries, resources
+	return rows, next, nil
 }
 
 // leafHash is the RFC 6962 leaf hash, SHA-256(0x00 || data).
