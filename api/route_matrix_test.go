@@ -1504,8 +1504,9 @@ func (m *matrix) check(r *matrixRequest, status int, header http.Header, body []
 		}
 	}
 	ok := status >= 200 && status < 300
-	// gin's NoMethod handler answers a method the path lacks with 400
-	// (errs.KindInvalid), not 405: any of the three, never a success.
+	// A method the path lacks is 405 (a path value that makes the path
+	// unknown, 404; one the route refuses before routing, 400): never a
+	// success.
 	if op.Undefined && status != http.StatusBadRequest && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		m.fail(r, fmt.Sprintf("a method the path does not have answered %d", status), clipString(string(body), 200))
 	}

@@ -160,8 +160,11 @@ func New(d Deps, cfg Config) *Server {
 	e.NoRoute(s.audited, func(c *gin.Context) {
 		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
 	})
+	// gin has set the Allow header (RFC 9110 15.5.6) to the methods the
+	// path has before these run.
 	e.NoMethod(s.audited, func(c *gin.Context) {
-		fail(c, &errs.Error{Kind: errs.KindInvalid, Message: "method " + c.Request.Method + " is not allowed here; see /openapi.json"})
+		fail(c, &errs.Error{Kind: errs.KindMethod, Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path +
+			"; it allows " + c.Writer.Header().Get("Allow") + " (see /openapi.json)"})
 	})
 	s.registerSystem()
 	s.registerExchange()

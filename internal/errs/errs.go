@@ -18,6 +18,7 @@ const (
 	KindUnauthenticated Kind = "unauthenticated"
 	KindForbidden       Kind = "forbidden"
 	KindTooLarge        Kind = "too_large"
+	KindMethod          Kind = "method_not_allowed" // the path exists; the method does not
 	KindRateLimited     Kind = "rate_limited"
 	KindUnavailable     Kind = "unavailable"
 	KindInternal        Kind = "internal"
