@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
 	"github.com/xiangyang-gov/sharehub/internal/hub/hubtest"
@@ -84,8 +85,35 @@ func TestDataHiddenKeys(t *testing.T) {
 				}
 			}
 			h.Do(t, "GET", data+"?cursor=420602199001010002", h.AppKey, nil, purpose).Want(t, http.StatusBadRequest).Problem(t)
-			// A reference names no record to dispute.
-			h.Do(t, "POST", "/v1/disputes", h.AppKey, exchange.NewDispute{ItemCode: it.Code, RecordKey: first.Key, Reason: "住址有误"}).Want(t, http.StatusBadRequest).Problem(t)
+			// A record is disputed by its reference: the dispute names the
+			// record for the provider, and shows the consumer the
+			// reference again. A reference altered, or given for another
+			// item, names nothing.
+			var d exchange.Dispute
+			r = h.Do(t, "POST", "/v1/disputes", h.AppKey, exchange.NewDispute{ItemCode: it.Code, RecordKey: first.Key, Reason: "住址有误"}).Want(t, http.StatusCreated)
+			hides("the dispute raised", r.Body)
+			r.JSON(t, &d)
+			if d.RecordKey != first.Key {
+				t.Errorf("dispute raised by reference %s shows key %q", first.Key, d.RecordKey)
+			}
+			r = h.Do(t, "GET", "/v1/disputes", h.AppKey, nil).Want(t, http.StatusOK)
+			hides("the consumer's disputes", r.Body)
+			gajApp := key(t, h, "xy-gaj", "gaj-app", exchange.RoleApp)
+			var provided disputeList
+			h.Do(t, "GET", "/v1/disputes?as=provider", gajApp, nil).Want(t, http.StatusOK).JSON(t, &provided)
+			keyOfID := map[any]string{"P1": "420602199001010002", "P2": "420602199001010029"}
+			if len(provided.Items) != 1 || provided.Items[0].RecordKey != keyOfID[first.Data["id"]] {
+				t.Errorf("the provider's view of the dispute: %+v; want the key of record %v", provided.Items, first.Data["id"])
+			}
+			altered := first.Key[:len(first.Key)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(first.Key, "AA")]
+			other := peopleItem(t, h, "人口基础信息（另一项）", catalog.ShareUnconditional)
+			for _, bad := range []exchange.NewDispute{{ItemCode: it.Code, RecordKey: altered}, {ItemCode: it.Code, RecordKey: "~x"}, {ItemCode: other.Code, RecordKey: first.Key}} {
+				bad.Reason = "住址有误"
+				p := h.Do(t, "POST", "/v1/disputes", h.AppKey, bad).Want(t, http.StatusBadRequest).Problem(t)
+				if errs, _ := p["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["pointer"] != "/record_key" {
+					t.Errorf("dispute by %q of %s: %v; want an error at /record_key", bad.RecordKey, bad.ItemCode, p)
+				}
+			}
 			// The export's key column holds the references.
 			r = h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=csv", h.AppKey, nil, purpose).Want(t, http.StatusOK)
 			hides("the export", r.Body)

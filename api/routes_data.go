@@ -115,11 +115,43 @@ func (p projection) errKeysHidden(item string) error {
 
 // keyRef is what a caller who does not see the key fields in clear gets
 // for a record's key: the same for the same record of the item, and
-// nothing to read the key from.
+// nothing to read the key from. It is the key encrypted deterministically
+// (AES-GCM under a nonce that is an HMAC of item and key, a synthetic IV),
+// so that the hub, and only the hub, can tell which record a reference
+// names: a consumer disputes a record by the reference it was shown
+// (openKeyRef), and can still not look up a key of its own choosing.
 func (s *Server) keyRef(item, key string) string {
+	aead := s.keyRefAEAD()
+	nonce := s.keyRefNonce(item, key, aead.NonceSize())
+	return "~" + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(key), []byte(item)))
+}
+
+// openKeyRef is the key of the record of item that ref names; ok is false
+// when ref is not a reference keyRef made for a record of item.
+func (s *Server) openKeyRef(item, ref string) (key string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(ref, "~"))
+	aead := s.keyRefAEAD()
+	n := aead.NonceSize()
+	if err != nil || !strings.HasPrefix(ref, "~") || len(b) < n {
+		return "", false
+	}
+	k, err := aead.Open(nil, b[:n], b[n:], []byte(item))
+	if err != nil || !hmac.Equal(b[:n], s.keyRefNonce(item, string(k), n)) {
+		return "", false
+	}
+	return string(k), true
+}
+
+func (s *Server) keyRefNonce(item, key string, size int) []byte {
 	m := hmac.New(sha256.New, s.dataSecret("key-ref"))
 	m.Write([]byte(item + "\x00" + key))
-	return "~" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+	return m.Sum(nil)[:size]
+}
+
+func (s *Server) keyRefAEAD() cipher.AEAD {
+	block, _ := aes.NewCipher(s.dataSecret("key-ref-aead"))
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // sealCursor and openCursor carry a page's last key, which such a caller

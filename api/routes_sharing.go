@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"net/http"
@@ -146,21 +147,28 @@ func (s *Server) registerSharing() {
 				return
 			}
 			noteResource(c, exchange.ResourceCatalogItem, nd.ItemCode)
-			if strings.HasPrefix(strings.TrimSpace(nd.RecordKey), "~") {
-				// A key shown as a reference (keys_hidden): the provider
-				// could not tell which record, and the dispute's answers
-				// would show the key the grant hides.
-				fail(c, errs.InvalidFields("dispute is not valid", errs.FieldError{Pointer: "/record_key",
-					Reason: "a record's key, not a reference (~…): a grant that does not show the key fields in clear cannot dispute by key; tell the provider the record's details instead"}))
-				return
+			nd.ItemCode = strings.TrimSpace(nd.ItemCode)
+			if ref := strings.TrimSpace(nd.RecordKey); strings.HasPrefix(ref, "~") {
+				// A key shown as a reference (keys_hidden): the dispute
+				// names the record the reference stands for, and its
+				// answers to this department show the reference again
+				// (disputeViews).
+				k, found := s.openKeyRef(nd.ItemCode, ref)
+				if !found {
+					fail(c, errs.InvalidFields("dispute is not valid", errs.FieldError{Pointer: "/record_key",
+						Reason: "not a reference this hub gave for a record of item " + nd.ItemCode + ": give the key (~…) as the records of that item showed it"}))
+					return
+				}
+				nd.RecordKey = k
 			}
-			d, err := s.sharing.RaiseDispute(c.Request.Context(), principal(c), nd)
+			ctx := c.Request.Context()
+			d, err := s.sharing.RaiseDispute(ctx, principal(c), nd)
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			noteResource(c, "dispute", d.ID)
-			ok(c, http.StatusCreated, d)
+			s.okDispute(c, http.StatusCreated, d)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle; admins and auditors see all.",
 		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"},
@@ -187,7 +195,7 @@ func (s *Server) registerSharing() {
 				return
 			}
 			noteRows(c, len(ds))
-			ok(c, http.StatusOK, list[exchange.Dispute]{Items: ds, NextCursor: next})
+			ok(c, http.StatusOK, list[exchange.Dispute]{Items: s.disputeViews(c.Request.Context(), p, ds), NextCursor: next})
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/accept", Tag: "sharing",
 		Summary: "Accept a dispute (provider data admins); an optional correction is applied to the record at once.",
@@ -228,7 +236,7 @@ func (s *Server) registerSharing() {
 				fail(c, err)
 				return
 			}
-			ok(c, http.StatusOK, d)
+			s.okDispute(c, http.StatusOK, d)
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/reject", Tag: "sharing", Summary: "Reject a dispute with a reason; the flag is cleared.",
 		Roles: dataAdmins, Request: refuseRequest{}, Response: exchange.Dispute{}, Handler: func(c *gin.Context) {
@@ -243,7 +251,7 @@ func (s *Server) registerSharing() {
 				fail(c, err)
 				return
 			}
-			ok(c, http.StatusOK, d)
+			s.okDispute(c, http.StatusOK, d)
 		}})
 	for _, act := range []string{"clear", "archive"} {
 		s.handle(route{Method: "POST", Path: "/v1/disputes/:id/" + act, Tag: "sharing", Summary: act + " a settled dispute.",
@@ -262,7 +270,7 @@ func (s *Server) registerSharing() {
 					fail(c, err)
 					return
 				}
-				ok(c, http.StatusOK, d)
+				s.okDispute(c, http.StatusOK, d)
 			}})
 	}
 
@@ -301,4 +309,86 @@ func (s *Server) registerSharing() {
 			noteRows(c, len(st))
 			ok(c, http.StatusOK, list[exchange.CallStat]{Items: st})
 		}})
+}
+
+// okDispute answers with d as the caller may see it (disputeViews).
+func (s *Server) okDispute(c *gin.Context, status int, d exchange.Dispute) {
+	ok(c, status, s.disputeViews(c.Request.Context(), principal(c), []exchange.Dispute{d})[0])
+}
+
+// disputeViews shows disputes to the department that raised them as its
+// grants in force show the item's records: of a correction only the fields
+// they show, personal fields they show masked masked, and the record's key
+// as its reference (keyRef) when they hide a key field. Without a grant in
+// force, or when the item is no longer shared, the correction is left out
+// and the key is a reference. The providing department, admins and
+// auditors see disputes as written.
+func (s *Server) disputeViews(ctx context.Context, p *exchange.Principal, ds []exchange.Dispute) []exchange.Dispute {
+	if p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
+		return ds
+	}
+	views := map[string]projection{}
+	for i := range ds {
+		d := &ds[i]
+		if d.ProviderDepartmentID == p.DepartmentID {
+			continue
+		}
+		v, seen := views[d.ItemCode]
+		if !seen {
+			v = s.grantedView(ctx, p.DepartmentID, d.ItemCode)
+			views[d.ItemCode] = v
+		}
+		if len(v.hiddenKeys) > 0 || len(v.fields) == 0 {
+			d.RecordKey = s.keyRef(d.ItemCode, d.RecordKey)
+		}
+		if d.Correction == "" {
+			continue
+		}
+		shown, err := v.apply(json.RawMessage(d.Correction))
+		if err != nil || len(shown) == 0 {
+			d.Correction = ""
+			continue
+		}
+		d.Correction = string(must(json.Marshal(shown)))
+	}
+	return ds
+}
+
+// grantedView is how department sees item's records under all its grants
+// in force together: a field any of them shows, masked only when every one
+// showing it masks it. Nothing when it holds none, or on any error.
+func (s *Server) grantedView(ctx context.Context, department, item string) projection {
+	it, err := s.sync.CachedShareItem(ctx, item)
+	if err != nil || !it.Published || it.ShareType == exchange.ShareNone {
+		return projection{}
+	}
+	grants, err := s.ex.Grants(ctx, exchange.GrantFilter{ConsumerDepartmentID: department,
+		ResourceKind: exchange.ResourceCatalogItem, ResourceID: item, ActiveOnly: true})
+	if err != nil {
+		s.log.Warn("dispute view: grants", "department", department, "item", item, "err", err)
+		return projection{}
+	}
+	shown, clear := map[string]bool{}, map[string]bool{}
+	for _, g := range grants {
+		gp := newProjection(it, exchange.Access{Grant: g, Fields: g.Fields})
+		for _, f := range gp.fields {
+			shown[f] = true
+			if !gp.masked[f] {
+				clear[f] = true
+			}
+		}
+	}
+	v := projection{masked: map[string]bool{}}
+	for _, f := range it.Fields {
+		if shown[f.Code] {
+			v.fields = append(v.fields, f.Code)
+			v.masked[f.Code] = !clear[f.Code]
+		}
+	}
+	for _, k := range it.KeyFields {
+		if !shown[k] || !clear[k] {
+			v.hiddenKeys = append(v.hiddenKeys, k)
+		}
+	}
+	return v
 }

@@ -46,7 +46,10 @@ type Dispute struct {
 
 // NewDispute is what a consumer submits.
 type NewDispute struct {
-	ItemCode  string `json:"item_code"`
+	ItemCode string `json:"item_code"`
+	// RecordKey is the record's key as the consumer's records showed it:
+	// the api resolves a reference ("~…", shown when the grant hides a key
+	// field) to the key before the dispute is raised.
 	RecordKey string `json:"record_key"`
 	Reason    string `json:"reason"`
 }
