@@ -134,17 +134,18 @@ func (s *Server) registerSeals() {
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/seals/:id", Tag: "seals", Summary: "One seal with its keys, certificates and status history.",
 		Response: seal.Seal{}, Handler: func(c *gin.Context) {
+			noteSeal(c)
 			sl, err := s.seals.Get(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			noteResource(c, "seal", sl.ID)
 			noteRows(c, 1)
 			ok(c, http.StatusOK, sl)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/seals/:id/image", Tag: "seals", Summary: "The seal's picture (PNG or SVG).",
 		Handler: func(c *gin.Context) {
+			noteSeal(c)
 			rc, mt, err := s.seals.Image(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
@@ -156,7 +157,6 @@ func (s *Server) registerSeals() {
 				fail(c, errs.Unavailable(err, "reading the seal image"))
 				return
 			}
-			noteResource(c, "seal", c.Param("id"))
 			c.Header("X-Content-Type-Options", "nosniff")
 			// An SVG is served as an image only, never as a document that runs.
 			c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
@@ -178,6 +178,7 @@ func (s *Server) registerSeals() {
 	} {
 		s.handle(route{Method: "POST", Path: "/v1/seals/:id/" + st.verb, Tag: "seals", Summary: st.summary, Roles: admin,
 			Request: reasonRequest{}, Response: seal.Seal{}, Handler: func(c *gin.Context) {
+				noteSeal(c)
 				var r reasonRequest
 				if err := bindJSON(c, &r); err != nil {
 					fail(c, err)
@@ -188,18 +189,17 @@ func (s *Server) registerSeals() {
 					fail(c, err)
 					return
 				}
-				noteResource(c, "seal", sl.ID)
 				ok(c, http.StatusOK, sl)
 			}})
 	}
 	s.handle(route{Method: "POST", Path: "/v1/seals/:id/rotate", Tag: "seals", Summary: "Give a seal a new key and certificate; the old key's signatures stay verifiable.", Roles: admin,
 		Response: seal.Seal{}, Handler: func(c *gin.Context) {
+			noteSeal(c)
 			sl, err := s.seals.RotateKey(c.Request.Context(), principal(c), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			noteResource(c, "seal", sl.ID)
 			ok(c, http.StatusOK, sl)
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/seals/:id/sign", Tag: "seals",
@@ -209,6 +209,7 @@ func (s *Server) registerSeals() {
 	s.handle(route{Method: "GET", Path: "/v1/seals/:id/usage", Tag: "seals", Summary: "The seal's usage records (用印记录), newest first.",
 		Query:    []queryParam{{Name: "cursor", Description: "next_cursor of the previous page"}, {Name: "limit", Description: "page size, default 50, at most 500"}},
 		Response: list[seal.UsageRecord]{}, Handler: func(c *gin.Context) {
+			noteSeal(c)
 			limit, err := intQuery(c, "limit")
 			if err != nil {
 				fail(c, err)
@@ -227,7 +228,6 @@ func (s *Server) registerSeals() {
 			if rs == nil {
 				rs = []seal.UsageRecord{}
 			}
-			noteResource(c, "seal", c.Param("id"))
 			noteRows(c, len(rs))
 			ok(c, http.StatusOK, list[seal.UsageRecord]{Items: rs, NextCursor: next})
 		}})
@@ -322,6 +322,14 @@ func intQuery(c *gin.Context, name string) (int, error) {
 	return n, nil
 }
 
+// noteSeal names in the call's audit entry the seal the path gives, as
+// soon as it is known, so that a call refused or failing (another
+// organisation reading its usage records, revoking a seal already
+// revoked, an unknown seal) names it too, as noteLicence does.
+func noteSeal(c *gin.Context) {
+	noteResource(c, "seal", c.Param("id"))
+}
+
 // jwsBytes accepts a sealed document given as a JSON object or as a JSON
 // string holding it.
 func jwsBytes(raw json.RawMessage, pointer string) ([]byte, error) {
@@ -379,6 +387,7 @@ const multipartMemory = 8 << 20
 func (s *Server) signHandler(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
+	noteSeal(c)
 	var req seal.SignRequest
 	switch ct := c.ContentType(); ct {
 	case "multipart/form-data":
@@ -389,7 +398,10 @@ func (s *Server) signHandler(c *gin.Context) {
 		form := c.Request.MultipartForm
 		defer form.RemoveAll()
 		req.Purpose = formValue(form, "purpose")
-		if v, has := form.Value["existing"]; has && len(v) > 0 {
+		// An empty field is no sealed document: it is what a form sends
+		// for an "existing" input left empty (a file input with no file
+		// comes as an empty value, not as a file part).
+		if v := form.Value["existing"]; len(v) > 0 && strings.TrimSpace(v[0]) != "" {
 			req.Existing = []byte(v[0])
 		} else if fhs := form.File["existing"]; len(fhs) > 0 {
 			b, err := readPart(fhs[0], seal.MaxJWSSize, "existing")
@@ -460,7 +472,6 @@ func (s *Server) signHandler(c *gin.Context) {
 		fail(c, errs.InvalidFields("unsupported body", errs.FieldError{Pointer: "Content-Type", Reason: "use multipart/form-data or application/json", Value: ct}))
 		return
 	}
-	noteResource(c, "seal", id)
 	notePurpose(c, clip(req.Purpose, 200))
 	jws, err := s.seals.Sign(ctx, principal(c), id, req)
 	if err != nil {
@@ -513,6 +524,7 @@ func (s *Server) verifyHandler(c *gin.Context) {
 	var (
 		jws []byte
 		doc io.Reader
+		at  string // where the request carries the JWS, for problems with it
 	)
 	switch ct := c.ContentType(); ct {
 	case "multipart/form-data":
@@ -522,6 +534,7 @@ func (s *Server) verifyHandler(c *gin.Context) {
 		}
 		form := c.Request.MultipartForm
 		defer form.RemoveAll()
+		at = "jws"
 		if v := form.Value["jws"]; len(v) > 0 {
 			jws = []byte(v[0])
 		} else if fhs := form.File["jws"]; len(fhs) > 0 {
@@ -543,7 +556,10 @@ func (s *Server) verifyHandler(c *gin.Context) {
 			}
 			defer f.Close()
 			doc = f
-		} else if v := form.Value["document"]; len(v) > 0 {
+		} else if v := form.Value["document"]; len(v) > 0 && v[0] != "" {
+			// An empty value is a document input left empty, not an
+			// empty document: checking it would call every seal's
+			// digest wrong.
 			doc = strings.NewReader(v[0])
 		}
 	case "application/jose+json", "application/jose":
@@ -567,6 +583,7 @@ func (s *Server) verifyHandler(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		at = "/jws"
 		if len(r.JWS) == 0 || string(r.JWS) == "null" {
 			fail(c, errs.InvalidFields("no sealed document", errs.FieldError{Pointer: "/jws", Reason: "required"}))
 			return
@@ -586,7 +603,7 @@ func (s *Server) verifyHandler(c *gin.Context) {
 	}
 	res, err := s.seals.Verify(ctx, jws, doc)
 	if err != nil {
-		fail(c, err)
+		fail(c, errs.Under(at, err))
 		return
 	}
 	for _, sr := range res.Signatures {

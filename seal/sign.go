@@ -3,6 +3,7 @@ package seal
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
@@ -59,6 +60,9 @@ func (s *Service) Sign(ctx context.Context, by *exchange.Principal, sealID strin
 	case !now.Before(seal.ValidUntil):
 		return nil, errs.Conflict("seal %s expired at %s", seal.ID, seal.ValidUntil.Format(time.RFC3339))
 	}
+	// A purpose of spaces says nothing (用印事由 is required), and the
+	// audit entry keeps it trimmed: sign what the log says.
+	req.Purpose = strings.TrimSpace(req.Purpose)
 	if r := checkText(req.Purpose, MaxPurpose, true); r != "" {
 		return nil, errs.InvalidFields("a purpose is needed", errs.FieldError{Pointer: "/purpose", Reason: r})
 	}
@@ -126,7 +130,7 @@ func (s *Service) addSignature(ctx context.Context, k *signer, seal *Seal, req S
 	v := verifier{trust: s.trust, keys: s, now: at}
 	res, err := v.verifyParsed(ctx, j, nil)
 	if err != nil {
-		return nil, Document{}, err
+		return nil, Document{}, errs.Under("/existing", err)
 	}
 	if req.Document != (Document{}) {
 		d := req.Document

@@ -34,9 +34,13 @@ type usageLog struct {
 	log   *slog.Logger
 	every time.Duration
 
-	mu      sync.Mutex
-	buf     []UsageRecord
-	spare   []UsageRecord
+	mu    sync.Mutex
+	buf   []UsageRecord
+	spare []UsageRecord
+	// held counts the records the writer has taken and not yet written
+	// (a batch in flight, or one that failed and waits to be retried):
+	// with buf, what is in memory.
+	held    int
 	drained chan struct{} // closed (and replaced) each time the writer takes buf
 	closed  bool
 
@@ -61,7 +65,10 @@ var errUsageClosed = errors.New("seal service is closed")
 
 func (u *usageLog) add(ctx context.Context, r UsageRecord) error {
 	u.mu.Lock()
-	for len(u.buf) >= usagePendingMax && !u.closed {
+	// A failed batch stays in memory with the writer, so it counts: else
+	// the writer, taking buf every interval, would let records pile up
+	// without bound while the database refuses them.
+	for len(u.buf)+u.held >= usagePendingMax && !u.closed {
 		wait := u.drained
 		u.mu.Unlock()
 		select {
@@ -100,9 +107,23 @@ func (u *usageLog) take(pending []UsageRecord) []UsageRecord {
 		pending = append(pending, u.buf...)
 		u.buf = u.buf[:0]
 	}
+	u.held = len(pending)
 	close(u.drained)
 	u.drained = make(chan struct{})
 	return pending
+}
+
+// written notes that the records the writer held are in the database, and
+// wakes adders waiting for room.
+func (u *usageLog) written() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.held == 0 {
+		return
+	}
+	u.held = 0
+	close(u.drained)
+	u.drained = make(chan struct{})
 }
 
 func (u *usageLog) run() {
@@ -115,6 +136,7 @@ func (u *usageLog) run() {
 		if err := u.insert(pending); err != nil {
 			return err
 		}
+		u.written()
 		if u.spare == nil {
 			u.spare = pending[:0]
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"strconv"
 	"sync"
@@ -178,19 +179,31 @@ func (v *verifier) verify(ctx context.Context, data []byte, doc io.Reader) (Resu
 	}
 	j, err := parseJWS(data)
 	if err != nil {
-		return Result{}, errs.Invalid("not a sealed document: %v", err)
+		return Result{}, notSealed("", err.Error())
 	}
 	return v.verifyParsed(ctx, j, doc)
+}
+
+// notSealed is the error for input that is not a sealed document: why, and
+// where in the JWS (a JSON pointer into it, "" for the whole), which the
+// caller puts under where its request carried the JWS (errs.Under), so
+// that the problem says what was wrong and where.
+func notSealed(pointer, reason string) error {
+	return errs.InvalidFields("not a sealed document", errs.FieldError{Pointer: pointer, Reason: reason})
 }
 
 func (v *verifier) verifyParsed(ctx context.Context, j *jwsDoc, doc io.Reader) (Result, error) {
 	payload, err := b64url.DecodeString(string(j.payloadB64))
 	if err != nil {
-		return Result{}, errs.Invalid("not a sealed document: payload is not base64url")
+		return Result{}, notSealed("/payload", "payload is not base64url")
 	}
 	stmt, err := parseStatement(payload)
 	if err != nil {
-		return Result{}, errs.Invalid("not a sealed document: payload is not a seal statement: %v", err)
+		var e *errs.Error
+		if errors.As(err, &e) && len(e.Fields) > 0 { // a member's value: /payload/sha256 ...
+			return Result{}, errs.InvalidFields("not a sealed document: payload is not a seal statement", e.Fields...)
+		}
+		return Result{}, notSealed("/payload", "payload is not a seal statement: "+err.Error())
 	}
 	res := Result{Document: stmt, Signatures: make([]SignatureResult, 0, len(j.sigs))}
 	digestOK := true

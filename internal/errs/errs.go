@@ -49,7 +49,10 @@ func (e *Error) Error() string {
 		if i == 0 {
 			sep = " ("
 		}
-		msg += sep + f.Pointer + ": " + f.Reason
+		if f.Pointer != "" { // "" is the whole input
+			sep += f.Pointer + ": "
+		}
+		msg += sep + f.Reason
 		if i == len(e.Fields)-1 {
 			msg += ")"
 		}
@@ -106,6 +109,20 @@ func Internal(cause error, format string, args ...any) *Error {
 // InvalidFields reports bad input at one or more places.
 func InvalidFields(msg string, fields ...FieldError) *Error {
 	return &Error{Kind: KindInvalid, Message: msg, Fields: fields}
+}
+
+// Under puts the field pointers of an invalid-input error under prefix:
+// where the caller's request carried the input they point into (a sealed
+// document checked on its own, found at /existing of a request). Other
+// errors are returned as they are.
+func Under(prefix string, err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Kind == KindInvalid {
+		for i := range e.Fields {
+			e.Fields[i].Pointer = prefix + e.Fields[i].Pointer
+		}
+	}
+	return err
 }
 
 // KindOf returns the kind of err, KindInternal for unclassified errors.
