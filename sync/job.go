@@ -112,6 +112,9 @@ func (s *Service) UpdateJob(ctx context.Context, p *exchange.Principal, id strin
 	if u.Spec.Source.DSN == "***" {
 		u.Spec.Source.DSN = j.Spec.Source.DSN
 	}
+	if u.Spec.Source.URL, err = keepURLSecret(j.Spec.Source.URL, u.Spec.Source.URL); err != nil {
+		return Job{}, err
+	}
 	if b := j.Spec.Source.Blobs; b != "" && u.Spec.Source.Blobs == redactBlobs(b) {
 		u.Spec.Source.Blobs = b // secret_key=*** with the rest unchanged
 	}
@@ -244,6 +247,28 @@ func origin(raw string) string {
 		return ""
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// keepURLSecret puts the stored URL's password back into an edited URL
+// that carries it as Redacted shows it ("***"): the stored URL itself when
+// nothing else changed, else the edited one with the stored user
+// information, only while it points at the same server (like a kept token).
+func keepURLSecret(stored, edited string) (string, error) {
+	if edited == redactURL(stored) {
+		return stored, nil
+	}
+	eu, err := url.Parse(edited)
+	if err != nil || eu.User == nil || !redactedUser(eu.User) {
+		return edited, nil
+	}
+	su, err := url.Parse(stored)
+	if err != nil || su.User == nil || origin(stored) != origin(edited) || redactURL(stored) == stored ||
+		eu.User.Username() != "***" && eu.User.Username() != su.User.Username() {
+		return "", errs.InvalidFields("the job now points at another server or user: send the URL's password again",
+			errs.FieldError{Pointer: "/spec/source/url", Reason: `"***" keeps the stored password only while the URL's user, scheme, host and port stay the same`})
+	}
+	eu.User = su.User
+	return eu.String(), nil
 }
 
 // readsAnew reports whether a job changed from a to b reads other records

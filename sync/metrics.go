@@ -37,7 +37,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	hs, err := c.s.Health(ctx)
 	if err != nil {
-		c.s.log.Warn("sync metrics", "error", err)
+		c.s.log.Warn("sync metrics", "error", logText(err))
 		return
 	}
 	for _, h := range hs {

@@ -135,7 +135,7 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 		if !errors.As(err, &se) {
 			break
 		}
-		s.log.Warn("sync run attempt failed; retrying", "job", j.ID, "run", run.ID, "attempt", run.Attempt, "error", err)
+		s.log.Warn("sync run attempt failed; retrying", "job", j.ID, "run", run.ID, "attempt", run.Attempt, "error", logText(err))
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -244,7 +244,7 @@ func (r *runner) read(ctx context.Context) error {
 	}
 	req := Request{Since: r.run.CursorFrom, CursorField: r.job.Spec.CursorField, Checkpoint: r.run.Checkpoint, JobID: r.job.ID, RunID: r.run.ID}
 	if r.job.Spec.Mode == ModeFull {
-		req.Since = ""
+		req.Since, req.Full = "", true
 	}
 	rd, err := conn.Open(ctx, r.job.Spec.Source, req)
 	if err != nil {
@@ -396,7 +396,7 @@ func (r *runner) stagePage(ctx context.Context, page Page) error {
 			}
 			kept++
 			if err := exec(`INSERT INTO sync_run_errors (run_id, seq, record_key, source_pos, reason) VALUES ($1, $2, $3, $4, $5)`,
-				r.run.ID, kept, e.Key, e.Position, clip(e.Reason, 1000)); err != nil {
+				r.run.ID, kept, e.Key, clip(e.Position, 500), clip(e.Reason, 1000)); err != nil {
 				return err
 			}
 		}
@@ -522,6 +522,26 @@ func truthy(v any) bool {
 // valid UTF-8 without NUL characters (PostgreSQL refuses either).
 func validText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// maxLogValue caps what a log line repeats of an error: an upstream's
+// words (its error texts and bodies, URLs carrying its cursor tokens) are
+// as long as it makes them, and a line was written per retry. The run's
+// error keeps more (2,000 bytes).
+const maxLogValue = 500
+
+// logText is err's text for a log line, cut to maxLogValue bytes and
+// saying how much was cut.
+func logText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) <= maxLogValue {
+		return s
+	}
+	c := clip(s, maxLogValue)
+	return c + fmt.Sprintf("… (%d bytes cut)", len(s)-len(c))
 }
 
 func clip(s string, n int) string {

@@ -15,10 +15,17 @@ import (
 // replica runs one; the job lock (a PostgreSQL advisory lock) lets only one
 // of them run a given job at a time, the others skip that tick.
 type scheduler struct {
-	cron   *cron.Cron
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     gosync.WaitGroup
+	cron    *cron.Cron
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      gosync.WaitGroup
+	entries map[string]schedEntry // by job id; under Service.schedMu
+}
+
+// schedEntry is a job's entry in the cron and the schedule it was made for.
+type schedEntry struct {
+	id   cron.EntryID
+	spec string
 }
 
 // Start begins running scheduled jobs and resumes runs a killed process
@@ -30,7 +37,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return nil
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	sc := &scheduler{cron: cron.New(cron.WithLocation(s.loc), cron.WithParser(cronParser)), ctx: sctx, cancel: cancel}
+	sc := &scheduler{cron: cron.New(cron.WithLocation(s.loc), cron.WithParser(cronParser)), ctx: sctx, cancel: cancel,
+		entries: map[string]schedEntry{}}
 	s.sched = sc
 	if err := s.loadSchedule(sctx, sc); err != nil {
 		s.sched = nil
@@ -40,7 +48,7 @@ func (s *Service) Start(ctx context.Context) error {
 	sc.cron.Start()
 	ids, err := s.interrupted(sctx)
 	if err != nil {
-		s.log.Warn("sync: cannot list interrupted runs", "error", err)
+		s.log.Warn("sync: cannot list interrupted runs", "error", logText(err))
 	}
 	for _, id := range ids {
 		s.spawn(sc, id, "resume")
@@ -68,17 +76,33 @@ func (s *Service) loadSchedule(ctx context.Context, sc *scheduler) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range sc.cron.Entries() {
-		sc.cron.Remove(e.ID)
-	}
+	// Only the entries of jobs whose schedule changed are replaced: an
+	// entry added anew counts from now, so when every change of any job
+	// rebuilt them all, an "@every 6h" job never ran while some job was
+	// changed every few hours (and a cron entry could lose the tick it
+	// was rebuilt on).
+	want := make(map[string]string, len(jobs))
 	for _, j := range jobs {
-		if j.Paused || j.Spec.Schedule == "" {
+		if !j.Paused && j.Spec.Schedule != "" {
+			want[j.ID] = j.Spec.Schedule
+		}
+	}
+	for id, e := range sc.entries {
+		if want[id] != e.spec {
+			sc.cron.Remove(e.id)
+			delete(sc.entries, id)
+		}
+	}
+	for id, spec := range want {
+		if _, ok := sc.entries[id]; ok {
 			continue
 		}
-		id := j.ID
-		if _, err := sc.cron.AddFunc(j.Spec.Schedule, func() { s.spawn(sc, id, "schedule") }); err != nil {
-			s.log.Warn("sync: bad schedule", "job", id, "error", err)
+		eid, err := sc.cron.AddFunc(spec, func() { s.spawn(sc, id, "schedule") })
+		if err != nil {
+			s.log.Warn("sync: bad schedule", "job", id, "error", logText(err))
+			continue
 		}
+		sc.entries[id] = schedEntry{id: eid, spec: spec}
 	}
 	return nil
 }
@@ -91,7 +115,7 @@ func (s *Service) reschedule() {
 		return
 	}
 	if err := s.loadSchedule(s.sched.ctx, s.sched); err != nil {
-		s.log.Warn("sync: reloading the schedule failed", "error", err)
+		s.log.Warn("sync: reloading the schedule failed", "error", logText(err))
 	}
 }
 
@@ -124,7 +148,7 @@ func (s *Service) spawn(sc *scheduler, jobID, cause string) {
 		case err != nil && errs.Is(err, errs.KindUnavailable) && sc.ctx.Err() != nil:
 			s.log.Info("sync: run interrupted by shutdown", "job", jobID, "run", run.ID)
 		case err != nil:
-			s.log.Warn("sync: run failed", "job", jobID, "run", run.ID, "error", err)
+			s.log.Warn("sync: run failed", "job", jobID, "run", run.ID, "error", logText(err))
 		default:
 			s.log.Info("sync: run finished", "job", jobID, "run", run.ID, "status", run.Status, "took", time.Since(start))
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // Secrets encrypts a job's upstream credentials (bearer token or HMAC
-// secret, PostgreSQL DSN, S3 store spec) at rest; *keys.MasterKey implements it.
+// secret, an http URL with a password, PostgreSQL DSN, S3 store spec) at
+// rest; *keys.MasterKey implements it.
 type Secrets interface {
 	Seal(plaintext []byte, label string) []byte
 	Open(ciphertext []byte, label string) ([]byte, error)
@@ -26,6 +27,9 @@ func (s *Service) specJSON(jobID string, spec Spec) string {
 			if *v != "" {
 				*v = sealedPrefix + base64.StdEncoding.EncodeToString(s.secrets.Seal([]byte(*v), "sync-job:"+jobID+":"+field))
 			}
+		}
+		if redactURL(spec.Source.URL) != spec.Source.URL {
+			seal(&spec.Source.URL, "url") // a basic auth password
 		}
 		seal(&spec.Source.Token, "token")
 		seal(&spec.Source.DSN, "dsn")
@@ -55,6 +59,9 @@ func (s *Service) openSpec(jobID string, spec *Spec) error {
 		}
 		*v = string(pt)
 		return nil
+	}
+	if err := open(&spec.Source.URL, "url"); err != nil {
+		return err
 	}
 	if err := open(&spec.Source.Token, "token"); err != nil {
 		return err

@@ -2,7 +2,6 @@ package datasync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -37,11 +36,15 @@ type Request struct {
 	CursorField string
 	// Checkpoint resumes an interrupted run; empty to start afresh.
 	Checkpoint string
+	// Full is set for a full refresh: what the source leaves out is
+	// marked deleted, so an answer that may be an error must not pass
+	// for an empty one.
+	Full bool
 	// JobID and RunID name the job and run reading.
 	JobID, RunID string
 }
 
-// Reader yields pages until io.EOF.
+// Reader yields pages until io.EOF (returned as is, not wrapped).
 type Reader interface {
 	Next(ctx context.Context) (Page, error)
 	Close() error
@@ -81,4 +84,8 @@ func (e *SourceError) Unwrap() error { return e.Err }
 
 var errDone = io.EOF
 
-func isDone(err error) bool { return errors.Is(err, io.EOF) }
+// isDone reports the end of a source's pages: io.EOF itself, as io.Reader
+// has it, never an error wrapping it. A connection the upstream closed
+// before answering is "Get …: EOF"; taken for the end, it made a full
+// refresh mark every record it had not read yet deleted.
+func isDone(err error) bool { return err == errDone }

@@ -40,16 +40,43 @@ func (h HTTPConnector) Open(_ context.Context, spec SourceSpec, req Request) (Re
 	if c == nil {
 		c = http.DefaultClient
 	}
-	r := &httpReader{client: c, spec: spec, base: u, req: req, page: 1}
-	if spec.Pagination == "page" && req.Checkpoint != "" {
+	// Redirects are followed within the upstream's server only: Go sends
+	// Authorization on to the same host name at another port or scheme
+	// (http too), and the hmac headers to any host, and what another
+	// server answers would be loaded as the upstream's records.
+	cc, then := *c, c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if to, from := origin(req.URL.String()), origin(via[0].URL.String()); to != from {
+			return fmt.Errorf("redirected to %s, not followed: the job reads from %s only", clip(to, 200), from)
+		}
+		if then != nil {
+			return then(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	r := &httpReader{client: &cc, spec: spec, base: u, req: req, page: 1}
+	switch {
+	case spec.Pagination == "page" && req.Checkpoint != "":
 		if r.page, err = strconv.Atoi(req.Checkpoint); err != nil || r.page < 1 {
 			return nil, fmt.Errorf("checkpoint %q is not a page number", req.Checkpoint)
 		}
-	} else {
+	case req.Checkpoint == cursorEnd:
+		r.done = true
+	default:
 		r.token = req.Checkpoint
 	}
 	return r, nil
 }
+
+// cursorEnd is the checkpoint after the last page of cursor pagination.
+// That was the empty next cursor, which also means "from the start": a
+// run stopped between staging its last page and applying it read the
+// whole source again when resumed, every record a duplicate of itself.
+// No upstream token is a control character followed by "end".
+const cursorEnd = "\x1fend"
 
 type httpReader struct {
 	client *http.Client
@@ -99,6 +126,13 @@ func (r *httpReader) Next(ctx context.Context) (Page, error) {
 	if !ok {
 		return Page{}, &SourceError{Position: pos, Err: fmt.Errorf("response has no %q member", r.spec.RecordsPath)}
 	}
+	if string(bytes.TrimSpace(raw)) == "null" && r.req.Full && string(bytes.TrimSpace(doc[r.spec.TotalPath])) != "0" {
+		// Upstreams answer HTTP 200 with {"code":500,"msg":"系统繁忙",
+		// "records":null}: a full refresh taking that for "no records"
+		// marked the whole dataset deleted. (Incremental runs take null
+		// for no changes, as a Go upstream encodes an empty slice.)
+		return Page{}, &SourceError{Position: pos, Err: fmt.Errorf("%q is null, not an array of records (an empty source answers [] or %q 0)", r.spec.RecordsPath, r.spec.TotalPath)}
+	}
 	var recs []Record
 	dec = json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -119,11 +153,19 @@ func (r *httpReader) Next(ctx context.Context) (Page, error) {
 			return Page{}, fmt.Errorf("%w: %s: the same records as the page before: the upstream does not seem to honour the page parameter %q", errStop, pos, r.spec.PageParam)
 		}
 		r.last = sum
-		r.page++
-		p.Checkpoint = strconv.Itoa(r.page)
 		if len(recs) < r.spec.PageSize {
+			// A short page ends the data, unless the upstream counts more:
+			// then it serves fewer a page than asked (many cap page sizes),
+			// and a full refresh ending here marked the rest deleted.
+			// (Pages before this one were full, or reading had stopped.)
+			if upTo := int64(r.page-1)*int64(r.spec.PageSize) + int64(len(recs)); p.Total > upTo {
+				return Page{}, fmt.Errorf("%w: %s: %d records, fewer than page_size %d, yet the upstream counts %d in all: it seems to serve fewer records a page than asked: set page_size to what it serves",
+					errStop, pos, len(recs), r.spec.PageSize, p.Total)
+			}
 			r.done = true
 		}
+		r.page++
+		p.Checkpoint = strconv.Itoa(r.page)
 	} else {
 		var next string
 		if t, ok := doc[r.spec.NextPath]; ok && string(t) != "null" {
@@ -138,6 +180,7 @@ func (r *httpReader) Next(ctx context.Context) (Page, error) {
 		p.Checkpoint = next
 		if next == "" {
 			r.done = true
+			p.Checkpoint = cursorEnd
 		}
 	}
 	return p, nil

@@ -109,8 +109,37 @@ func (s Spec) Redacted() Spec {
 	if s.Source.DSN != "" {
 		s.Source.DSN = "***"
 	}
+	s.Source.URL = redactURL(s.Source.URL)
 	s.Source.Blobs = redactBlobs(s.Source.Blobs)
 	return s
+}
+
+// redactURL hides the password of an http source's URL, its way to basic
+// auth (https://user:***@host/…). A user name alone (https://***@host/…)
+// is often the secret itself: it is hidden too.
+func redactURL(raw string) string {
+	if !strings.Contains(raw, "@") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "***"
+	}
+	if u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "***")
+	} else {
+		u.User = url.User("***")
+	}
+	return strings.Replace(u.String(), "%2A%2A%2A@", "***@", 1)
+}
+
+// redactedUser reports whether u is user information as redactURL shows it.
+func redactedUser(u *url.Userinfo) bool {
+	pw, ok := u.Password()
+	return ok && pw == "***" || !ok && u.Username() == "***"
 }
 
 // redactBlobs hides the secret key an s3:// store spec may carry
@@ -212,8 +241,18 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 	var fe []errs.FieldError
 	add := func(p, reason, v string) { fe = append(fe, errs.FieldError{Pointer: p, Reason: reason, Value: v}) }
 	if s.Schedule != "" {
-		if _, err := cronParser.Parse(s.Schedule); err != nil {
+		sched, err := cronParser.Parse(s.Schedule)
+		every, isEvery := strings.CutPrefix(strings.TrimSpace(s.Schedule), "@every ")
+		d, _ := time.ParseDuration(strings.TrimSpace(every))
+		switch {
+		case err != nil:
 			add("/spec/schedule", "a 5-field cron expression: "+err.Error(), s.Schedule)
+		case isEvery && d < time.Second:
+			// The cron library runs such a job every second.
+			add("/spec/schedule", "@every needs an interval of at least 1s", s.Schedule)
+		case sched.Next(time.Now()).IsZero():
+			// e.g. 30 February: the job would silently never run.
+			add("/spec/schedule", "never fires: no such date", s.Schedule)
 		}
 	}
 	switch s.Mode {

@@ -1,0 +1,69 @@
+package datasync_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/xiangyang-gov/sharehub/internal/db"
+	"github.com/xiangyang-gov/sharehub/internal/db/dbtest"
+	datasync "github.com/xiangyang-gov/sharehub/sync"
+	"github.com/xiangyang-gov/sharehub/sync/synctest"
+)
+
+// TestScheduleKeptWhileOtherJobsChange: every change of any job (a
+// create, an edit, a pause) rebuilt the whole schedule, and an "@every"
+// entry added anew counts its interval from then: an "@every 6h" job
+// never ran while admins changed some job at least every six hours.
+// Entries of unchanged jobs stay as they are.
+func TestScheduleKeptWhileOtherJobsChange(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		up := synctest.New(t, 10)
+		spec := httpSpec(up, datasync.ModeFull)
+		spec.Schedule = "@every 2s"
+		j := f.job(t, spec)
+		other := f.job(t, httpSpec(up, datasync.ModeFull))
+		if err := f.sync.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer f.sync.Stop()
+		paused := false
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+			paused = !paused
+			if _, err := f.sync.SetPaused(ctx, gajAdmin, other.ID, paused); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.sync.Stop()
+		rs, err := f.sync.Runs(ctx, j.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) == 0 {
+			t.Fatalf("no run of an \"@every 2s\" job in 5s while another job was paused and resumed every 250ms")
+		}
+	})
+}
+
+// TestScheduleThatNeverFiresRefused: "0 0 30 2 *" (30 February) was
+// accepted and the job silently never ran; "@every -1h" and "@every
+// 10ms" ran every second (the cron library rounds them up to 1s).
+func TestScheduleThatNeverFiresRefused(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		for _, sched := range []string{"0 0 30 2 *", "0 3 31 4,6 *", "@every -1h", "@every 0s", "@every 10ms"} {
+			spec := datasync.Spec{Schedule: sched, KeyFields: []string{"id"}, Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "http://127.0.0.1:1/"}}
+			_, err := f.sync.CreateJob(ctx, gajAdmin, datasync.NewJob{ItemCode: f.item.Code, Name: "回落", Spec: spec})
+			wantFields(t, err, "/spec/schedule")
+		}
+		for _, sched := range []string{"0 2 * * *", "@daily", "@every 1h30m", "0 0 29 2 *"} {
+			spec := datasync.Spec{Schedule: sched, KeyFields: []string{"id"}, Source: datasync.SourceSpec{Kind: datasync.SourceHTTP, URL: "http://127.0.0.1:1/"}}
+			if _, err := f.sync.CreateJob(ctx, gajAdmin, datasync.NewJob{ItemCode: f.item.Code, Name: "回落", Spec: spec}); err != nil {
+				t.Errorf("%q: %v", sched, err)
+			}
+		}
+	})
+}
