@@ -43,9 +43,15 @@ func (s *Server) registerCatalog() {
 		{Name: "share_type"}, {Name: "format"}, {Name: "update_cycle"},
 		{Name: "status", Description: "draft, published or withdrawn; only data admins, admins, auditors and importers see other than published"}}
 
-	s.handle(route{Method: "GET", Path: "/v1/catalog/libraries", Tag: "catalog", Summary: "The base (基础库) and theme (主题库) libraries.",
+	s.handle(route{Method: "GET", Path: "/v1/catalog/libraries", Tag: "catalog", Summary: "The base (基础库) and theme (主题库) libraries with their published items' counts.",
+		Query:    []queryParam{{Name: "all", Description: "true: count every status (data admins, admins, auditors)"}},
 		Response: list[catalog.Library]{}, Handler: func(c *gin.Context) {
-			ls, err := s.catalog.Libraries(c.Request.Context())
+			all := c.Query("all") == "true"
+			if all && !catalog.CanSeeAll(principal(c)) {
+				fail(c, errs.Forbidden("only data admins, admins, auditors and importers may count unpublished items"))
+				return
+			}
+			ls, err := s.catalog.CountedLibraries(c.Request.Context(), !all)
 			if err != nil {
 				fail(c, err)
 				return

@@ -76,6 +76,7 @@ func (s *Service) ImportCSV(ctx context.Context, itemsPath, fieldsPath string, o
 type fileItem struct {
 	ref      sheet.Ref
 	code     string // as given in the file
+	version  int    // the item's version when the file was exported, 0 if not given
 	content  Content
 	fields   []int32 // the fields-sheet rows' lines, parallel to content.Fields (see fieldRef)
 	bad      bool
@@ -127,6 +128,7 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 	var items []*fileItem
 	err = f.Read(ctx, SheetItems, rep, func(r *sheet.Row) error {
 		fi := &fileItem{ref: r.Ref, code: r.Get("code")}
+		fi.version, _ = strconv.Atoi(r.Get("version"))
 		c := &fi.content
 		c.Name, c.Lei, c.Xiang, c.Mu, c.Ximu = r.Get("name"), r.Get("lei"), r.Get("xiang"), r.Get("mu"), r.Get("ximu")
 		c.Summary, c.Format, c.ShareType = r.Get("summary"), r.Get("format"), r.Get("share_type")
@@ -355,6 +357,13 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 		case ex.hash == hash && (!opts.Publish || ex.status != string(StatusDraft)):
 			rep.Unchanged++
 			continue
+		case fi.version != 0 && fi.version != ex.version && ex.hash != hash:
+			// The item changed after the file was exported: writing the
+			// row would silently undo that change, which a PUT with a stale
+			// version refuses too.
+			rep.AddAt(fi.ref, "version", strconv.Itoa(fi.version), fmt.Sprintf("item %s was changed after this file was exported: it is at version %d, the file has version %d. Export it again and reapply your change, or clear this cell to overwrite it with this row",
+				ex.code, ex.version, fi.version))
+			continue
 		default:
 			rep.Updated++
 		}
@@ -388,6 +397,10 @@ func (s *Service) ImportFile(ctx context.Context, f *sheet.File, opts ImportOpti
 		p := &pending{item: Item{Code: fi.code, Content: fi.content, Status: StatusDraft}, action: "create", note: "import"}
 		if fi.existing != nil {
 			old := olds[fi.existing.code]
+			if old.Version != fi.existing.version {
+				// Changed since the rows were checked against it (step 4).
+				return nil, errs.Conflict("item %s changed while this file was being imported: import it again", old.Code)
+			}
 			p.old, p.item, p.action = &old, old, "update"
 			p.item.Content = fi.content
 			if opts.Publish {

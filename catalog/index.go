@@ -490,9 +490,16 @@ func (ix *memIndex) plan(w string) queryPlan {
 	return p
 }
 
-// rank returns the answers from position offset, at most n of them, best
-// first (score, then code). want is a statusCode, 0 for any status.
-func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
+// pageAfter is where a page of answers starts: after the answer with this
+// score and code, in answer order. The zero value starts at the first.
+type pageAfter struct {
+	score int
+	code  string
+}
+
+// rank returns the answers after from, skipping offset of them, at most n,
+// best first (score, then code). want is a statusCode, 0 for any status.
+func (ix *memIndex) rank(words []string, want uint8, from pageAfter, offset, n int) []ranked {
 	plans := make([]queryPlan, len(words))
 	for i, w := range words {
 		if plans[i] = ix.plan(w); plans[i].none {
@@ -511,10 +518,24 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 		}
 		return ix.slots[a.id].code < ix.slots[b.id].code
 	}
+	// past says c comes after from in answer order (the order of better).
+	past := func(ranked) bool { return true }
+	if from.code != "" {
+		fk := codeKey(from.code)
+		past = func(c ranked) bool {
+			if c.score != from.score {
+				return c.score < from.score
+			}
+			if kc := keys[c.id]; kc != fk && kc != math.MaxUint64 && fk != math.MaxUint64 {
+				return kc > fk
+			}
+			return ix.slots[c.id].code > from.code
+		}
+	}
 	// full says a candidate with this bound cannot enter the top.
 	out := func(c ranked) bool { return len(top) == k && !better(c, top[k-1]) }
 	consider := func(c ranked) {
-		if out(c) {
+		if out(c) || !past(c) {
 			return
 		}
 		i := sort.Search(len(top), func(i int) bool { return better(c, top[i]) })
@@ -532,7 +553,7 @@ func (ix *memIndex) rank(words []string, want uint8, offset, n int) []ranked {
 	if len(plans) == 1 && plans[0].exact && len(plans[0].terms[0].ids) >= orderAbove {
 		// A common term: its answers in order, the first k live ones.
 		for _, e := range ix.ordered(plans[0].terms[0], better) {
-			if live(e.id) {
+			if live(e.id) && past(ranked{e.id, int(e.score)}) {
 				if top = append(top, ranked{e.id, int(e.score)}); len(top) == k {
 					break
 				}

@@ -6,9 +6,18 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// code0 is statusCode, with 0 for any status.
+func code0(s Status) uint8 {
+	if s == "" {
+		return 0
+	}
+	return statusCode(s)
+}
 
 // naiveRank is the search's meaning without an index: every item of the
 // status that contains each word (a word of letters and digits only as a
@@ -143,7 +152,7 @@ func testIndexMatchesNaive(t *testing.T) {
 				}
 				exp := naiveRank(items, status, words, want)
 				for _, pg := range [][2]int{{0, 21}, {3, 5}, {0, 2000}} {
-					got := ix.rank(words, code, pg[0], pg[1])
+					got := ix.rank(words, code, pageAfter{}, pg[0], pg[1])
 					gs := make([]string, len(got))
 					for i, h := range got {
 						gs[i] = fmt.Sprintf("%s:%d", ix.slots[h.id].code, h.score)
@@ -154,6 +163,19 @@ func testIndexMatchesNaive(t *testing.T) {
 					}
 					if !slices.Equal(gs, es) && !(len(gs) == 0 && len(es) == 0) {
 						t.Fatalf("query %q status %q page %v:\n got  %v\n want %v", q, want, pg, gs, es)
+					}
+				}
+				// A page after a given answer starts right after it.
+				if len(exp) > 3 {
+					code, score, _ := strings.Cut(exp[2], ":")
+					n, _ := strconv.Atoi(score)
+					got := ix.rank(words, code0(want), pageAfter{score: n, code: code}, 0, 5)
+					gs := make([]string, len(got))
+					for i, h := range got {
+						gs[i] = fmt.Sprintf("%s:%d", ix.slots[h.id].code, h.score)
+					}
+					if es := exp[3:min(len(exp), 8)]; !slices.Equal(gs, es) {
+						t.Fatalf("query %q status %q after %s:\n got  %v\n want %v", q, want, exp[2], gs, es)
 					}
 				}
 			}

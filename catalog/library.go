@@ -40,6 +40,32 @@ func (s *Service) Libraries(ctx context.Context) ([]Library, error) {
 	return out, db.Interpret(rows.Err(), "libraries")
 }
 
+// CountedLibraries is Libraries with each library's item count (Items):
+// published items only when publishedOnly, as Tree counts them.
+func (s *Service) CountedLibraries(ctx context.Context, publishedOnly bool) ([]Library, error) {
+	libs, err := s.Libraries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{}
+	if err := s.counts(ctx, libraryCounts(publishedOnly), n); err != nil {
+		return nil, err
+	}
+	for i := range libs {
+		libs[i].Items = n[libs[i].ID]
+	}
+	return libs, nil
+}
+
+// libraryCounts is the query of library id and item count.
+func libraryCounts(publishedOnly bool) string {
+	q := `SELECT l.library_id, COUNT(*) FROM catalog_item_libraries l JOIN catalog_items i ON i.code = l.code`
+	if publishedOnly {
+		q += ` WHERE i.status = 'published'`
+	}
+	return q + ` GROUP BY l.library_id`
+}
+
 // TreeNode is one node of the library tree.
 type TreeNode struct {
 	ID       string     `json:"id"`
@@ -62,7 +88,7 @@ func (s *Service) Tree(ctx context.Context, publishedOnly bool) ([]TreeNode, err
 		cond = ` WHERE i.status = 'published'`
 	}
 	libCount := map[string]int{}
-	if err := s.counts(ctx, `SELECT l.library_id, COUNT(*) FROM catalog_item_libraries l JOIN catalog_items i ON i.code = l.code`+cond+` GROUP BY l.library_id`, libCount); err != nil {
+	if err := s.counts(ctx, libraryCounts(publishedOnly), libCount); err != nil {
 		return nil, err
 	}
 	depCount := map[string]int{}

@@ -146,13 +146,17 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	if limit > 100 {
 		limit = 100
 	}
-	offset := 0
+	// The cursor is the last answer of the previous page (score:code),
+	// not a count of answers: items published or withdrawn while a caller
+	// pages would shift an offset, showing answers twice or skipping them.
+	var from pageAfter
 	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil || n < 0 || n > 100000 {
+		sc, code, _ := strings.Cut(q.Cursor, ":")
+		n, err := strconv.Atoi(sc)
+		if err != nil || n < 0 || !ValidCode(code) {
 			return res, errs.InvalidFields("bad cursor", errs.FieldError{Pointer: "?cursor", Reason: "use the next_cursor of the previous page", Value: clip(q.Cursor)})
 		}
-		offset = n
+		from = pageAfter{score: n, code: code}
 	}
 	words := strings.Fields(norm)
 	if len(words) > 8 {
@@ -169,7 +173,7 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	if err != nil {
 		return res, err
 	}
-	top := ix.rank(words, want, offset, limit+1)
+	top := ix.rank(words, want, from, 0, limit+1)
 	codes := make([]string, len(top))
 	shows := make([]*hitDoc, len(top))
 	statuses := make([]Status, len(top))
@@ -206,7 +210,8 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	}
 	if len(res.Items) > limit {
 		res.Items = res.Items[:limit]
-		res.NextCursor = strconv.Itoa(offset + limit)
+		last := res.Items[limit-1]
+		res.NextCursor = strconv.Itoa(last.Score) + ":" + last.Code
 	}
 	return res, nil
 }

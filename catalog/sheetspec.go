@@ -58,6 +58,9 @@ func SpecFor(libraryNames []string) sheet.Spec {
 		{Key: "libraries", Header: "所属库", Choices: libraryNames, Multi: true, Width: 24, Example: "人口基础库",
 			Note: "可多选，以“；”分隔"},
 		{Key: "related", Header: "关联资源代码", Multi: true, Max: 2000, Width: 20, Example: "", Note: "可多个，以“；”分隔"},
+		// Last, so the columns before it keep their letters in older files.
+		{Key: "version", Header: "版本", Kind: sheet.Int, Width: 6, Example: "",
+			Note: "导出时资源的版本号，导入时据此发现导出后他人所作的修改，不会覆盖；新增时留空，清空则按本行覆盖"},
 	}}
 	fields := sheet.Sheet{Name: SheetFields, Optional: true, Columns: []sheet.Column{
 		{Key: "item_code", Header: "资源代码", Kind: sheet.Code, Max: 20, Width: 16, Example: "",
@@ -80,9 +83,13 @@ func itemRow(it *Item, providerCode string, libName map[string]string) []string 
 	for i, l := range it.Libraries {
 		libs[i] = libName[l]
 	}
+	version := ""
+	if it.Version > 0 {
+		version = strconv.Itoa(it.Version)
+	}
 	return []string{it.Code, it.Name, it.Lei, it.Xiang, it.Mu, it.Ximu, it.ProviderName, providerCode, it.Summary,
 		it.Format, it.ShareType, it.ShareCondition, it.LegalBasis, it.ShareMethod, it.OpenType, it.UpdateCycle,
-		it.PublishDate, list(libs), list(it.Related)}
+		it.PublishDate, list(libs), list(it.Related), version}
 }
 
 func fieldRow(code, itemName string, f Field) []string {

@@ -103,8 +103,12 @@ func (s *Service) validate(ctx context.Context, c *Content, self string) error {
 func (s *Service) Create(ctx context.Context, p *exchange.Principal, in NewItem) (Item, error) {
 	in.Content.Normalize()
 	in.Code = strings.TrimSpace(in.Code)
-	if err := mayChange(p, in.ProviderID); err != nil {
-		return Item{}, err
+	// No provider is invalid, not forbidden: validate names /provider_id
+	// (a 403 would say only "data admins of department  may").
+	if in.ProviderID != "" {
+		if err := mayChange(p, in.ProviderID); err != nil {
+			return Item{}, err
+		}
 	}
 	if err := s.validate(ctx, &in.Content, in.Code); err != nil {
 		return Item{}, err
@@ -143,10 +147,14 @@ func (s *Service) Update(ctx context.Context, p *exchange.Principal, code string
 	}
 	u.Content.Normalize()
 	u.Note, _ = sheet.Clean(u.Note)
-	if u.ProviderID != old.ProviderID {
+	if u.ProviderID != old.ProviderID && u.ProviderID != "" { // none is invalid: see Create
 		if err := mayChange(p, u.ProviderID); err != nil {
 			return Item{}, err
 		}
+	}
+	if u.Version < 1 {
+		// Left out: a 409 saying "read it again" could never be cured.
+		return Item{}, errs.InvalidFields("catalogue item is not valid", errs.FieldError{Pointer: "/version", Reason: "required: the version of the item you read, so changes made meanwhile are not overwritten"})
 	}
 	if u.Classification() != "" && u.Classification() != old.Classification() {
 		return Item{}, errs.InvalidFields("catalogue item is not valid", errs.FieldError{Pointer: "/lei", Reason: "the classification is part of the resource code and cannot change; withdraw this item and create another", Value: u.Classification()})
