@@ -67,3 +67,52 @@ func TestScheduleThatNeverFiresRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduledTickRunsOnceAcrossReplicas: every replica fires a job's
+// schedule; the job lock kept their runs from overlapping but not from
+// following each other, so with clocks a little apart a short job ran
+// once per replica per tick. A tick runs on the replica that claims it,
+// and "@every" jobs, whose entries count from each replica's start, run
+// once per interval.
+func TestScheduledTickRunsOnceAcrossReplicas(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		other := datasync.New(d, f.cat, datasync.Config{}) // a second replica on the same database
+		up := synctest.New(t, 10)
+		day := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+		for _, c := range []struct {
+			spec  string
+			fires []struct {
+				replica *datasync.Service
+				at      time.Time
+			}
+			runs int
+		}{
+			{"0 2 * * *", []struct {
+				replica *datasync.Service
+				at      time.Time
+			}{{f.sync, day}, {other, day}, {other, day}, {other, day.AddDate(0, 0, 1)}, {f.sync, day.AddDate(0, 0, 1)}}, 2},
+			{"@every 1h", []struct {
+				replica *datasync.Service
+				at      time.Time
+			}{{f.sync, day.Add(13 * time.Minute)}, {other, day.Add(40 * time.Minute)}, {other, day.Add(65 * time.Minute)}, {f.sync, day.Add(73 * time.Minute)}}, 2},
+		} {
+			spec := httpSpec(up, datasync.ModeFull)
+			spec.Schedule = c.spec
+			j := f.job(t, spec)
+			for _, fire := range c.fires {
+				if err := fire.replica.FireTick(j.ID, c.spec, fire.at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rs, err := f.sync.Runs(ctx, j.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) != c.runs {
+				t.Errorf("%q fired %d times on two replicas over %d ticks: %d runs, want %d", c.spec, len(c.fires), c.runs, len(rs), c.runs)
+			}
+		}
+	})
+}

@@ -2,17 +2,20 @@ package datasync
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	gosync "sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 )
 
 // scheduler runs jobs on their cron schedules in the hub's time zone. Every
-// replica runs one; the job lock (a PostgreSQL advisory lock) lets only one
+// replica runs one; each tick is claimed in the database before it runs
+// (tick), and the job lock (a PostgreSQL advisory lock) lets only one
 // of them run a given job at a time, the others skip that tick.
 type scheduler struct {
 	cron    *cron.Cron
@@ -97,12 +100,14 @@ func (s *Service) loadSchedule(ctx context.Context, sc *scheduler) error {
 		if _, ok := sc.entries[id]; ok {
 			continue
 		}
-		eid, err := sc.cron.AddFunc(spec, func() { s.spawn(sc, id, "schedule") })
+		sched, err := cronParser.Parse(spec)
 		if err != nil {
 			s.log.Warn("sync: bad schedule", "job", id, "error", logText(err))
 			continue
 		}
-		sc.entries[id] = schedEntry{id: eid, spec: spec}
+		t := &tick{s: s, sc: sc, jobID: id, sched: sched}
+		t.entry = sc.cron.Schedule(sched, t)
+		sc.entries[id] = schedEntry{id: t.entry, spec: spec}
 	}
 	return nil
 }
@@ -117,6 +122,73 @@ func (s *Service) reschedule() {
 	if err := s.loadSchedule(s.sched.ctx, s.sched); err != nil {
 		s.log.Warn("sync: reloading the schedule failed", "error", logText(err))
 	}
+}
+
+// tick is a job's cron entry. Every replica runs the same schedule; before
+// running, an entry claims its tick for the job in sync_ticks, and of the
+// replicas whose clocks fire the same tick only the one that claimed it
+// runs. The job lock alone keeps two runs from overlapping, not from
+// following each other: with clocks a few hundred milliseconds apart, a
+// short run finished on one replica before the next replica's tick
+// started another.
+type tick struct {
+	s     *Service
+	sc    *scheduler
+	jobID string
+	sched cron.Schedule
+	entry cron.EntryID
+}
+
+func (t *tick) Run() {
+	// Prev is the time the entry was scheduled for, set before it is
+	// started: the same on every replica for a cron expression, whenever
+	// each gets to run it.
+	at := t.sc.cron.Entry(t.entry).Prev
+	if at.IsZero() {
+		at = time.Now().Truncate(time.Second)
+	}
+	t.s.runTick(t.sc, t.jobID, t.sched, at)
+}
+
+// runTick runs job for its tick scheduled at, unless another replica has
+// claimed the tick.
+func (s *Service) runTick(sc *scheduler, jobID string, sched cron.Schedule, at time.Time) {
+	key := at.Unix()
+	// "@every" entries count from each replica's start, so they fire at
+	// different times: the tick is the interval of the Unix epoch the
+	// time falls in, and the job runs once in each.
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay >= time.Second {
+		n := int64(every.Delay / time.Second)
+		key = key / n * n
+	}
+	claimed, err := s.claimTick(sc.ctx, jobID, key)
+	switch {
+	case err != nil:
+		s.log.Warn("sync: cannot claim the scheduled tick; skipped", "job", jobID, "tick", at, "error", logText(err))
+	case !claimed:
+		s.log.Debug("sync: tick run by another replica", "job", jobID, "tick", at)
+	default:
+		s.spawn(sc, jobID, "schedule")
+	}
+}
+
+// claimTick records that this replica runs job's scheduled tick; claimed
+// is false when another did first. Claims older than a day are dropped
+// on the way: no schedule fires the same tick again.
+func (s *Service) claimTick(ctx context.Context, jobID string, tick int64) (claimed bool, err error) {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sync_ticks WHERE job_id = $1 AND tick < $2`, jobID, tick-86400); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sync_ticks (job_id, tick) VALUES ($1, $2)`+s.db.InsertIgnore(), jobID, tick)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	return claimed, db.Interpret(err, "sync tick")
 }
 
 // RunInBackground starts a run of the job on the scheduler (so Stop waits
