@@ -148,7 +148,13 @@ func auditOf(c *gin.Context) *auditState {
 // noteResource records a resource ("kind:id") the call touched.
 func noteResource(c *gin.Context, kind, id string) {
 	a := auditOf(c)
-	a.resources = append(a.resources, kind+":"+id)
+	r := kind + ":" + id
+	// The route notes the resource its path names before any check
+	// (pathResources); a handler noting it again adds nothing.
+	if slices.Contains(a.resources, r) {
+		return
+	}
+	a.resources = append(a.resources, r)
 }
 
 // noteRows records how many data rows the call returned.

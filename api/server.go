@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,6 +222,9 @@ func (s *Server) handle(r route) {
 	if r.Upload {
 		limit = s.cfg.MaxUploadBytes
 	}
+	if note := pathResource(r.Path); note != nil {
+		chain = append(chain, note)
+	}
 	chain = append(chain, s.limitBody(limit))
 	if !r.Public {
 		chain = append(chain, s.authenticate)
@@ -231,6 +235,53 @@ func (s *Server) handle(r route) {
 	chain = append(chain, requireText, r.Handler)
 	s.engine.Handle(r.Method, r.Path, chain...)
 	s.routes = append(s.routes, r)
+}
+
+// pathResources name the resource a path parameter identifies, by the
+// route's path up to that parameter. The audit entry names it before
+// authentication, the role check or the handler can refuse the call: a
+// refused attempt to revoke a seal, read a grant or run a job is found by
+// searching the log for that seal, grant or job. (Handlers that noted
+// their resource only once it was found left refused calls nameless.)
+// Record keys under /v1/data are not noted: they may be personal.
+var pathResources = []struct {
+	prefix, kind, param string
+	id                  func(string) string // the noted id from the path value; nil for itself
+}{
+	{"/v1/seals/:id", "seal", "id", nil},
+	{"/v1/grants/:id", "grant", "id", nil},
+	{"/v1/principals/:id", "principal", "id", nil},
+	{"/v1/keys/:id", "api_key", "id", nil},
+	{"/v1/departments/:id", "department", "id", nil},
+	{"/v1/applications/:id", "application", "id", nil},
+	{"/v1/disputes/:id", "dispute", "id", nil},
+	{"/v1/sync/jobs/:id", "sync_job", "id", nil},
+	{"/v1/sync/runs/:id", "sync_run", "id", nil},
+	{"/v1/catalog/items/:code", exchange.ResourceCatalogItem, "code", nil},
+	{"/v1/data/:code", exchange.ResourceCatalogItem, "code", nil},
+	{"/v1/items/:code", exchange.ResourceCatalogItem, "code", nil},
+	{"/v1/licence-types/:code", "licence_type", "code", nil},
+	{"/v1/licences/:id", "licence", "id", func(id string) string { return (&licence.Licence{ID: id}).Key() }},
+	{"/v1/audit/entries/:index", "audit_entry", "index", nil},
+	{"/v1/blobs/:key", "blob", "key", nil},
+}
+
+// pathResource is the handler noting the resource path names, nil when it
+// names none.
+func pathResource(path string) gin.HandlerFunc {
+	for _, pr := range pathResources {
+		if path != pr.prefix && !strings.HasPrefix(path, pr.prefix+"/") {
+			continue
+		}
+		return func(c *gin.Context) {
+			v := c.Param(pr.param)
+			if pr.id != nil {
+				v = pr.id(v)
+			}
+			noteResource(c, pr.kind, v)
+		}
+	}
+	return nil
 }
 
 // ok writes a JSON success response.
