@@ -7,6 +7,7 @@ package datasync
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/url"
 	"reflect"
@@ -278,9 +279,19 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 			add("/spec/key_fields/"+strconv.Itoa(i), "not a field of the item", k)
 		}
 	}
-	for from, to := range s.Mapping {
-		if !slices.Contains(itemFields, to) {
+	// Two source fields for one item field would each run give it the
+	// value of whichever the map yielded last: records changing for
+	// nothing, a new version each run.
+	takenBy := map[string]string{}
+	for _, from := range slices.Sorted(maps.Keys(s.Mapping)) {
+		to := s.Mapping[from]
+		switch {
+		case !slices.Contains(itemFields, to):
 			add("/spec/mapping/"+from, "not a field of the item", to)
+		case takenBy[to] != "":
+			add("/spec/mapping/"+from, "field "+to+" is already filled from "+takenBy[to]+": one source field per item field", to)
+		default:
+			takenBy[to] = from
 		}
 	}
 	l := s.Limits
