@@ -2,6 +2,8 @@ package catalog_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
@@ -47,5 +49,36 @@ func TestUpdateWithoutVersionIsInvalid(t *testing.T) {
 		if got, _ := s.Item(ctx, it.Code); got.Version != 1 {
 			t.Fatalf("an update without a version was written: %+v", got)
 		}
+	})
+}
+
+// TestNotesAndRelatedBounded: an update's or a publication's note was
+// kept in the item's history whatever its length (a withdrawal's reason
+// is at most 500 characters), and an item could name any number of
+// related items, each looked up when it is saved. Both are 400s at their
+// place; at the limits they are kept.
+func TestNotesAndRelatedBounded(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		s := newService(t, d)
+		ctx := context.Background()
+		it := mustCreate(t, s, gajAdmin, content("xy-gaj", "人口基本信息"))
+		long := strings.Repeat("注", catalog.MaxNote+1)
+		_, err := s.Publish(ctx, gajAdmin, it.Code, long)
+		wantField(t, err, "/note")
+		it, err = s.Publish(ctx, gajAdmin, it.Code, long[:len(long)-len("注")])
+		if err != nil {
+			t.Fatalf("a note of %d characters: %v", catalog.MaxNote, err)
+		}
+		c := it.Content
+		c.Summary += "（更新）"
+		_, err = s.Update(ctx, gajAdmin, it.Code, catalog.ItemUpdate{Version: it.Version, Content: c, Note: long})
+		wantField(t, err, "/note")
+
+		c = it.Content
+		for i := range catalog.MaxRelated + 1 {
+			c.Related = append(c.Related, fmt.Sprintf("101001-%06d", 900000+i))
+		}
+		_, err = s.Update(ctx, gajAdmin, it.Code, catalog.ItemUpdate{Version: it.Version, Content: c})
+		wantField(t, err, "/related")
 	})
 }

@@ -174,6 +174,7 @@ const (
 	MaxSummary     = 2000
 	MaxCondition   = 1000
 	MaxFields      = 500
+	MaxRelated     = 150 // what the import's 2,000-character cell can hold
 	MaxFieldName   = 100
 	MaxDescription = 500
 	MaxFieldLength = 1_000_000
@@ -269,6 +270,10 @@ func (c *Content) check() []errs.FieldError {
 			add(p, "listed twice", r)
 		}
 		seenRel[r] = true
+	}
+	if len(c.Related) > MaxRelated {
+		// Each is looked up when the item is saved.
+		add("/related", "at most 150 related items", strconv.Itoa(len(c.Related)))
 	}
 	if len(c.Fields) > MaxFields {
 		add("/fields", "at most 500 fields", strconv.Itoa(len(c.Fields)))

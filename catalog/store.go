@@ -147,6 +147,9 @@ func (s *Service) Update(ctx context.Context, p *exchange.Principal, code string
 	}
 	u.Content.Normalize()
 	u.Note, _ = sheet.Clean(u.Note)
+	if tooLong(u.Note, MaxNote) {
+		return Item{}, errNoteTooLong
+	}
 	if u.ProviderID != old.ProviderID && u.ProviderID != "" { // none is invalid: see Create
 		if err := mayChange(p, u.ProviderID); err != nil {
 			return Item{}, err
@@ -180,14 +183,23 @@ func (s *Service) Update(ctx context.Context, p *exchange.Principal, code string
 // published item is a conflict.
 func (s *Service) Publish(ctx context.Context, p *exchange.Principal, code, note string) (Item, error) {
 	note, _ = sheet.Clean(note) // no NUL or other control characters: PostgreSQL refuses NUL
+	if tooLong(note, MaxNote) {
+		return Item{}, errNoteTooLong
+	}
 	return s.setStatus(ctx, p, code, StatusPublished, note)
 }
+
+// MaxNote is the longest note an update or a publication keeps in the
+// item's history, in characters: as long as a withdrawal's reason.
+const MaxNote = 500
+
+var errNoteTooLong = errs.InvalidFields("the note is too long", errs.FieldError{Pointer: "/note", Reason: "at most 500 characters"})
 
 // Withdraw takes an item out of the directory; it stays in history and can
 // be published again. A reason is required.
 func (s *Service) Withdraw(ctx context.Context, p *exchange.Principal, code, reason string) (Item, error) {
 	reason, _ = sheet.Clean(reason)
-	if reason == "" || tooLong(reason, 500) {
+	if reason == "" || tooLong(reason, MaxNote) {
 		return Item{}, errs.InvalidFields("a withdrawal needs a reason", errs.FieldError{Pointer: "/reason", Reason: "required, at most 500 characters"})
 	}
 	return s.setStatus(ctx, p, code, StatusWithdrawn, reason)
