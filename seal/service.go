@@ -39,7 +39,8 @@ type Config struct {
 	// CacheTTL bounds how long a seal's state (status, keys) is trusted
 	// without reading the database: another replica's suspension,
 	// revocation or key rotation takes at most this long to apply here.
-	// Changes made through this Service apply at once. Default 5s.
+	// Changes made through this Service apply at once. Default 5s, at
+	// most 7.5s (half retiredKeyGrace).
 	CacheTTL time.Duration
 	// UsageFlush is how often buffered usage records are written; Close
 	// and FlushUsage write them at once. Default 200ms.
@@ -91,6 +92,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = 5 * time.Second
 	}
+	// A replica's signatures with a key it has not yet seen retired must
+	// verify (retiredKeyGrace).
+	cfg.CacheTTL = min(cfg.CacheTTL, retiredKeyGrace/2)
 	if cfg.UsageFlush == 0 {
 		cfg.UsageFlush = 200 * time.Millisecond
 	}

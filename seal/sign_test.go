@@ -321,8 +321,17 @@ func TestRotateKey(t *testing.T) {
 				t.Fatalf("%s: %+v", name, res.Signatures[0])
 			}
 		}
-		// The old key, used after it was retired.
-		late, err := signNew(oldSigner, &doc, time.Now(), "late")
+		// The old key, used by a replica that has not yet seen the
+		// rotation (its cached state lives up to CacheTTL): still valid.
+		stale, err := signNew(oldSigner, &doc, time.Now(), "stale")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := mustVerify(t, h, stale); !res.Valid {
+			t.Fatalf("old key just after the rotation: %+v", res.Signatures[0])
+		}
+		// The old key, used after it was retired and the grace is over.
+		late, err := signNew(oldSigner, &doc, time.Now().Add(retiredKeyGrace+time.Second), "late")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +354,7 @@ func TestRotateKey(t *testing.T) {
 		for name, c := range map[string]struct {
 			jws    []byte
 			reason Reason
-		}{"old": {old, ""}, "new": {fresh, ""}, "late": {late, ReasonKeyRetired}} {
+		}{"old": {old, ""}, "new": {fresh, ""}, "stale": {stale, ""}, "late": {late, ReasonKeyRetired}} {
 			res, err := VerifyOffline(c.jws, nil, jwks)
 			if err != nil {
 				t.Fatal(err)

@@ -346,7 +346,7 @@ func (v *verifier) verifySig(ctx context.Context, payloadB64 []byte, s *jwsSig, 
 	switch {
 	case sigT.Before(ki.createdAt.Add(-maxClockSkew)) || !existed:
 		return fail(ReasonSigningTime, "the signing time is before the key was created")
-	case !ki.retiredAt.IsZero() && !sigT.Before(ki.retiredAt):
+	case !ki.retiredAt.IsZero() && !sigT.Before(ki.retiredAt.Add(retiredKeyGrace)):
 		return fail(ReasonKeyRetired, "the key was replaced at "+ki.retiredAt.Format(time.RFC3339))
 	case st == StatusRevoked:
 		return fail(ReasonSealRevoked, "")
@@ -356,6 +356,14 @@ func (v *verifier) verifySig(ctx context.Context, payloadB64 []byte, s *jwsSig, 
 	r.Valid = true
 	return r, nil
 }
+
+// retiredKeyGrace is how long after a key was retired a signature by it
+// still counts as made in time. Another replica trusts its cached seal
+// state for up to Config.CacheTTL (default 5s, kept below this) and goes
+// on signing with the old key meanwhile: those documents were sealed in
+// good faith and must verify. It gives nothing to someone holding the old
+// private key: the signing time is theirs to write anyway.
+const retiredKeyGrace = 15 * time.Second
 
 func quote(s string) string {
 	if r := []rune(s); len(r) > 80 {
