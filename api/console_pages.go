@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,7 +66,7 @@ func (s *Server) consoleCatalog(c *gin.Context, me *consoleMe) {
 	res, err := s.catalog.Search(c.Request.Context(), catalog.SearchQuery{Q: v.Q, Cursor: c.Query("cursor"), Limit: 20})
 	if errs.Is(err, errs.KindInvalid) {
 		_ = c.Error(err)
-		view.Message, view.Class, view.Page = fieldMessage(err), "bad", v
+		view.Message, view.Class, view.Page = catalogSearchMessage(err), "bad", v
 		s.consoleRender(c, http.StatusBadRequest, "catalog", view)
 		return
 	}
@@ -82,14 +83,39 @@ func (s *Server) consoleCatalog(c *gin.Context, me *consoleMe) {
 	s.consoleRender(c, http.StatusOK, "catalog", view)
 }
 
-// fieldMessage is an invalid-input error as one line.
+// fieldMessage is an invalid-input error the console's own checks made
+// (worded in Chinese) as one line. It repeats the value refused: a
+// datetime-local field cannot show a value not in its format, so the form
+// alone would not say what was wrong.
 func fieldMessage(err error) string {
 	p := problemFor(err)
 	msg := p.Detail
 	for _, f := range p.Errors {
 		msg += "；" + f.Pointer + "：" + f.Reason
+		if f.Value != "" {
+			msg += "（收到“" + f.Value + "”）"
+		}
 	}
 	return msg
+}
+
+// catalogSearchMessage says in Chinese why the catalogue search refused a
+// query: its errors are worded in English for API clients (?q, "at most
+// 100 characters"), which the console's users should not be shown.
+func catalogSearchMessage(err error) string {
+	for _, f := range problemFor(err).Errors {
+		switch {
+		case f.Pointer == "?cursor":
+			return "翻页链接已失效，请重新检索。"
+		case f.Pointer == "?q" && strings.Contains(f.Reason, "words"):
+			return "检索词过多：最多 8 个（以空格分开），请减少后重试。"
+		case f.Pointer == "?q" && strings.Contains(f.Reason, "characters"):
+			return fmt.Sprintf("检索词过长：最多 %d 个字，请缩短后重试。", catalog.MaxQuery)
+		case f.Pointer == "?q":
+			return "请输入检索词（只有标点或空白不能检索）。"
+		}
+	}
+	return "检索条件有误，请修改后重试。"
 }
 
 // auditForm is the audit page's filter form, as typed.
@@ -125,6 +151,21 @@ func consoleTime(field, v string) (time.Time, error) {
 	return time.Time{}, errs.InvalidFields("筛选条件有误", errs.FieldError{Pointer: field, Reason: "时间格式应为 2026-11-25T08:00（北京时间）", Value: clip(v, 40)})
 }
 
+// localInput is t as a datetime-local field takes it, in Beijing time. A
+// browser empties the field for any other form of a time the filter takes
+// (a date alone, RFC 3339), so the page would filter by a time it does not
+// show, and the next search from the form would drop it.
+func localInput(t time.Time) string {
+	t = t.In(cst)
+	switch {
+	case t.Second() == 0 && t.Nanosecond() == 0:
+		return t.Format("2006-01-02T15:04")
+	case t.Nanosecond() == 0:
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04:05.000") // the finest the field shows
+}
+
 func (f auditForm) filter(cursor string) (audit.Filter, error) {
 	af := audit.Filter{PrincipalID: f.PrincipalID, DepartmentID: f.DepartmentID, Route: f.Route, Resource: f.Resource,
 		Cursor: cursor, Limit: consolePageSize}
@@ -141,6 +182,11 @@ func (f auditForm) filter(cursor string) (audit.Filter, error) {
 			return af, errs.InvalidFields("筛选条件有误", errs.FieldError{Pointer: "状态码", Reason: "应为 100–599 的 HTTP 状态码", Value: clip(f.Status, 20)})
 		}
 		af.Status = n
+	}
+	// Checked here so that the page says it in Chinese (the log's own
+	// check words it for API clients).
+	if !af.From.IsZero() && !af.To.IsZero() && af.To.Before(af.From) {
+		return af, errs.InvalidFields("筛选条件有误", errs.FieldError{Pointer: "结束时间", Reason: "不能早于开始时间"})
 	}
 	return af, nil
 }
@@ -168,14 +214,27 @@ func (s *Server) consoleAudit(c *gin.Context, me *consoleMe) {
 	v.Checkpoint = cp
 	cursor := c.Query("cursor")
 	f, err := v.Form.filter(cursor)
-	var es []audit.Entry
-	var next string
-	if err == nil {
-		es, next, err = s.audit.Search(ctx, f)
-	}
-	if errs.Is(err, errs.KindInvalid) {
+	if err != nil {
 		_ = c.Error(err)
 		view.Message, view.Class, view.Page = fieldMessage(err), "bad", v
+		s.consoleRender(c, http.StatusBadRequest, "audit", view)
+		return
+	}
+	// The page filters by the times its form shows (and its links carry).
+	if !f.From.IsZero() {
+		f.From = f.From.Truncate(time.Millisecond)
+		v.Form.From = localInput(f.From)
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.Truncate(time.Millisecond)
+		v.Form.To = localInput(f.To)
+	}
+	es, next, err := s.audit.Search(ctx, f)
+	if errs.Is(err, errs.KindInvalid) {
+		// The form is checked above: what the log refuses is the cursor,
+		// in English for API clients.
+		_ = c.Error(err)
+		view.Message, view.Class, view.Page = "翻页链接已失效，请从第一页重新检索。", "bad", v
 		s.consoleRender(c, http.StatusBadRequest, "audit", view)
 		return
 	}
@@ -238,12 +297,22 @@ func (s *Server) consoleAccess(c *gin.Context, me *consoleMe) {
 	}
 	rows := len(deps)
 	if id := strings.TrimSpace(c.Query("department_id")); id != "" {
+		// Noted before the lookup, as the API's path resources are: a
+		// look for a department that is not there is found by its id too.
+		noteResource(c, "department", id)
 		d, err := s.ex.Department(ctx, id)
+		if errs.Is(err, errs.KindNotFound) {
+			// Said in Chinese, over the list to choose from again.
+			_ = c.Error(err)
+			noteRows(c, rows)
+			s.consoleRender(c, http.StatusNotFound, "access", consoleView{Title: "部门与密钥", Nav: "access", Me: me, Page: v,
+				Message: fmt.Sprintf("没有 ID 为“%s”的部门：链接可能有误，请从下面的列表中选择。", clip(id, 60)), Class: "bad"})
+			return
+		}
 		if err != nil {
 			s.consoleFail(c, err)
 			return
 		}
-		noteResource(c, "department", d.ID)
 		v.Selected = &d
 		for _, p := range all {
 			if p.DepartmentID != d.ID {
@@ -254,6 +323,11 @@ func (s *Server) consoleAccess(c *gin.Context, me *consoleMe) {
 				s.consoleFail(c, err)
 				return
 			}
+			// The page shows each principal's keys, as GET
+			// /v1/principals/{id}/keys does, which names the principal
+			// in its entry: a search of the log for a principal finds
+			// who looked at its keys here too.
+			noteResource(c, "principal", p.ID)
 			v.Principals = append(v.Principals, principalRow{Principal: p, Keys: ks})
 			rows++
 		}

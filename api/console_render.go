@@ -18,9 +18,14 @@ import (
 //go:embed templates/console
 var consoleFS embed.FS
 
-// consoleCSP allows the console's own stylesheet and nothing inline: the
-// console has no script at all.
-const consoleCSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// consoleCSP allows the console's own stylesheet and nothing else: the
+// console has no script, image, frame or plugin at all. Not 'self' for
+// the rest: the hub's origin also serves files that importers and issuers
+// upload (/v1/blobs signed links), and a stored application/javascript
+// would run as a <script src> from there (an attachment disposition does
+// not stop a script load), so any markup slipped into a page could run
+// code in an admin's session.
+const consoleCSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // consoleHeaders are set on every console response.
 func consoleHeaders(c *gin.Context) {
@@ -66,12 +71,24 @@ var consoleFuncs = template.FuncMap{
 	"role":   roleName,
 	"marked": safeMarked,
 	"join":   strings.Join,
+	"deptKind": func(k string) string {
+		if n, ok := departmentKindNames[k]; ok {
+			return n + "（" + k + "）"
+		}
+		return k
+	},
 	"itemStatus": func(st catalog.Status) string {
 		if n, ok := itemStatusNames[st]; ok {
 			return n
 		}
 		return string(st)
 	},
+}
+
+// departmentKindNames name exchange.DepartmentKinds as the console shows
+// them, beside the code as roles are.
+var departmentKindNames = map[string]string{
+	"city": "市人民政府", "district": "区", "county": "县（市）", "office": "政府部门", "organisation": "其他单位",
 }
 
 var itemStatusNames = map[catalog.Status]string{
@@ -160,17 +177,29 @@ func (s *Server) consoleRender(c *gin.Context, status int, page string, v consol
 	c.Abort()
 }
 
+// consoleKindMessages say what went wrong in the Chinese of the rest of
+// the console: the services' error details are English, for API clients
+// and the request log, where they stay.
+var consoleKindMessages = map[errs.Kind]string{
+	errs.KindNotFound:        "要查看的内容不存在或已被删除。",
+	errs.KindInvalid:         "请求有误，请检查后重试。",
+	errs.KindConflict:        "数据已被他人修改，请刷新页面后重试。",
+	errs.KindUnauthenticated: "登录已失效，请重新登录。",
+	errs.KindForbidden:       "您的账号无权查看此内容。",
+	errs.KindTooLarge:        "提交的内容过大。",
+	errs.KindRateLimited:     "操作过于频繁，请稍后再试。",
+	errs.KindUnavailable:     "后台服务暂不可用（数据库、文件存储或审计日志），请稍后重试。",
+	errs.KindInternal:        "系统内部错误，请联系管理员并提供请求编号。",
+}
+
 // consoleFail shows an error page for err, with the status the API would
-// give it; internal causes are logged, not shown.
+// give it; its cause is logged, not shown.
 func (s *Server) consoleFail(c *gin.Context, err error) {
 	_ = c.Error(err)
 	p := problemFor(err)
-	msg := p.Detail
-	switch errs.KindOf(err) {
-	case errs.KindInternal:
-		msg = "系统内部错误，请联系管理员并提供请求编号。"
-	case errs.KindUnavailable:
-		msg = "后台服务暂不可用（数据库、文件存储或审计日志），请稍后重试。"
+	msg, ok := consoleKindMessages[errs.KindOf(err)]
+	if !ok {
+		msg = consoleKindMessages[errs.KindInternal]
 	}
 	s.consoleRender(c, p.Status, "error", consoleView{Title: "出错了", Message: msg, Class: "bad"})
 }

@@ -179,7 +179,11 @@ func checkConsoleHeaders(t *testing.T, p *page) {
 		}
 	}
 	csp := p.Header.Get("Content-Security-Policy")
-	if !strings.HasPrefix(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+	// Nothing but the console's own stylesheet: not 'self' for the rest,
+	// which would let a script someone uploaded to the hub run (see
+	// TestConsoleCSPBlocksUploadedScript).
+	if !strings.HasPrefix(csp, "default-src 'none'") || !strings.Contains(csp, "style-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+		strings.Contains(csp, "script-src") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 	if strings.Contains(p.Body, "<script") || strings.Contains(p.Body, "<style") || strings.Contains(p.Body, "style=") {
