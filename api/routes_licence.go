@@ -363,6 +363,12 @@ func (s *Server) lookupLicences(c *gin.Context) {
 		fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?holder_id", Reason: "required"}))
 		return
 	}
+	// A wrong id type is refused as such: checked with the id, it read as
+	// a wrong holder_id.
+	if idType != licence.HolderIDResident && idType != licence.HolderIDCredit {
+		fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?holder_id_type", Reason: "111 (居民身份证号) or 001 (统一社会信用代码)", Value: clip(idType, 20)}))
+		return
+	}
 	if err := licence.ValidateHolderID(idType, strings.ToUpper(id)); err != nil {
 		fail(c, errs.InvalidFields("not a valid holder id", errs.FieldError{Pointer: "?holder_id", Reason: err.Error()}))
 		return
@@ -478,6 +484,12 @@ func (s *Server) licenceQR(c *gin.Context) {
 			return
 		}
 	}
+	// Checked in seconds: a count of seconds that overflows a Duration
+	// wraps round to some other lifetime, which IssueQR would accept.
+	if req.TTLSeconds < 0 || req.TTLSeconds > int(licence.MaxQRTTL/time.Second) {
+		fail(c, errs.InvalidFields("bad token lifetime", errs.FieldError{Pointer: "/ttl_seconds", Reason: "1 second to 24 hours", Value: strconv.Itoa(req.TTLSeconds)}))
+		return
+	}
 	ctx := c.Request.Context()
 	p, err := ident.ParseLicenceID(c.Param("id"))
 	if err != nil {
@@ -546,6 +558,17 @@ func (s *Server) importLicences(c *gin.Context) {
 	}
 	rep, err := s.licences.Import(c.Request.Context(), path, opts)
 	if err != nil {
+		if rep != nil && rep.Created > 0 {
+			// A commit cut short keeps the chunks it committed: sealed,
+			// live licences this call issued. Its answer and its audit
+			// entry must say so, not read as if nothing was written.
+			noteResource(c, "licence_import", strconv.Itoa(rep.Created))
+			noteRows(c, rep.Created)
+			p := problemFor(err)
+			p.Detail += "; the import stopped after issuing " + strconv.Itoa(rep.Created) + " licence(s) of the file: run it again, it skips those registered"
+			failWith(c, err, p)
+			return
+		}
 		fail(c, err)
 		return
 	}

@@ -44,8 +44,9 @@ func TestControlCharactersRefused(t *testing.T) {
 				t.Errorf("reason with %q: %v, want invalid", bad, err)
 			}
 			_, err = f.svc.Apply(ctx, gaj, l.ID, licence.Change{Event: licence.EventAmend, Reason: "更名", HolderName: "李" + bad + "四"})
-			if errs.KindOf(err) != errs.KindInvalid || !hasPointer(err, "/holder/name") {
-				t.Errorf("new holder name with %q: %v, want invalid at /holder/name", bad, err)
+			// The change's member is holder_name.
+			if errs.KindOf(err) != errs.KindInvalid || !hasPointer(err, "/holder_name") {
+				t.Errorf("new holder name with %q: %v, want invalid at /holder_name", bad, err)
 			}
 			if _, err := licence.CheckFileName("证照" + bad + "fdp.pdf"); errs.KindOf(err) != errs.KindInvalid {
 				t.Errorf("file name with %q: %v, want invalid", bad, err)

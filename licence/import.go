@@ -29,7 +29,9 @@ const SheetName = "电子证照"
 // row's type.
 var Spec = sheet.Spec{Sheets: []sheet.Sheet{{Name: SheetName, Aliases: []string{"证照", "licences"}, Columns: []sheet.Column{
 	{Key: "type_code", Header: "证照类型代码", Required: true, Kind: sheet.Code, Max: 21, Example: "11420600000000027M001"},
-	{Key: "number", Header: "证照编号", Required: true, Max: MaxNumber, Example: "420602202400001"},
+	// A 证照编号 is a code: more than 15 digits typed into a number cell
+	// come back rounded (4.20602E+17), which must be refused, not issued.
+	{Key: "number", Header: "证照编号", Required: true, Kind: sheet.Code, Max: MaxNumber, Example: "420602202400001"},
 	{Key: "issuer_code", Header: "颁发机构代码", Required: true, Kind: sheet.Code, Max: 18, Example: "11420600000000027M", Note: "颁发机构的统一社会信用代码"},
 	{Key: "holder_name", Header: "持证主体", Required: true, Max: 100, Example: "张三"},
 	{Key: "holder_id_type", Header: "持证主体代码类型", Choices: []string{HolderIDResident, HolderIDCredit}, Example: "111", Note: "111 居民身份证号，001 统一社会信用代码；空则按证照类型"},

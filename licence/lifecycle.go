@@ -205,7 +205,12 @@ func (s *Service) transition(t *Type, l *Licence, c Change, now time.Time) error
 		if c.HolderName != "" {
 			h := l.Holder
 			h.Name = c.HolderName
-			fe = append(fe, validateHolder(t, &h, "/holder")...)
+			for _, e := range validateHolder(t, &h, "/holder") {
+				if e.Pointer == "/holder/name" {
+					e.Pointer = "/holder_name" // the member of Change that sets it
+				}
+				fe = append(fe, e)
+			}
 			l.Holder = h
 		}
 		if len(fe) > 0 {

@@ -335,7 +335,7 @@ func publicView(l *Licence, st Status) *PublicView {
 	// numbered by the 公民身份号码 itself): the public page must not show
 	// in the number what it masks in the holder.
 	number := maskIn(l.Number, l.Holder.ID, masked)
-	pv := &PublicView{ID: maskSerial(l.ID, l.Holder.ID, masked), TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
+	pv := &PublicView{ID: maskSerial(l.ID, l.Number, l.Holder.ID, masked), TypeName: l.TypeName, Number: number, HolderName: l.Holder.Name,
 		HolderID: masked, IssuerName: l.IssuerName, IssuedOn: l.IssuedOn, ValidFrom: l.ValidFrom,
 		ValidUntil: l.ValidUntil, Status: st, StatusName: st.Name()}
 	if l.Holder.IDType == HolderIDResident {
@@ -350,12 +350,21 @@ func maskID(h Holder) string { return ident.Mask(kindOf(h.IDType), h.ID) }
 // serial, which is often the licence number: the page must not show in
 // the identifier what it masks in the holder and the number. The issuer's
 // code, public, stays as it is.
-func maskSerial(id, holderID, masked string) string {
+//
+// A number that holds the holder's id but is not made of 0-9 and A-Z
+// ("No.4206…") has a serial hashed from it (serialOf): not the id, yet
+// hashing the masked number with each possible birth date (some 45,000)
+// finds the one that gives the serial. Such a serial is hidden whole.
+func maskSerial(id, number, holderID, masked string) string {
 	p, err := ident.ParseLicenceID(id)
 	if err != nil {
 		return maskIn(id, holderID, masked)
 	}
-	p.Serial = maskIn(p.Serial, holderID, masked)
+	serial := maskIn(p.Serial, holderID, masked)
+	if serial == p.Serial && maskIn(number, holderID, masked) != number {
+		serial = strings.Repeat("*", len(p.Serial))
+	}
+	p.Serial = serial
 	return p.String()
 }
 
