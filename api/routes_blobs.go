@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,13 +26,26 @@ func (s *Server) registerBlobs() {
 	s.handle(route{Method: "POST", Path: "/v1/blobs", Tag: "blobs", Upload: true, Roles: writers, Status: http.StatusCreated,
 		Summary:  "Store a file (raw request body); its key is its SHA-256. Size-limited.",
 		Response: blob.Info{}, Handler: func(c *gin.Context) {
-			mt := c.ContentType()
-			if mt == "" || mt == "application/x-www-form-urlencoded" {
-				mt = "application/octet-stream"
+			// The whole header, not c.ContentType(): that drops the
+			// parameters, and a GBK CSV without its charset is mojibake.
+			mt := c.GetHeader("Content-Type")
+			if _, _, err := mime.ParseMediaType(mt); errors.Is(err, mime.ErrInvalidMediaParameter) {
+				mt = c.ContentType() // a good type with broken parameters: as before, the type alone
 			}
-			info, err := s.blobs.Put(c.Request.Context(), c.Request.Body, mt)
+			switch c.ContentType() {
+			case "", "application/x-www-form-urlencoded": // curl --data-binary's default
+				mt = "application/octet-stream"
+			case "multipart/form-data":
+				// The body is a form (curl -F), not the file: storing it
+				// would keep the boundaries and part headers as its bytes.
+				fail(c, errs.InvalidFields("send the file as the raw request body, not as a form",
+					errs.FieldError{Pointer: "Content-Type", Reason: "use the file's own type, e.g. curl --data-binary @FILE -H 'Content-Type: application/pdf'", Value: "multipart/form-data"}))
+				return
+			}
+			body := &bodyReader{r: c.Request.Body}
+			info, err := s.blobs.Put(c.Request.Context(), body, mt)
 			if err != nil {
-				fail(c, uploadError(err, s.cfg.MaxUploadBytes))
+				fail(c, uploadError(body.cutShort(err), s.cfg.MaxUploadBytes))
 				return
 			}
 			noteResource(c, "blob", info.Key)
@@ -103,6 +117,31 @@ func (s *Server) registerBlobs() {
 			c.Status(http.StatusOK)
 			_, _ = io.Copy(c.Writer, rc)
 		}})
+}
+
+// bodyReader remembers the error reading a request body failed with.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// cutShort turns err into a bad request when it came from reading the body
+// (a malformed chunk, a connection cut mid-upload): the client's fault,
+// not a 500. The size limit (http.MaxBytesError) is left to uploadError.
+func (b *bodyReader) cutShort(err error) error {
+	var mbe *http.MaxBytesError
+	if b.err == nil || !errors.Is(err, b.err) || errors.As(err, &mbe) {
+		return err
+	}
+	return &errs.Error{Kind: errs.KindInvalid, Message: "the upload broke off before its end; send it again", Err: err}
 }
 
 func uploadError(err error, limit int64) error {

@@ -17,7 +17,7 @@ import (
 func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("bootstrap", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	dep := exchange.Department{Kind: "office"}
 	fs.StringVar(&dep.ID, "department-id", "xy-sjj", "id of the hub operator's department")
 	fs.StringVar(&dep.Code, "department-code", "", "its 统一社会信用代码 (required when the department does not exist yet)")

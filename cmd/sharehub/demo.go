@@ -16,7 +16,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.LogFormat = "text"
 	cfg.LogLevel = "warn"
 	fs := newFlagSet("demo", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	reset := fs.Bool("reset", false, "delete the data directory first and start clean")
 	demoData := fs.String("demo-data", "testdata", "directory holding the demo data files")
 	if err := parse(fs, args, check); err != nil {

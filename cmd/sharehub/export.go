@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/xiangyang-gov/sharehub/catalog"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
@@ -27,12 +29,12 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	what := args[0]
 	cfg := hub.Defaults()
 	fs := newFlagSet("export "+what, stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	out := fs.String("out", "", "file to write (required)")
 	var f catalog.Filter
 	fs.StringVar(&f.Department, "department", "", "only this provider department's items")
 	fs.StringVar(&f.Library, "library", "", "only this library's items")
-	fs.StringVar(&f.ShareType, "share-type", "", "only items of this share type")
+	fs.StringVar(&f.ShareType, "share-type", "", "only items of this share type ("+strings.Join(catalog.ShareTypes, ", ")+")")
 	status := fs.String("status", "", "only items of this status (draft, published, withdrawn)")
 	if err := parse(fs, args[1:], check); err != nil {
 		return err
@@ -40,7 +42,16 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return &exitError{2, errors.New("--out is required")}
 	}
-	f.Status = catalog.Status(*status)
+	// A mistyped value matches no item: the command would write an empty
+	// catalogue and exit 0, as if that were the export asked for.
+	switch f.Status = catalog.Status(*status); f.Status {
+	case "", catalog.StatusDraft, catalog.StatusPublished, catalog.StatusWithdrawn:
+	default:
+		return &exitError{2, fmt.Errorf("--status %q: want draft, published or withdrawn", *status)}
+	}
+	if f.ShareType != "" && !slices.Contains(catalog.ShareTypes, f.ShareType) {
+		return &exitError{2, fmt.Errorf("--share-type %q: want one of %s", f.ShareType, strings.Join(catalog.ShareTypes, ", "))}
+	}
 	d, err := hub.OpenDB(ctx, cfg)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/internal/blob"
+	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 )
 
@@ -50,9 +52,17 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		}
 		fs.IntVar(p, name, *p, usage+" (env "+envName(name)+")")
 	}
+	// secret is str for a setting that may carry a password: -h and every
+	// mistyped flag print each flag's default, here the SHAREHUB_* value.
+	secret := func(p *string, name, usage string, redact func(string) string) {
+		str(p, name, usage)
+		if f := fs.Lookup(name); f.DefValue != "" {
+			f.DefValue = redact(f.DefValue)
+		}
+	}
 	str(&c.DataDir, "data-dir", "directory for the embedded database, blobs and master key")
-	str(&c.Database, "database", "sqlite:PATH or postgres://user@host:port/db (default sqlite:DATA-DIR/sharehub.db)")
-	str(&c.Blobs, "blobs", "file:DIR or s3://bucket?endpoint=host:port (default file:DATA-DIR/blobs)")
+	secret(&c.Database, "database", "sqlite:PATH or postgres://user@host:port/db (default sqlite:DATA-DIR/sharehub.db)", db.Redact)
+	secret(&c.Blobs, "blobs", "file:DIR or s3://bucket?endpoint=host:port (default file:DATA-DIR/blobs)", blob.RedactSpec)
 	str(&c.MasterKeyFile, "master-key-file", "file holding the 32-byte master key as hex (default DATA-DIR/master.key)")
 	str(&c.Listen, "listen", "address to serve on")
 	str(&c.PublicURL, "public-url", "URL clients use to reach the hub (default http://LISTEN)")
@@ -83,6 +93,15 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 		c.Fill()
 		return c.Validate()
 	}
+}
+
+// migrateFlag registers --migrate (SHAREHUB_MIGRATE) on a command that
+// opens the database as serve does. An operator who sets
+// SHAREHUB_MIGRATE=false to upgrade the schema at a time of their choosing
+// (the replicas still running refuse a newer one) must not have an import,
+// export or sync command apply the migrations first.
+func migrateFlag(fs *flag.FlagSet, c *hub.Config) func() error {
+	return boolFlag(fs, &c.Migrate, "migrate", "apply pending database migrations first (false: refuse to run unless the schema is current)")
 }
 
 // envError returns a check reporting err, a malformed SHAREHUB_* value for

@@ -46,7 +46,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cfg := hub.Defaults()
 	fs := newFlagSet("import catalog", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	commit := fs.Bool("commit", false, "write the file if it has no errors (default: dry run)")
 	publish := fs.Bool("publish", false, "publish new and changed items")
 	reportOut := fs.String("report", "", "also write the file with an error column to this xlsx")

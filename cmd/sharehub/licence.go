@@ -126,7 +126,7 @@ func (l *licenceServices) Close() {
 func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("import licences", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	commit := fs.Bool("commit", false, "issue the licences if the file has no errors (default: dry run)")
 	reportOut := fs.String("report", "", "write every error (sheet, row, cell, column, reason, value) to this CSV file, also those beyond the first 1000 the report lists")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -196,7 +196,7 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 func cmdLicenceSetup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("licence setup", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	if err := parse(fs, args, check); err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func cmdLicenceSetup(ctx context.Context, args []string, stdout, stderr io.Write
 func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("licence generate", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	count := fs.Int("count", 10000, "how many licences")
 	out := fs.String("out", "", "FILE.csv or FILE.xlsx")
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same file)")
@@ -310,7 +310,7 @@ func cmdLicenceGenerate(ctx context.Context, args []string, stdout, stderr io.Wr
 func cmdLicenceAttach(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("licence attach", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	typeCode := fs.String("type", "", "licence type code (证照类型代码)")
 	src, err := parseWithFile(fs, args, check)
 	if err != nil || *typeCode == "" {

@@ -31,7 +31,7 @@ unchanged, so the file can be imported again.
 func cmdImportSeals(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := hub.Defaults()
 	fs := newFlagSet("import seals", stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	commit := fs.Bool("commit", false, "create the seals if the file has no errors (default: dry run)")
 	images := fs.String("images", "", "directory holding the 印模文件 pictures (default: FILE's directory)")
 	generate := fs.Bool("generate-images", false, "draw a seal picture for rows that name no 印模文件")

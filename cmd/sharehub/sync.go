@@ -39,7 +39,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub := args[0]
 	cfg := hub.Defaults()
 	fs := newFlagSet("sync "+sub, stderr)
-	check := configFlags(fs, &cfg)
+	check := allOf(migrateFlag(fs, &cfg), configFlags(fs, &cfg))
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	asJSON := fs.Bool("json", false, "print JSON")
 	specFile := fs.String("spec", "", "edit: the JSON file with the job's new name and spec")

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,24 +69,28 @@ func openLocal(dir string, opts Options) (*localStore, error) {
 	if err := os.MkdirAll(s.tmp, dirPerm); err != nil {
 		return nil, errs.Unavailable(err, "blob directory cannot be created")
 	}
-	s.removeStaleTemps()
+	removeStaleTemps(s.tmp, "")
 	if err := s.Ping(context.Background()); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// removeStaleTemps deletes temp files left by crashed processes. Only old
-// ones: another process may be writing into the same directory right now.
-func (s *localStore) removeStaleTemps() {
-	ents, err := os.ReadDir(s.tmp)
+// removeStaleTemps deletes the temp files in dir whose names start with
+// prefix ("" for all) left by crashed processes. Only old ones: another
+// process may be writing into the same directory right now.
+func removeStaleTemps(dir, prefix string) {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	cutoff := time.Now().Add(-staleTmpAge)
 	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
-			_ = os.Remove(filepath.Join(s.tmp, e.Name()))
+			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 }

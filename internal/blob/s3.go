@@ -32,6 +32,8 @@ import (
 // time win there (a local directory keeps the first).
 
 const (
+	// spoolPrefix names the spool files of Puts in Options.TempDir.
+	spoolPrefix = "sharehub-blob-"
 	// dataRetries bounds minio-go's retries for data calls (its default is
 	// 10, which makes a dead endpoint take many seconds to report).
 	dataRetries = 3
@@ -80,6 +82,9 @@ func openS3(ctx context.Context, sp spec, opts Options) (*s3Store, error) {
 		tmp = os.TempDir()
 	}
 	s := &s3Store{c: c, pingC: pc, bucket: sp.bucket, prefix: sp.prefix, endpoint: sp.endpoint, max: opts.maxSize(), tmpDir: tmp}
+	// A process killed during a Put leaves its spool file (up to MaxSize
+	// bytes) behind; the deferred remove never ran.
+	removeStaleTemps(tmp, spoolPrefix)
 	if err := s.ensureBucket(ctx, sp.region); err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func (s *s3Store) Put(ctx context.Context, r io.Reader, mediaType string) (Info,
 	if err := ctx.Err(); err != nil {
 		return Info{}, errs.Unavailable(err, "blob upload cancelled")
 	}
-	f, err := os.CreateTemp(s.tmpDir, "sharehub-blob-*")
+	f, err := os.CreateTemp(s.tmpDir, spoolPrefix+"*")
 	if err != nil {
 		return Info{}, errs.Unavailable(err, "blob spool directory is not writable")
 	}

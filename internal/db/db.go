@@ -134,7 +134,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	defer cancel()
 	if err := p.PingContext(pctx); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("postgres %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("postgres %s: %w", Redact(dsn), err)
 	}
 	lg := stdlib.OpenDB(*cfg)
 	lg.SetMaxOpenConns(2)
@@ -145,15 +145,18 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err := lg.PingContext(pctx); err != nil {
 		p.Close()
 		lg.Close()
-		return nil, fmt.Errorf("postgres %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("postgres %s: %w", Redact(dsn), err)
 	}
-	return &DB{Dialect: Postgres, R: p, W: p, Log: lg, URL: redact(dsn)}, nil
+	return &DB{Dialect: Postgres, R: p, W: p, Log: lg, URL: Redact(dsn)}, nil
 }
 
-// redact removes the passwords from a PostgreSQL URL: the user's, and
+// Redact removes the passwords from a PostgreSQL URL: the user's, and
 // any query parameter naming one (password, sslpassword), which libpq
-// and pgx accept as well.
-func redact(dsn string) string {
+// and pgx accept as well. An SQLite spec is returned as it is.
+func Redact(dsn string) string {
+	if strings.HasPrefix(dsn, "sqlite:") {
+		return dsn
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "postgres://…"

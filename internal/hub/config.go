@@ -45,7 +45,11 @@ type Config struct {
 	LogFormat         string // --log-format: json or text
 	Migrate           bool   // --migrate: apply migrations at start (default true)
 	DebugListen       string // --debug-listen: serve net/http/pprof here (loopback only; off when empty)
-	Shutdown          time.Duration
+	// NoMasterKey: the command reads no private key (audit verify), so
+	// Validate does not ask for the master key; one that is given is
+	// still checked.
+	NoMasterKey bool
+	Shutdown    time.Duration
 }
 
 // Defaults returns the embedded default configuration.
@@ -174,6 +178,7 @@ func (c *Config) Validate() error {
 		if _, err := keys.ParseMaster(c.MasterKey); err != nil {
 			problems = append(problems, "SHAREHUB_MASTER_KEY: "+masterKeyWant)
 		}
+	case c.NoMasterKey && errors.Is(statErr, fs.ErrNotExist):
 	case shared || !errors.Is(statErr, fs.ErrNotExist):
 		// Embedded, a missing file is made at start.
 		b, err := readFile(c.MasterKeyFile)
