@@ -355,6 +355,7 @@ func maskID(h Holder) string { return ident.Mask(kindOf(h.IDType), h.ID) }
 // ("No.4206…") has a serial hashed from it (serialOf): not the id, yet
 // hashing the masked number with each possible birth date (some 45,000)
 // finds the one that gives the serial. Such a serial is hidden whole.
+// Either way the identifier's check character is hidden too.
 func maskSerial(id, number, holderID, masked string) string {
 	p, err := ident.ParseLicenceID(id)
 	if err != nil {
@@ -363,6 +364,12 @@ func maskSerial(id, number, holderID, masked string) string {
 	serial := maskIn(p.Serial, holderID, masked)
 	if serial == p.Serial && maskIn(number, holderID, masked) != number {
 		serial = strings.Repeat("*", len(p.Serial))
+	}
+	if serial != p.Serial {
+		// The check character is computed over the serial in clear: with
+		// the id's own check digit it cut the ~45,000 birth dates the mask
+		// leaves open to about a hundred.
+		p.Check = '*'
 	}
 	p.Serial = serial
 	return p.String()
