@@ -107,9 +107,9 @@ func (s *Server) verifyPage(c *gin.Context) {
 			v.Class = "ok"
 			// 有效 in the registry, but its validity has not begun: a
 			// verifier must not read it as in force today.
-			if from := res.Licence.ValidFrom; from != "" && from > time.Now().In(cst).Format(time.DateOnly) {
+			if !res.InForce {
 				v.Headline, v.Class = "尚未生效", "warn"
-				v.Why = "该证照自 " + from + " 起生效，今日尚不能作为有效证照使用。"
+				v.Why = "该证照自 " + res.Licence.ValidFrom + " 起生效，今日尚不能作为有效证照使用。"
 			}
 		case licence.StatusSuspended, licence.StatusExpired:
 			v.Class = "warn"

@@ -107,10 +107,26 @@ func TestVerifyPageNotYetInForce(t *testing.T) {
 	if !strings.Contains(page, `class="badge warn" data-outcome="valid" data-status="01">尚未生效<`) || !strings.Contains(page, from+" 起生效") {
 		t.Errorf("page of a licence valid from %s:\n%s", from, page)
 	}
+	// The JSON answer says so too: a scanner app read outcome "valid" and
+	// status 01 and nothing more.
+	var check struct {
+		Outcome string
+		InForce bool `json:"in_force"`
+		Reason  string
+	}
+	h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).JSON(t, &check)
+	if check.Outcome != "valid" || check.InForce || !strings.Contains(check.Reason, from) {
+		t.Errorf("JSON for a licence valid from %s: %+v; want valid, not in force, the day in the reason", from, check)
+	}
 	// One in force today still reads 有效.
 	id = h.Do(t, "POST", "/v1/licences", h.police, idCard(h, newHolder())).Want(t, 201).Map(t)["id"].(string)
 	u, _ = url.Parse(h.Do(t, "POST", "/v1/licences/"+url.PathEscape(id)+"/qr", h.police, nil).Want(t, 200).Map(t)["url"].(string))
 	if page := string(h.Do(t, "GET", u.Path, "", nil).Want(t, 200).Body); !strings.Contains(page, `class="badge ok" data-outcome="valid" data-status="01">有效<`) {
 		t.Errorf("page of a licence in force:\n%s", page)
+	}
+	check.InForce, check.Reason = false, ""
+	h.Do(t, "GET", u.Path, "", nil, "Accept: application/json").Want(t, 200).JSON(t, &check)
+	if check.Outcome != "valid" || !check.InForce || check.Reason != "" {
+		t.Errorf("JSON for a licence in force: %+v", check)
 	}
 }

@@ -202,7 +202,8 @@ func (s *Service) publicKey(ctx context.Context, kid string) (ed25519.PublicKey,
 // TokenCheck is the result of verifying a QR token.
 type TokenCheck struct {
 	Outcome Outcome `json:"outcome"`
-	// Reason says why a token is not valid, in plain words (English).
+	// Reason says why a token is not valid, or why a valid token's licence
+	// is not in force, in plain words (English).
 	Reason string `json:"reason,omitempty"`
 	// Licence is the licence as it is now, with the holder masked: given
 	// for a valid token, and for a superseded one when the licence is no
@@ -215,6 +216,10 @@ type TokenCheck struct {
 	// Licence is.
 	Status     Status `json:"status,omitempty"`
 	StatusName string `json:"status_name,omitempty"`
+	// InForce: the token is valid and the licence can be relied on today:
+	// 有效 and its validity begun (false when it begins on a later day;
+	// Reason then says from when).
+	InForce bool `json:"in_force"`
 	// TokenVersion is the version the token was made for and
 	// CurrentVersion the licence's version now: given for a superseded
 	// token.
@@ -319,7 +324,16 @@ func (s *Service) CheckQR(ctx context.Context, token string) (TokenCheck, error)
 		res.Licence, res.Status, res.StatusName, res.licenceID = publicView(&l, st), st, st.Name(), l.ID
 		return res, nil
 	}
-	return TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: publicView(&l, st), Status: st, StatusName: st.Name(), licenceID: l.ID}, nil
+	pv := publicView(&l, st)
+	res := TokenCheck{Outcome: OutcomeValid, ExpiresAt: exp, Licence: pv, Status: st, StatusName: st.Name(), licenceID: l.ID}
+	// 有效 in the registry, but a validity that begins on a later day
+	// (China time) is not in force yet: a scanner must not read "valid"
+	// and status 01 as usable today.
+	res.InForce = st == StatusValid && pv.ValidFrom <= now.In(cst).Format(time.DateOnly)
+	if st == StatusValid && !res.InForce {
+		res.Reason = "the licence is in force from " + pv.ValidFrom + " (China time), not yet today"
+	}
+	return res, nil
 }
 
 // statusWords name statuses in the English of TokenCheck.Reason.
