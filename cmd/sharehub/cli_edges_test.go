@@ -249,3 +249,22 @@ func TestCLISyncEditNeedsSpec(t *testing.T) {
 		t.Errorf("sync edit without --spec: exit %d, %q; want exit 2 naming --spec", code, errOut)
 	}
 }
+
+// An import of a file that is not there (or is a directory) exits 2
+// naming it, and leaves no data directory, database or master key behind:
+// it made all three, migrated, and only then failed to open the file.
+func TestCLIImportMissingFileCreatesNothing(t *testing.T) {
+	clearEnv(t)
+	for _, what := range []string{"catalog", "licences", "seals"} {
+		dir := filepath.Join(t.TempDir(), "data")
+		for _, file := range []string{filepath.Join(t.TempDir(), "不存在.xlsx"), t.TempDir()} {
+			code, out, errOut := cli(t, context.Background(), "import", what, file, "--data-dir", dir, "--quiet")
+			if code != 2 || !strings.Contains(errOut, "FILE") {
+				t.Errorf("import %s %s: exit %d, %q %q; want exit 2 naming FILE", what, file, code, out, errOut)
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("import %s of a missing file created %s", what, dir)
+			}
+		}
+	}
+}

@@ -52,7 +52,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reportOut := fs.String("report", "", "also write the file with an error column to this xlsx")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	file, err := parseWithFile(fs, args[1:], check)
+	file, err := parseWithInputFile(fs, args[1:], check)
 	if err != nil {
 		fmt.Fprint(stderr, importUsage)
 		return err
@@ -289,6 +289,24 @@ func osUser() string {
 		return u.Username
 	}
 	return "unknown"
+}
+
+// parseWithInputFile is parseWithFile for a FILE that is read: one that
+// is missing or a directory exits 2 before the command creates the data
+// directory, the database or the master key for nothing.
+func parseWithInputFile(fs *flag.FlagSet, args []string, check func() error) (string, error) {
+	file, err := parseWithFile(fs, args, check)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(file)
+	switch {
+	case err != nil:
+		return "", &exitError{2, fmt.Errorf("FILE: %w", err)}
+	case st.IsDir():
+		return "", &exitError{2, fmt.Errorf("FILE %s is a directory", file)}
+	}
+	return file, nil
 }
 
 // parseWithFile parses flags before and after one positional FILE argument.

@@ -131,7 +131,7 @@ func cmdImportLicences(ctx context.Context, args []string, stdout, stderr io.Wri
 	reportOut := fs.String("report", "", "write every error (sheet, row, cell, column, reason, value) to this CSV file, also those beyond the first 1000 the report lists")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	file, err := parseWithFile(fs, args, check)
+	file, err := parseWithInputFile(fs, args, check)
 	if err != nil {
 		fmt.Fprint(stderr, licenceUsage)
 		return err

@@ -37,7 +37,7 @@ func cmdImportSeals(ctx context.Context, args []string, stdout, stderr io.Writer
 	generate := fs.Bool("generate-images", false, "draw a seal picture for rows that name no 印模文件")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	file, err := parseWithFile(fs, args, check)
+	file, err := parseWithInputFile(fs, args, check)
 	if err != nil {
 		fmt.Fprint(stderr, sealImportUsage)
 		return err
