@@ -187,6 +187,7 @@ var consoleKindMessages = map[errs.Kind]string{
 	errs.KindUnauthenticated: "登录已失效，请重新登录。",
 	errs.KindForbidden:       "您的账号无权查看此内容。",
 	errs.KindTooLarge:        "提交的内容过大。",
+	errs.KindMethod:          "此页面不支持这种访问方式，请从控制台的链接或按钮进入。",
 	errs.KindRateLimited:     "操作过于频繁，请稍后再试。",
 	errs.KindUnavailable:     "后台服务暂不可用（数据库、文件存储或审计日志），请稍后重试。",
 	errs.KindInternal:        "系统内部错误，请联系管理员并提供请求编号。",

@@ -159,12 +159,12 @@ func New(d Deps, cfg Config) *Server {
 	s.signInLimit = newRateLimiter(float64(time.Second)/float64(cfg.SignInRefill), cfg.SignInFailures)
 	e.Use(withRequestID, s.observe, s.recoverPanic)
 	e.NoRoute(s.audited, func(c *gin.Context) {
-		fail(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
+		s.failFor(c, errs.NotFound("no route %s %s; see /openapi.json", c.Request.Method, c.Request.URL.Path))
 	})
 	// gin has set the Allow header (RFC 9110 15.5.6) to the methods the
 	// path has before these run.
 	e.NoMethod(s.audited, func(c *gin.Context) {
-		fail(c, &errs.Error{Kind: errs.KindMethod, Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path +
+		s.failFor(c, &errs.Error{Kind: errs.KindMethod, Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path +
 			"; it allows " + c.Writer.Header().Get("Allow") + " (see /openapi.json)"})
 	})
 	s.registerSystem()
@@ -235,6 +235,16 @@ func (s *Server) handle(r route) {
 	chain = append(chain, requireText, r.Handler)
 	s.engine.Handle(r.Method, r.Path, chain...)
 	s.routes = append(s.routes, r)
+}
+
+// failFor answers a request no route took: a console page in Chinese HTML
+// under /console/ (its users are in a browser), problem+json elsewhere.
+func (s *Server) failFor(c *gin.Context, err error) {
+	if p := c.Request.URL.Path; p == "/console" || strings.HasPrefix(p, "/console/") {
+		s.consoleFail(c, err)
+		return
+	}
+	fail(c, err)
 }
 
 // pathResources name the resource a path parameter identifies, by the
