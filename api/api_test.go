@@ -207,7 +207,7 @@ func TestBadInput(t *testing.T) {
 			})
 		}
 		h.Do(t, "GET", "/v1/nope", h.Admin, nil).Want(t, 404).Problem(t)
-		h.Do(t, "DELETE", "/v1/departments", h.Admin, nil).Want(t, 400).Problem(t)
+		h.Do(t, "DELETE", "/v1/departments", h.Admin, nil).Want(t, 405).Problem(t)
 		h.Do(t, "GET", "/v1/departments/does-not-exist", h.Admin, nil).Want(t, 404).Problem(t)
 		h.Do(t, "GET", "/v1/audit/proofs/inclusion?index=x&size=1", h.Auditor, nil).Want(t, 400).Problem(t)
 		h.Do(t, "GET", "/v1/audit/entries?limit=0", h.Auditor, nil).Want(t, 400).Problem(t)
