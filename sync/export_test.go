@@ -16,7 +16,7 @@ func (s *Service) FireTick(jobID, spec string, at time.Time) error {
 		return err
 	}
 	sc := &scheduler{ctx: context.Background()}
-	s.runTick(sc, jobID, sched, at)
+	s.runTick(sc, jobID, sched, at, "schedule")
 	sc.wg.Wait()
 	return nil
 }

@@ -32,7 +32,7 @@ const (
 type Run struct {
 	ID          string     `json:"id"`
 	JobID       string     `json:"job_id"`
-	Cause       string     `json:"cause"` // schedule, manual, resume
+	Cause       string     `json:"cause"` // schedule, manual, resume, catch-up (a tick missed while the hub was down)
 	Attempt     int        `json:"attempt"`
 	Status      string     `json:"status"`
 	StartedAt   time.Time  `json:"started_at"`

@@ -116,3 +116,62 @@ func TestScheduledTickRunsOnceAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestTickMissedWhileDownIsCaughtUp: a job whose tick fell while no
+// replica ran the schedule (a daily job across a restart at its hour, a
+// monthly one across a maintenance night) waited for its next tick — a
+// month, for a monthly job. Starting the schedule runs it once, with
+// cause "catch-up", on one of the replicas starting together; a job whose
+// interval has not passed since it last ran is left alone.
+func TestTickMissedWhileDownIsCaughtUp(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := setup(t, d)
+		other := datasync.New(d, f.cat, datasync.Config{})
+		up := synctest.New(t, 10)
+		daily := httpSpec(up, datasync.ModeFull)
+		daily.Schedule = "0 2 * * *"
+		missed := f.job(t, daily)
+		hourly := httpSpec(up, datasync.ModeFull)
+		hourly.Schedule = "@every 1h"
+		recent := f.job(t, hourly)
+		// The daily job was last changed three days ago and never ran; the
+		// hourly one was changed just now.
+		old := time.Now().AddDate(0, 0, -3).UnixMicro()
+		if _, err := d.W.ExecContext(ctx, `UPDATE sync_jobs SET created_at = $1, updated_at = $1 WHERE id = $2`, old, missed.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []*datasync.Service{f.sync, other} {
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rs []datasync.Run
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			var err error
+			if rs, err = f.sync.Runs(ctx, missed.ID, 10); err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) > 0 && rs[0].FinishedAt != nil {
+				break
+			}
+		}
+		f.sync.Stop()
+		other.Stop()
+		if len(rs) != 1 || rs[0].Cause != "catch-up" || rs[0].Status != datasync.StatusSucceeded {
+			t.Fatalf("runs of a daily job whose last three ticks were missed, two replicas starting: %+v; want one catch-up run", rs)
+		}
+		if rs, _ := f.sync.Runs(ctx, recent.ID, 10); len(rs) != 0 {
+			t.Errorf("an hourly job changed just now ran at start: %+v", rs)
+		}
+		// A restart now has nothing to catch up.
+		if err := f.sync.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		f.sync.Stop()
+		if rs, _ := f.sync.Runs(ctx, missed.ID, 10); len(rs) != 1 {
+			t.Errorf("a second start ran the caught-up job again: %d runs", len(rs))
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -56,7 +57,64 @@ func (s *Service) Start(ctx context.Context) error {
 	for _, id := range ids {
 		s.spawn(sc, id, "resume")
 	}
+	s.catchUp(sctx, sc, ids)
 	return nil
+}
+
+// catchUp runs, once, each scheduled job whose last tick came while no
+// replica ran the schedule: a monthly job whose tick fell during a
+// restart waited a month (its health only showed it overdue). A tick is
+// missed when it falls after the job's last run began (or, with no run,
+// after the job was last changed) and before now. It is claimed like any
+// tick, so replicas starting together, or one that was up and ran it, do
+// not run it again. Jobs being resumed are left to that.
+func (s *Service) catchUp(ctx context.Context, sc *scheduler, resumed []string) {
+	jobs, err := s.Jobs(ctx, "")
+	if err != nil {
+		s.log.Warn("sync: cannot list jobs to catch up missed ticks", "error", logText(err))
+		return
+	}
+	now := s.now().In(s.loc)
+	for _, j := range jobs {
+		if j.Paused || j.Spec.Schedule == "" || slices.Contains(resumed, j.ID) {
+			continue
+		}
+		sched, err := cronParser.Parse(j.Spec.Schedule)
+		if err != nil {
+			continue
+		}
+		since := j.UpdatedAt
+		rs, err := s.Runs(ctx, j.ID, 1)
+		if err != nil {
+			s.log.Warn("sync: cannot read a job's last run to catch up", "job", j.ID, "error", logText(err))
+			continue
+		}
+		if len(rs) > 0 && rs[0].StartedAt.After(since) {
+			since = rs[0].StartedAt
+		}
+		if missed := lastTick(sched, since.In(s.loc), now); !missed.IsZero() {
+			s.log.Info("sync: catching up a scheduled run missed while the hub was down", "job", j.ID, "tick", missed)
+			s.runTick(sc, j.ID, sched, missed, "catch-up")
+		}
+	}
+}
+
+// lastTick is the latest time sched fires after after and not after now;
+// zero when there is none.
+func lastTick(sched cron.Schedule, after, now time.Time) time.Time {
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		if every.Delay <= 0 || now.Sub(after) < every.Delay {
+			return time.Time{}
+		}
+		return after.Add(now.Sub(after) / every.Delay * every.Delay)
+	}
+	var last time.Time
+	// A minute's schedule over a year is half a million ticks: bounded all
+	// the same.
+	for t, n := sched.Next(after), 0; !t.IsZero() && !t.After(now) && n < 1_000_000; t, n = sched.Next(t), n+1 {
+		last = t
+	}
+	return last
 }
 
 // Stop stops the schedule and waits for running jobs to stop at their next
@@ -147,12 +205,12 @@ func (t *tick) Run() {
 	if at.IsZero() {
 		at = time.Now().Truncate(time.Second)
 	}
-	t.s.runTick(t.sc, t.jobID, t.sched, at)
+	t.s.runTick(t.sc, t.jobID, t.sched, at, "schedule")
 }
 
 // runTick runs job for its tick scheduled at, unless another replica has
 // claimed the tick.
-func (s *Service) runTick(sc *scheduler, jobID string, sched cron.Schedule, at time.Time) {
+func (s *Service) runTick(sc *scheduler, jobID string, sched cron.Schedule, at time.Time, cause string) {
 	key := at.Unix()
 	// "@every" entries count from each replica's start, so they fire at
 	// different times: the tick is the interval of the Unix epoch the
@@ -168,7 +226,7 @@ func (s *Service) runTick(sc *scheduler, jobID string, sched cron.Schedule, at t
 	case !claimed:
 		s.log.Debug("sync: tick run by another replica", "job", jobID, "tick", at)
 	default:
-		s.spawn(sc, jobID, "schedule")
+		s.spawn(sc, jobID, cause)
 	}
 }
 
