@@ -15,17 +15,7 @@ import (
 // revoked, a rotation refused, a signing with a malformed body.
 func TestSealAuditNamesTheSeal(t *testing.T) {
 	h := hubtest.Start(t, dbtest.Backends[0])
-	var civil, dataBureau string
-	for _, k := range h.Demo.Keys {
-		switch k.Role {
-		case "app":
-			civil = k.Department
-		case "admin":
-			dataBureau = k.Department
-		}
-	}
-	civilSealer := sealUserKey(t, h, civil, "audit-civil-sealer")
-	dataSealer := sealUserKey(t, h, dataBureau, "audit-data-sealer")
+	civil, _, civilSealer, dataSealer := demoSealers(t, h, "audit-")
 	s := createSeal(t, h, civil, "襄阳市民政局合同专用章（审计）")
 	base := "/v1/seals/" + s.ID
 	calls := []struct {

@@ -114,21 +114,27 @@ func tamperPayload(t *testing.T, jws []byte, change func(map[string]any)) []byte
 	return out
 }
 
+// demoSealers are the demo's civil-affairs department (the app key's) and
+// data bureau (the admin's), with a seal user's key in each, named with
+// prefix.
+func demoSealers(t *testing.T, h *hubtest.Hub, prefix string) (civil, dataBureau, civilSealer, dataSealer string) {
+	t.Helper()
+	for _, k := range h.Demo.Keys {
+		switch k.Role {
+		case "app":
+			civil = k.Department
+		case "admin":
+			dataBureau = k.Department
+		}
+	}
+	return civil, dataBureau, sealUserKey(t, h, civil, prefix+"civil-sealer"), sealUserKey(t, h, dataBureau, prefix+"data-sealer")
+}
+
 func TestSealsHTTP(t *testing.T) {
 	for _, b := range dbtest.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			h := hubtest.Start(t, b)
-			var civil, dataBureau string
-			for _, k := range h.Demo.Keys {
-				switch k.Role {
-				case "app":
-					civil = k.Department
-				case "admin":
-					dataBureau = k.Department
-				}
-			}
-			civilSealer := sealUserKey(t, h, civil, "civil-sealer")
-			dataSealer := sealUserKey(t, h, dataBureau, "data-sealer")
+			civil, dataBureau, civilSealer, dataSealer := demoSealers(t, h, "")
 
 			// Only administrators create seals; the image is validated.
 			h.Do(t, "POST", "/v1/seals", h.AppKey, map[string]any{"organisation_id": civil, "name": "x", "kind": "公章", "image": seal.DemoImage("x")}).Want(t, 403)
