@@ -280,11 +280,37 @@ func (sh *Sharing) decide(ctx context.Context, p *Principal, id string, d Decisi
 	if err != nil {
 		return a, err
 	}
-	if !(p.Has(RoleDataAdmin) && p.DepartmentID == a.ProviderDepartmentID) {
-		return a, errs.Forbidden("only data admins of department %s, the provider of item %s, decide this application", a.ProviderDepartmentID, a.ItemCode)
+	// The item as it is now, not as it was when the consumer applied: an
+	// item handed to another department is that department's to decide,
+	// and one withdrawn or turned 不予共享 meanwhile is not granted (the
+	// grant review run at that change cannot see a grant made after it).
+	// An item gone from the catalogue leaves its stored provider to
+	// refuse.
+	provider := a.ProviderDepartmentID
+	it, err := sh.items.ShareItem(ctx, a.ItemCode)
+	switch {
+	case err == nil:
+		provider = it.ProviderID
+	case !errs.Is(err, errs.KindNotFound):
+		return a, err
+	}
+	if !(p.Has(RoleDataAdmin) && p.DepartmentID == provider) {
+		return a, errs.Forbidden("only data admins of department %s, the provider of item %s, decide this application", provider, a.ItemCode)
 	}
 	if a.Status != AppPending {
 		return a, errs.Conflict("application %s is already %s", a.ID, a.Status)
+	}
+	if approve {
+		switch {
+		case err != nil:
+			return a, errs.Conflict("item %s is no longer in the catalogue: refuse application %s", a.ItemCode, a.ID)
+		case !it.Published:
+			return a, errs.Conflict("item %s is not published: refuse application %s, or publish the item first", a.ItemCode, a.ID)
+		case it.ShareType == ShareNone:
+			return a, errs.Conflict("item %s is now %s: refuse application %s", a.ItemCode, ShareNone, a.ID)
+		case provider == a.ConsumerDepartmentID:
+			return a, errs.Conflict("department %s, the applicant, now provides item %s and needs no grant: refuse application %s", provider, a.ItemCode, a.ID)
+		}
 	}
 	now := sh.ex.now().UTC().Truncate(time.Microsecond)
 	d.Reason = strings.TrimSpace(d.Reason)

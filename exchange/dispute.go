@@ -127,7 +127,7 @@ func (sh *Sharing) checkSettle(ctx context.Context, p *Principal, id, status, te
 	if err != nil {
 		return d, "", err
 	}
-	if err := sh.provider(p, d); err != nil {
+	if err := sh.provider(ctx, p, d); err != nil {
 		return d, "", err
 	}
 	text = strings.TrimSpace(text)
@@ -187,7 +187,7 @@ func (sh *Sharing) ClearDispute(ctx context.Context, p *Principal, id string) (D
 	if err != nil {
 		return d, err
 	}
-	if err := sh.provider(p, d); err != nil {
+	if err := sh.provider(ctx, p, d); err != nil {
 		return d, err
 	}
 	if d.Status != DisputeAccepted || !d.Flagged {
@@ -207,7 +207,7 @@ func (sh *Sharing) ArchiveDispute(ctx context.Context, p *Principal, id string) 
 	if err != nil {
 		return d, err
 	}
-	if err := sh.provider(p, d); err != nil {
+	if err := sh.provider(ctx, p, d); err != nil {
 		return d, err
 	}
 	res, err := sh.ex.db.W.ExecContext(ctx, `UPDATE disputes SET status = $1, archived_at = $2 WHERE id = $3 AND flagged = 0 AND status IN ($4, $5)`,
@@ -221,9 +221,20 @@ func (sh *Sharing) ArchiveDispute(ctx context.Context, p *Principal, id string) 
 	return sh.Dispute(ctx, id)
 }
 
-func (sh *Sharing) provider(p *Principal, d Dispute) error {
-	if !(p.Has(RoleDataAdmin) && p.DepartmentID == d.ProviderDepartmentID) {
-		return errs.Forbidden("only data admins of department %s, the provider of item %s, settle its disputes", d.ProviderDepartmentID, d.ItemCode)
+// provider checks that p is a data admin of the item's provider as it is
+// now: an item handed to another department is that department's to
+// answer for (only it may correct the records), not the one that provided
+// it when the dispute was raised. An item gone from the catalogue leaves
+// its stored provider.
+func (sh *Sharing) provider(ctx context.Context, p *Principal, d Dispute) error {
+	prov := d.ProviderDepartmentID
+	if it, err := sh.items.ShareItem(ctx, d.ItemCode); err == nil {
+		prov = it.ProviderID
+	} else if !errs.Is(err, errs.KindNotFound) {
+		return err
+	}
+	if !(p.Has(RoleDataAdmin) && p.DepartmentID == prov) {
+		return errs.Forbidden("only data admins of department %s, the provider of item %s, settle its disputes", prov, d.ItemCode)
 	}
 	return nil
 }
