@@ -188,12 +188,18 @@ func normalize(e *Entry) {
 	}
 	rs := make([]string, 0, len(e.Resources))
 	for _, r := range e.Resources {
-		r = strings.ReplaceAll(cleanText(r, maxIndexed), "\n", "\uFFFD")
+		r = cleanResource(r)
 		if r != "" {
 			rs = append(rs, r)
 		}
 	}
 	e.Resources = rs
+}
+
+// cleanResource is r as normalize stores a resource: cleanText'ed, with
+// newlines (the stored list's separator) replaced by U+FFFD.
+func cleanResource(r string) string {
+	return strings.ReplaceAll(cleanText(r, maxIndexed), "\n", "\uFFFD")
 }
 
 // cleanText is s as valid UTF-8 without NUL, cut to at most limit bytes at

@@ -55,6 +55,14 @@ func (l *Log) Search(ctx context.Context, f Filter) (entries []Entry, nextCursor
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
 		return nil, "", errs.InvalidFields("invalid audit search", errs.FieldError{Pointer: "?to", Reason: "is before from"})
 	}
+	// Filter values are compared with stored values, which Append cleaned
+	// (see normalize): clean them alike, so that a search for hostile text
+	// finds the entries it was cleaned in, and PostgreSQL, which refuses
+	// NUL and invalid UTF-8 as text parameters, does not fail the search.
+	if f.Resource != "" {
+		f.Resource = cleanResource(f.Resource)
+	}
+	f.PrincipalID, f.DepartmentID, f.Route = cleanText(f.PrincipalID, maxIndexed), cleanText(f.DepartmentID, maxIndexed), cleanText(f.Route, maxIndexed)
 	var (
 		where []string
 		args  []any
@@ -77,10 +85,10 @@ func (l *Log) Search(ctx context.Context, f Filter) (entries []Entry, nextCursor
 		cond(order+" < ?", below)
 	}
 	if !f.From.IsZero() {
-		cond("e.at >= ?", f.From.UnixMicro())
+		cond("e.at >= ?", ceilMicro(f.From))
 	}
 	if !f.To.IsZero() {
-		cond("e.at < ?", f.To.UnixMicro())
+		cond("e.at < ?", ceilMicro(f.To))
 	}
 	if f.PrincipalID != "" {
 		cond("e.principal_id = ?", f.PrincipalID)
@@ -126,6 +134,18 @@ func (l *Log) Search(ctx context.Context, f Filter) (entries []Entry, nextCursor
 		next = formatCursor(out[limit-1].Index)
 	}
 	return out, next, nil
+}
+
+// ceilMicro is t in unix microseconds, rounded up. Entry times are whole
+// microseconds, so at >= t exactly when at >= ceilMicro(t), and at < t
+// exactly when at < ceilMicro(t); UnixMicro rounds down, which took in an
+// entry just before a finer From and left out one just before a finer To.
+func ceilMicro(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return us
 }
 
 func prefixed(p, columns string) string {
