@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,8 +209,13 @@ func (p projection) apply(raw json.RawMessage) (map[string]json.RawMessage, erro
 			continue
 		}
 		if p.masked[f] {
+			// UseNumber: a number over 2^53 (an 18-digit 身份证号 stored
+			// as a number) decoded as float64 would be masked from rounded
+			// digits.
 			var x any
-			if err := json.Unmarshal(v, &x); err != nil {
+			d := json.NewDecoder(bytes.NewReader(v))
+			d.UseNumber()
+			if err := d.Decode(&x); err != nil {
 				return nil, err
 			}
 			v = must(json.Marshal(maskValue(f, x)))
@@ -228,6 +235,9 @@ func (p projection) maskedList() []string {
 	return out
 }
 
+// reResidentIDShape is the shape of a 身份证号, check character unchecked.
+var reResidentIDShape = regexp.MustCompile(`^[0-9]{17}[0-9Xx]$`)
+
 func maskValue(field string, v any) any {
 	s, ok := v.(string)
 	if !ok {
@@ -236,7 +246,10 @@ func maskValue(field string, v any) any {
 		}
 		s = strings.Trim(string(must(json.Marshal(v))), `"`)
 	}
-	if ident.Validate(ident.KindResidentID, s) == nil || len(s) == 18 && field != "" && !strings.ContainsAny(s[:17], "ABCDEFGHJKLMNPQRTUWXY") {
+	// An 18-digit number whose check character is wrong is still masked
+	// as a 身份证号; nothing else is, for that rule shows the first 6
+	// characters too (of an e-mail address, a name in pinyin).
+	if ident.Validate(ident.KindResidentID, s) == nil || reResidentIDShape.MatchString(s) {
 		return ident.Mask(ident.KindResidentID, s)
 	}
 	if ident.Validate(ident.KindCreditCode, s) == nil {
@@ -313,7 +326,7 @@ func (s *Server) registerData() {
 	readers := []exchange.Role{exchange.RoleApp, exchange.RoleDataAdmin}
 	s.handle(route{Method: "GET", Path: "/v1/data/:code/records", Tag: "data", Roles: readers,
 		Summary: "Read an item's records by key or by field filters: only granted fields, personal fields masked unless granted by name; needs X-Purpose; audited with the row count; counts against the grant's quota, except a call refused with a 400 (the request's fault) or a 403 (what the grant does not allow: a filter on a field it shows masked, a lookup by a key it hides).",
-		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100"},
+		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100; the other conditions still apply"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value; one value, on a field granted in clear (not masked)"},
 			{Name: "changed_since", Description: "RFC 3339: records changed since"},
@@ -354,23 +367,38 @@ func (s *Server) registerData() {
 			plan := func(it exchange.ShareItem, proj projection) (datasync.RecordQuery, error) {
 				pq := q
 				pq.Filters = map[string]string{}
+				// A lookup by key keeps the call's other conditions
+				// (filters, changed_since): they are checked and applied
+				// with it, not dropped.
 				if len(keys) > 0 {
 					if len(proj.hiddenKeys) > 0 {
 						return pq, proj.errKeysHidden(it.Code)
 					}
-					return pq, nil
+					pq.Keys = keys
 				}
-				if pq.Cursor != "" && len(proj.hiddenKeys) > 0 {
+				// A sealed cursor is opened for a caller who sees the keys
+				// too: its previous page may have been served under a grant
+				// that hid them, and "~…" read as a key sorts after every
+				// record, ending the listing early. A plain key that
+				// starts with "~" does not open, and stays a key.
+				if pq.Cursor != "" {
 					key, err := s.openCursor(it.Code, pq.Cursor)
-					if err != nil {
+					switch {
+					case err == nil:
+						pq.Cursor = key
+					case len(proj.hiddenKeys) > 0:
 						return pq, err
 					}
-					pq.Cursor = key
 				}
 				for k, vs := range query {
 					f, ok := strings.CutPrefix(k, "f.")
 					if !ok {
 						continue
+					}
+					// Not a field of the item at all: the request's fault,
+					// said with the parameter, not as a field not granted.
+					if !slices.Contains(it.FieldCodes(), f) {
+						return pq, errs.InvalidFields("unknown filter", errs.FieldError{Pointer: "?" + k, Reason: "not a field of item " + it.Code, Value: f})
 					}
 					if !slices.Contains(proj.fields, f) {
 						return pq, errs.Forbidden("filter on field %s, which is not granted", f)
@@ -398,31 +426,13 @@ func (s *Server) registerData() {
 				return
 			}
 			ctx := c.Request.Context()
-			var recs []datasync.DatasetRecord
-			var next string
-			if len(keys) > 0 {
-				for _, k := range keys {
-					r, err := s.sync.Record(ctx, it.Code, k)
-					if errs.Is(err, errs.KindNotFound) {
-						continue
-					}
-					if err != nil {
-						fail(c, err)
-						return
-					}
-					if r.Deleted && c.Query("include_deleted") != "true" {
-						continue
-					}
-					recs = append(recs, r)
-				}
-			} else {
-				if recs, next, err = s.sync.Records(ctx, it.Code, q); err != nil {
-					fail(c, err)
-					return
-				}
-				if len(proj.hiddenKeys) > 0 {
-					next = s.sealCursor(it.Code, next)
-				}
+			recs, next, err := s.sync.Records(ctx, it.Code, q)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if len(proj.hiddenKeys) > 0 {
+				next = s.sealCursor(it.Code, next)
 			}
 			found := make([]string, len(recs))
 			for i, r := range recs {
@@ -633,7 +643,9 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 		for i, v := range vals {
 			// excelize would cut it short without a word.
 			if utf8.RuneCountInString(v) > excelize.TotalCellChars {
-				return errs.Invalid("record %s: field %s holds more than an xlsx cell's %d characters; export csv instead", r.Key, header[i], excelize.TotalCellChars)
+				// vals[0]: the record as the caller sees it, a reference
+				// when the grant hides the key.
+				return errs.Invalid("record %s: field %s holds more than an xlsx cell's %d characters; export csv instead", vals[0], header[i], excelize.TotalCellChars)
 			}
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, n+1)

@@ -431,6 +431,9 @@ func (s *Service) RecordVersions(ctx context.Context, item, key string, after in
 
 // RecordQuery selects records of an item.
 type RecordQuery struct {
+	// Keys, if not empty, keeps only the records with these keys (a
+	// lookup by key, still under the other conditions).
+	Keys []string
 	// Filters are field code = value conditions (values compared as text).
 	Filters map[string]string
 	// ChangedSince keeps records changed at or after the time.
@@ -476,6 +479,14 @@ func (s *Service) EachRecord(ctx context.Context, item string, q RecordQuery, fn
 	}
 	if !q.IncludeDeleted {
 		sqlq += " AND deleted = 0"
+	}
+	if len(q.Keys) > 0 {
+		ph := make([]string, len(q.Keys))
+		for i, k := range q.Keys {
+			args = append(args, k)
+			ph[i] = "$" + strconv.Itoa(len(args))
+		}
+		sqlq += " AND record_key IN (" + strings.Join(ph, ", ") + ")"
 	}
 	if q.Cursor != "" {
 		add("record_key > ?", q.Cursor)
