@@ -596,6 +596,10 @@ func writeExport(c *gin.Context, s *Server, item string, proj projection, format
 	}
 	ctx := c.Request.Context()
 	if format == "csv" {
+		// A byte order mark first, as the problem CSVs have: Excel on
+		// Chinese Windows reads a CSV without one as GBK and garbles every
+		// Chinese cell.
+		_, _ = io.WriteString(out, "\ufeff")
 		w := csv.NewWriter(out)
 		_ = w.Write(header)
 		err := s.sync.EachRecord(ctx, item, datasync.RecordQuery{}, func(r datasync.DatasetRecord) error {

@@ -240,7 +240,7 @@ func TestSyncToAuditedConsumer(t *testing.T) {
 
 			// Bulk export of the grant's data.
 			resp := h.Do(t, "GET", "/v1/data/"+it.Code+"/export?format=csv", mzj, nil, purpose).Want(t, http.StatusOK)
-			recs, err := csv.NewReader(strings.NewReader(string(resp.Body))).ReadAll()
+			recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(resp.Body), "\ufeff"))).ReadAll()
 			if err != nil || len(recs) != 1+100_000-100 || strings.Join(recs[0], ",") != "key,id,address" {
 				t.Fatalf("export: %d rows, header %v, %v", len(recs), recs[0], err)
 			}
