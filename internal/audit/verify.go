@@ -72,6 +72,28 @@ func Verify(ctx context.Context, d *db.DB, verifiers note.Verifiers, progress fu
 	total := max(size, uint64(maxCP.Int64))
 	v := &verifier{d: d, verifiers: verifiers, tree: factory.NewEmptyRange(0), total: total}
 
+	// audit_resources, the search index by resource, must list exactly
+	// the resources each entry names. Its rows for entries 0..total-1 are
+	// summed as a multiset hash in one pass over the table (it has no index
+	// by entry: comparing chunk by chunk would read it once per 65,536
+	// entries), on another connection while the entries are checked; the
+	// sums are compared after.
+	indexCtx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
+	type indexSum struct {
+		sum multisetHash
+		err error
+	}
+	indexDone := make(chan indexSum, 1)
+	go func() {
+		var (
+			r   indexSum
+			buf []byte
+		)
+		r.err = v.indexRows(indexCtx, 0, total, func(idx uint64, res []byte) { r.sum.add(&buf, idx, res) })
+		indexDone <- r
+	}()
+
 	for lo := uint64(0); ; lo += verifyChunk {
 		hi := min(lo+verifyChunk, total)
 		if err := v.chunk(ctx, lo, hi); err != nil {
@@ -93,17 +115,13 @@ func Verify(ctx context.Context, d *db.DB, verifiers note.Verifiers, progress fu
 		v.fail(minIdx.Int64, "entry %d: a row with an index below 0 is outside the log", minIdx.Int64)
 		return v.report(), nil
 	}
-	// audit_resources, the search index by resource, must list exactly
-	// the resources each entry names. The rows of entries 0..total-1 are
-	// compared as a multiset hash in one pass over the table (the table has
-	// no index by entry, so comparing chunk by chunk would read it once per
-	// 65,536 entries); only when the hashes differ is it read entry by
-	// entry to name the first one it misrepresents.
-	var got multisetHash
-	if err := v.indexRows(ctx, 0, total, func(idx uint64, r []byte) { got.add(&v.hashBuf, idx, r) }); err != nil {
-		return Report{}, err
+	// Only when the index's sum differs from the entries' is it read
+	// entry by entry, to name the first entry it misrepresents.
+	got := <-indexDone
+	if got.err != nil {
+		return Report{}, got.err
 	}
-	if got != v.indexWant {
+	if got.sum != v.indexWant {
 		if err := v.locateIndex(ctx, total); err != nil {
 			return Report{}, err
 		}
