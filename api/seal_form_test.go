@@ -1,10 +1,7 @@
 package api_test
 
 import (
-	"bytes"
-	"io"
 	"mime/multipart"
-	"net/http"
 	"net/textproto"
 	"testing"
 
@@ -17,36 +14,17 @@ import (
 // left empty is a part with an empty file name and no content.
 func browserForm(t *testing.T, h *hubtest.Hub, path, key string, fields map[string]string, files map[string][]byte, emptyFiles ...string) *hubtest.Response {
 	t.Helper()
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
-	for k, v := range fields {
-		w.WriteField(k, v)
-	}
-	for k, v := range files {
-		fw, _ := w.CreateFormFile(k, k+".pdf")
-		fw.Write(v)
-	}
-	for _, k := range emptyFiles {
-		hdr := textproto.MIMEHeader{}
-		hdr.Set("Content-Disposition", `form-data; name="`+k+`"; filename=""`)
-		hdr.Set("Content-Type", "application/octet-stream")
-		if _, err := w.CreatePart(hdr); err != nil {
-			t.Fatal(err)
+	return postForm(t, h, path, key, func(w *multipart.Writer) {
+		writeFormParts(t, w, fields, files)
+		for _, k := range emptyFiles {
+			hdr := textproto.MIMEHeader{}
+			hdr.Set("Content-Disposition", `form-data; name="`+k+`"; filename=""`)
+			hdr.Set("Content-Type", "application/octet-stream")
+			if _, err := w.CreatePart(hdr); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	w.Close()
-	req, _ := http.NewRequest("POST", h.URL+path, &b)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := h.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &hubtest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	})
 }
 
 // TestSealFormWithEmptyInputs: a sealing or verification form whose

@@ -38,8 +38,12 @@ func sealUserKey(t *testing.T, h *hubtest.Hub, dept, name string) string {
 // doMultipart posts a multipart form: fields, and files as name → content.
 func doMultipart(t *testing.T, h *hubtest.Hub, path, key string, fields map[string]string, files map[string][]byte, headers ...string) *hubtest.Response {
 	t.Helper()
-	var b bytes.Buffer
-	w := multipart.NewWriter(&b)
+	return postForm(t, h, path, key, func(w *multipart.Writer) { writeFormParts(t, w, fields, files) }, headers...)
+}
+
+// writeFormParts writes fields, and files as name → content.
+func writeFormParts(t *testing.T, w *multipart.Writer, fields map[string]string, files map[string][]byte) {
+	t.Helper()
 	for k, v := range fields {
 		if err := w.WriteField(k, v); err != nil {
 			t.Fatal(err)
@@ -52,6 +56,15 @@ func doMultipart(t *testing.T, h *hubtest.Hub, path, key string, fields map[stri
 		}
 		fw.Write(v)
 	}
+}
+
+// postForm posts the multipart form write writes, with key and headers
+// ("Name: value").
+func postForm(t *testing.T, h *hubtest.Hub, path, key string, write func(*multipart.Writer), headers ...string) *hubtest.Response {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	write(w)
 	w.Close()
 	req, err := http.NewRequest("POST", h.URL+path, &b)
 	if err != nil {
