@@ -123,7 +123,7 @@ func (p projection) errKeysHidden(item string) error {
 // names: a consumer disputes a record by the reference it was shown
 // (openKeyRef), and can still not look up a key of its own choosing.
 func (s *Server) keyRef(item, key string) string {
-	aead := s.keyRefAEAD()
+	aead := s.dataAEAD("key-ref-aead")
 	nonce := s.keyRefNonce(item, key, aead.NonceSize())
 	return "~" + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(key), []byte(item)))
 }
@@ -132,7 +132,7 @@ func (s *Server) keyRef(item, key string) string {
 // when ref is not a reference keyRef made for a record of item.
 func (s *Server) openKeyRef(item, ref string) (key string, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(ref, "~"))
-	aead := s.keyRefAEAD()
+	aead := s.dataAEAD("key-ref-aead")
 	n := aead.NonceSize()
 	if err != nil || !strings.HasPrefix(ref, "~") || len(b) < n {
 		return "", false
@@ -150,12 +150,6 @@ func (s *Server) keyRefNonce(item, key string, size int) []byte {
 	return m.Sum(nil)[:size]
 }
 
-func (s *Server) keyRefAEAD() cipher.AEAD {
-	block, _ := aes.NewCipher(s.dataSecret("key-ref-aead"))
-	aead, _ := cipher.NewGCM(block)
-	return aead
-}
-
 // sealCursor and openCursor carry a page's last key, which such a caller
 // must not read (nor choose: a cursor of its own would probe the keys'
 // order), sealed with AES-GCM.
@@ -163,7 +157,7 @@ func (s *Server) sealCursor(item, key string) string {
 	if key == "" {
 		return ""
 	}
-	aead := s.cursorAEAD()
+	aead := s.dataAEAD("cursor")
 	nonce := make([]byte, aead.NonceSize())
 	_, _ = rand.Read(nonce)
 	return "~" + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(key), []byte(item)))
@@ -172,7 +166,7 @@ func (s *Server) sealCursor(item, key string) string {
 func (s *Server) openCursor(item, cur string) (string, error) {
 	bad := errs.InvalidFields("bad cursor", errs.FieldError{Pointer: "?cursor", Reason: "next_cursor of the previous page"})
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cur, "~"))
-	aead := s.cursorAEAD()
+	aead := s.dataAEAD("cursor")
 	if err != nil || !strings.HasPrefix(cur, "~") || len(b) < aead.NonceSize() {
 		return "", bad
 	}
@@ -183,8 +177,9 @@ func (s *Server) openCursor(item, cur string) (string, error) {
 	return string(key), nil
 }
 
-func (s *Server) cursorAEAD() cipher.AEAD {
-	block, _ := aes.NewCipher(s.dataSecret("cursor"))
+// dataAEAD is AES-256-GCM under the data secret for purpose.
+func (s *Server) dataAEAD(purpose string) cipher.AEAD {
+	block, _ := aes.NewCipher(s.dataSecret(purpose))
 	aead, _ := cipher.NewGCM(block)
 	return aead
 }
