@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
@@ -112,8 +114,11 @@ func Open(ctx context.Context, d *db.DB, signer note.Signer, opts Options) (*Log
 	if opts.Origin == "" {
 		opts.Origin = signer.Name()
 	}
-	if strings.ContainsAny(opts.Origin, "\n") {
-		return nil, errors.New("audit: the checkpoint origin must be one line")
+	// A signed note is UTF-8 text with no control characters but its line
+	// breaks (C2SP signed-note): an origin with a carriage return or another
+	// control character would make checkpoints no verifier accepts.
+	if !utf8.ValidString(opts.Origin) || strings.IndexFunc(opts.Origin, unicode.IsControl) >= 0 {
+		return nil, fmt.Errorf("audit: the checkpoint origin %q must be one line of UTF-8 text without control characters", opts.Origin)
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024

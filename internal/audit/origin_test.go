@@ -48,3 +48,26 @@ func TestReopenUnderAnotherOriginIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// A checkpoint is a signed note: UTF-8 text with no control characters
+// but its line breaks. Open refuses an origin that would make checkpoints
+// no note verifier accepts, before anything is written.
+func TestOpenRefusesAnOriginNoNoteCanCarry(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for _, origin := range []string{"sharehub.example/audit\n", "sharehub.example/audit\r", "sharehub\x01example/audit", "sharehub\x7fexample", "sharehub.\xffexample"} {
+			l, err := audit.Open(ctx, d, mustSigner(t), audit.Options{Origin: origin, CheckpointEvery: time.Hour, Logger: quiet})
+			if err == nil {
+				l.Close(ctx)
+				t.Errorf("Open with origin %q succeeded", origin)
+				continue
+			}
+			if !strings.Contains(err.Error(), "origin") {
+				t.Errorf("Open with origin %q: %v; want the origin named", origin, err)
+			}
+		}
+		if o, err := audit.StoredOrigin(ctx, d); err != nil || o != "" {
+			t.Errorf("after refused opens the log names origin %q (%v); want none stored", o, err)
+		}
+	})
+}
