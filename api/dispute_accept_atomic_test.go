@@ -77,6 +77,12 @@ func TestDisputeAcceptanceAndCorrectionAreOneWrite(t *testing.T) {
 			h.Do(t, "POST", accept, gaj, body).Want(t, http.StatusInternalServerError).Problem(t)
 			restore()
 			unchanged("after a failed correction", d.ID)
+			// Neither failed correction holds the item's resume point for
+			// incremental pulls back: its write registration is gone.
+			var inflight int
+			if err := h.DB.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_inflight WHERE item_code = $1`, it.Code).Scan(&inflight); err != nil || inflight != 0 {
+				t.Errorf("%d write registrations left after failed corrections (err %v), want 0", inflight, err)
+			}
 
 			// Nothing fails: corrected and accepted, one new version.
 			var got exchange.Dispute

@@ -52,7 +52,18 @@ type dataResponse struct {
 	KeysHidden []string     `json:"keys_hidden,omitempty"`
 	Records    []dataRecord `json:"records"`
 	NextCursor string       `json:"next_cursor,omitempty"`
+	// NextChangedSince is where the next incremental pull resumes: pass
+	// it as changed_since. No change to the item that this response does
+	// not show is stamped before it (changes still being written, on
+	// this replica or another, hold it back, and it stays a few seconds
+	// behind the clock), so a pull from it misses nothing and repeats a
+	// few records. Of a listing read in pages, take the first page's.
+	NextChangedSince time.Time `json:"next_changed_since"`
 }
+
+// nextChangedSinceHeader carries a response's resume point
+// (dataResponse.NextChangedSince) on the records list and the exports.
+const nextChangedSinceHeader = "X-Next-Changed-Since"
 
 // recordVersion is one version of a record as a consumer sees it.
 type recordVersion struct {
@@ -324,7 +335,7 @@ func (s *Server) registerData() {
 		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100; the other conditions still apply"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value; one value, on a field granted in clear (not masked)"},
-			{Name: "changed_since", Description: "RFC 3339: records changed since"},
+			{Name: "changed_since", Description: "RFC 3339: records changed at or after the time; for incremental pulls pass the next_changed_since of the previous pull (its first page), not the time of the pull: a change committed after a pull may be stamped before it"},
 			{Name: "include_deleted", Description: "true: also records gone from the source"},
 			{Name: "cursor"}, {Name: "limit", Description: "1–1000, default 100"}},
 		Response: dataResponse{}, Handler: func(c *gin.Context) {
@@ -421,6 +432,13 @@ func (s *Server) registerData() {
 				return
 			}
 			ctx := c.Request.Context()
+			// The resume point is read before the records: a change it
+			// does not cover is then in the records read after it.
+			resume, err := s.sync.ResumePoint(ctx, it.Code)
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			recs, next, err := s.sync.Records(ctx, it.Code, q)
 			if err != nil {
 				fail(c, err)
@@ -439,7 +457,7 @@ func (s *Server) registerData() {
 				return
 			}
 			resp := dataResponse{ItemCode: it.Code, GrantID: a.Grant.ID, Fields: proj.fields, Masked: proj.maskedList(), KeysHidden: proj.hiddenKeys,
-				Records: make([]dataRecord, 0, len(recs)), NextCursor: next}
+				Records: make([]dataRecord, 0, len(recs)), NextCursor: next, NextChangedSince: resume}
 			for _, r := range recs {
 				data, err := proj.apply(r.Data)
 				if err != nil {
@@ -453,6 +471,7 @@ func (s *Server) registerData() {
 				resp.Records = append(resp.Records, dataRecord{Key: key, Version: r.Version, UpdatedAt: r.UpdatedAt, Deleted: r.Deleted, Disputed: flags[r.Key], Data: data})
 			}
 			noteRows(c, len(resp.Records))
+			c.Header(nextChangedSinceHeader, resume.Format(time.RFC3339Nano))
 			ok(c, http.StatusOK, resp)
 		}})
 
@@ -514,7 +533,7 @@ func (s *Server) registerData() {
 		}})
 
 	s.handle(route{Method: "GET", Path: "/v1/data/:code/export", Tag: "data", Roles: readers,
-		Summary: "Export every live record of an item a grant covers, as csv or xlsx (granted fields only, personal fields masked unless granted by name); needs X-Purpose; audited with the row count.",
+		Summary: "Export every live record of an item a grant covers, as csv or xlsx (granted fields only, personal fields masked unless granted by name); needs X-Purpose; audited with the row count. The X-Next-Changed-Since header is where incremental pulls of the records (changed_since) resume after this export: they miss no change it does not hold.",
 		Query:   []queryParam{{Name: "format", Description: "csv (default) or xlsx"}, {Name: "fields"}},
 		Handler: func(c *gin.Context) {
 			format := c.DefaultQuery("format", "csv")
@@ -523,6 +542,12 @@ func (s *Server) registerData() {
 				return
 			}
 			it, _, proj, err := s.dataAccess(c, nil)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			// Read before the records, as on the records list.
+			resume, err := s.sync.ResumePoint(c.Request.Context(), it.Code)
 			if err != nil {
 				fail(c, err)
 				return
@@ -554,6 +579,7 @@ func (s *Server) registerData() {
 			}
 			c.Header("Content-Type", mt)
 			c.Header("Content-Disposition", `attachment; filename="`+it.Code+`.`+format+`"`)
+			c.Header(nextChangedSinceHeader, resume.Format(time.RFC3339Nano))
 			c.Status(http.StatusOK)
 			_, _ = io.Copy(c.Writer, tmp)
 		}})

@@ -220,6 +220,7 @@ func (s *Server) registerSharing() {
 			var (
 				correction string
 				write      func(*sql.Tx) error
+				release    = func() {}
 			)
 			if len(r.Correction) > 0 {
 				fix, err := s.sync.CheckCorrection(ctx, principal(c), d.ItemCode, d.RecordKey, r.Correction)
@@ -228,11 +229,15 @@ func (s *Server) registerSharing() {
 					return
 				}
 				write = func(tx *sql.Tx) error { return s.sync.CorrectRecordTx(ctx, tx, fix) }
+				// A correction not committed must not hold the item's
+				// resume point back until its lease ends.
+				release = func() { s.sync.ReleaseCorrection(ctx, fix) }
 				b, _ := json.Marshal(r.Correction)
 				correction = string(b)
 			}
 			d, err = s.sharing.AcceptDisputeWith(ctx, principal(c), id, r.Resolution, correction, write)
 			if err != nil {
+				release()
 				fail(c, err)
 				return
 			}

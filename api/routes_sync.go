@@ -90,12 +90,22 @@ func (s *Server) registerSync() {
 				ok(c, http.StatusOK, redactJob(j))
 			}})
 	}
-	s.handle(route{Method: "POST", Path: "/v1/sync/jobs/:id/run", Tag: "sync", Summary: "Run a job now and wait for its run (409 if it is running elsewhere); ?wait=false starts it in the background (202).", Roles: keepers,
-		Query:    []queryParam{{Name: "wait", Description: "false: start the run and answer 202 at once"}},
+	s.handle(route{Method: "POST", Path: "/v1/sync/jobs/:id/run", Tag: "sync", Summary: "Run a job now and wait for its run (409 if it is running elsewhere); ?wait=false starts it in the background (202). A full refresh that would mark more records deleted than the job's limits allow fails and deletes nothing; ?allow_mass_delete=true lets this one run pass (admins and the provider's data admins, who run jobs).", Roles: keepers,
+		Query: []queryParam{{Name: "wait", Description: "false: start the run and answer 202 at once"},
+			{Name: "allow_mass_delete", Description: "true: this run may mark deleted more records than the job's limits.max_delete_percent and limits.delete_allowance allow (an upstream that really dropped them)"}},
 		Response: datasync.Run{}, Handler: func(c *gin.Context) {
 			id := c.Param("id")
 			noteResource(c, "sync_job", id)
 			ctx := c.Request.Context()
+			var opt datasync.RunOptions
+			switch v := c.Query("allow_mass_delete"); v {
+			case "", "false":
+			case "true":
+				opt.AllowMassDelete = true
+			default:
+				fail(c, errs.InvalidFields("bad allow_mass_delete", errs.FieldError{Pointer: "?allow_mass_delete", Reason: "true or false", Value: v}))
+				return
+			}
 			j, err := s.sync.Job(ctx, id)
 			if err != nil {
 				fail(c, err)
@@ -109,14 +119,14 @@ func (s *Server) registerSync() {
 				return
 			}
 			if c.Query("wait") == "false" {
-				if err := s.sync.RunInBackground(ctx, id); err != nil {
+				if err := s.sync.RunInBackgroundWith(ctx, id, opt); err != nil {
 					fail(c, err)
 					return
 				}
 				ok(c, http.StatusAccepted, map[string]string{"job_id": id, "status": "started", "runs": "/v1/sync/jobs/" + id + "/runs"})
 				return
 			}
-			run, err := s.sync.RunJob(ctx, id, "manual", nil)
+			run, err := s.sync.RunJobWith(ctx, id, "manual", opt, nil)
 			if err != nil {
 				fail(c, err)
 				return

@@ -20,3 +20,7 @@ func (s *Service) FireTick(jobID, spec string, at time.Time) error {
 	sc.wg.Wait()
 	return nil
 }
+
+// SetBeforeApplyCommit makes every run call fn in its applying
+// transaction, after the records are written and before the commit.
+func (s *Service) SetBeforeApplyCommit(fn func(runID string)) { s.beforeApplyCommit = fn }

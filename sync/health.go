@@ -152,6 +152,7 @@ func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item
 		return DatasetRecord{}, err
 	}
 	if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.CorrectRecordTx(ctx, tx, c) }); err != nil {
+		s.dropWrite(ctx, c.w)
 		return DatasetRecord{}, err
 	}
 	return s.Record(ctx, item, key)
@@ -162,12 +163,18 @@ func (s *Service) CorrectRecord(ctx context.Context, p *exchange.Principal, item
 type Correction struct {
 	by, item, key string
 	fields        map[string]any
+	w             inflight // registered by CheckCorrection; see beginWrite
 }
 
 // CheckCorrection checks that p may change fields of record key of item,
 // as CorrectRecord does before it writes, and returns the correction for
 // CorrectRecordTx. It reads the catalogue, outside any transaction: check
-// before the transaction begins.
+// before the transaction begins. It also registers the correction as a
+// writer of the item's records (beginWrite, in a transaction of its own),
+// so that consumers do not resume their incremental pulls past it while
+// it is not committed: CorrectRecordTx must follow within 10 minutes. A
+// correction checked and never written holds the item's resume point
+// back until then (ReleaseCorrection ends that at once).
 func (s *Service) CheckCorrection(ctx context.Context, p *exchange.Principal, item, key string, fields map[string]any) (Correction, error) {
 	it, codes, err := s.item(ctx, item)
 	if err != nil {
@@ -181,7 +188,18 @@ func (s *Service) CheckCorrection(ctx context.Context, p *exchange.Principal, it
 			return Correction{}, errs.InvalidFields("correction is not valid", errs.FieldError{Pointer: "/correction/" + f, Reason: "not a field of the item"})
 		}
 	}
-	return Correction{by: p.ID, item: item, key: key, fields: fields}, nil
+	w, err := s.beginWrite(ctx, item, correctionLease)
+	if err != nil {
+		return Correction{}, err
+	}
+	return Correction{by: p.ID, item: item, key: key, fields: fields, w: w}, nil
+}
+
+// ReleaseCorrection gives up a correction CheckCorrection returned that
+// will not be written (its transaction failed or never ran). Harmless
+// after the correction was committed.
+func (s *Service) ReleaseCorrection(ctx context.Context, c Correction) {
+	s.dropWrite(ctx, c.w)
 }
 
 // CorrectRecordTx writes correction c in tx as a new version of its
@@ -209,11 +227,15 @@ func (s *Service) CorrectRecordTx(ctx context.Context, tx *sql.Tx, c Correction)
 	}
 	maps.Copy(m, c.fields)
 	b, _ := json.Marshal(m)
+	// Stamped at or after the registration, which leaves in this
+	// transaction: both become visible at its commit.
 	if _, err := tx.ExecContext(ctx, `UPDATE dataset_records SET data = $1, hash = $2, version = version + 1, run_id = $3, updated_at = $4
-		WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), CorrectionRunPrefix+c.by, s.nowUTC().UnixMicro(), c.item, c.key); err != nil {
+		WHERE item_code = $5 AND record_key = $6`, string(b), contentHash(b), CorrectionRunPrefix+c.by, s.stampAfter(c.w).UnixMicro(), c.item, c.key); err != nil {
 		return db.Interpret(err, "record "+c.key)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
-		SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, c.item, c.key)
-	return db.Interpret(err, "record history")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_record_versions (item_code, record_key, version, hash, deleted, data, run_id, changed_at)
+		SELECT item_code, record_key, version, hash, deleted, data, run_id, updated_at FROM dataset_records WHERE item_code = $1 AND record_key = $2`, c.item, c.key); err != nil {
+		return db.Interpret(err, "record history")
+	}
+	return s.endWrite(ctx, tx, c.w)
 }

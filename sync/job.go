@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -249,25 +250,43 @@ func origin(raw string) string {
 	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
-// keepURLSecret puts the stored URL's password back into an edited URL
-// that carries it as Redacted shows it ("***"): the stored URL itself when
-// nothing else changed, else the edited one with the stored user
-// information, only while it points at the same server (like a kept token).
+// keepURLSecret puts the stored URL's secrets back into an edited URL
+// that carries them as Redacted shows them ("***"): the stored URL itself
+// when nothing else changed, else the edited one with the stored user
+// information and the stored values of its secret query parameters, only
+// while it points at the same server (like a kept token).
 func keepURLSecret(stored, edited string) (string, error) {
 	if edited == redactURL(stored) {
 		return stored, nil
 	}
 	eu, err := url.Parse(edited)
-	if err != nil || eu.User == nil || !redactedUser(eu.User) {
+	if err != nil {
+		return edited, nil
+	}
+	keepUser, keepQuery := eu.User != nil && redactedUser(eu.User), redactedQuery(edited)
+	if !keepUser && !keepQuery {
 		return edited, nil
 	}
 	su, err := url.Parse(stored)
-	if err != nil || su.User == nil || origin(stored) != origin(edited) || redactURL(stored) == stored ||
-		eu.User.Username() != "***" && eu.User.Username() != su.User.Username() {
-		return "", errs.InvalidFields("the job now points at another server or user: send the URL's password again",
-			errs.FieldError{Pointer: "/spec/source/url", Reason: `"***" keeps the stored password only while the URL's user, scheme, host and port stay the same`})
+	if err != nil || origin(stored) != origin(edited) || redactURL(stored) == stored {
+		return "", errs.InvalidFields("the job now points at another server: send the URL's secrets again",
+			errs.FieldError{Pointer: "/spec/source/url", Reason: `"***" keeps a stored password or secret query parameter only while the URL's scheme, host and port stay the same`})
 	}
-	eu.User = su.User
+	if keepUser {
+		if su.User == nil || eu.User.Username() != "***" && eu.User.Username() != su.User.Username() {
+			return "", errs.InvalidFields("the job now points at another server or user: send the URL's password again",
+				errs.FieldError{Pointer: "/spec/source/url", Reason: `"***" keeps the stored password only while the URL's user, scheme, host and port stay the same`})
+		}
+		eu.User = su.User
+	}
+	if keepQuery {
+		q, _, missing := keepQuerySecrets(su.RawQuery, eu.RawQuery)
+		if missing != "" {
+			return "", errs.InvalidFields("no stored value to keep: send the parameter's value",
+				errs.FieldError{Pointer: "/spec/source/url", Reason: `"***" keeps a stored value of query parameter ` + strconv.Quote(missing) + `; the stored URL has none`})
+		}
+		eu.RawQuery = q
+	}
 	return eu.String(), nil
 }
 

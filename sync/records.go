@@ -261,7 +261,7 @@ func b2i(b bool) int64 {
 // Unchanged records are filtered out by the join before the upsert, so
 // they are never touched: on PostgreSQL an ON CONFLICT DO UPDATE whose
 // WHERE is false still locks (and so writes) the row.
-func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, full bool, now time.Time) (Counts, error) {
+func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, full bool, now time.Time, guard deleteGuard) (Counts, error) {
 	var c Counts
 	count := func() (int64, error) {
 		var n int64
@@ -310,7 +310,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	}
 	if full {
 		s.log.Debug("sync: before deletions", "run", runID, "took", time.Since(t0))
-		n, err := s.deleteUnstaged(ctx, tx, item, runID, staged-tombs, us)
+		n, err := s.deleteUnstaged(ctx, tx, item, runID, staged-tombs, us, guard)
 		if err != nil {
 			return c, err
 		}
@@ -345,19 +345,41 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	return c, nil
 }
 
+// deleteGuard is a job's limit on what a full refresh may mark deleted
+// (Limits.MaxDeletePercent, Limits.DeleteAllowance); lifted for a run
+// started with RunOptions.AllowMassDelete.
+type deleteGuard struct {
+	percent, allowance int
+	lifted             bool
+}
+
+// refuses reports whether the guard stops a full refresh that would mark
+// n of the have live records deleted.
+func (g deleteGuard) refuses(n, have int64) bool {
+	return !g.lifted && g.percent < 100 && n > int64(g.allowance) && n*100 > int64(g.percent)*have
+}
+
 // deleteUnstaged marks deleted, for a full refresh, every live record of
 // the item that the run did not stage, in one statement, and returns how
 // many. live is how many records the run staged that are not tombstones:
 // after the upsert each of those is live, so the records to delete number
 // (live records) - live. Counting the live records is a plain range scan;
 // only when some are missing does the anti-join against the stage run.
-func (s *Service) deleteUnstaged(ctx context.Context, tx *sql.Tx, item, runID string, live, us int64) (int64, error) {
+// When that number is past guard, nothing is marked and the run stops:
+// an upstream answering [] would otherwise wipe the dataset every
+// department reads.
+func (s *Service) deleteUnstaged(ctx context.Context, tx *sql.Tx, item, runID string, live, us int64, guard deleteGuard) (int64, error) {
 	var have int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1 AND deleted = 0`, item).Scan(&have); err != nil {
 		return 0, db.Interpret(err, "dataset")
 	}
 	if have <= live {
 		return 0, nil
+	}
+	if n := have - live; guard.refuses(n, have) {
+		return 0, fmt.Errorf("%w: full refresh would mark %d of the %d live records deleted (%d%%): the job allows at most %d%% once past %d deletions "+
+			"(limits.max_delete_percent, limits.delete_allowance); nothing was applied. If the upstream really dropped them, "+
+			"run the job once with allow_mass_delete=true", errStop, n, have, n*100/have, guard.percent, guard.allowance)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
 		WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)

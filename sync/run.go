@@ -45,6 +45,18 @@ type Run struct {
 	SourceCount int64      `json:"source_count"` // -1: the source did not say
 	Drift       *Drift     `json:"drift,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	// AllowMassDelete: the run was started to pass the job's full-refresh
+	// deletion guard (Limits.MaxDeletePercent) once.
+	AllowMassDelete bool `json:"allow_mass_delete,omitempty"`
+}
+
+// RunOptions change one run of a job.
+type RunOptions struct {
+	// AllowMassDelete lets a full refresh mark deleted more records than
+	// the job's Limits allow: for an upstream that really did drop them.
+	// Only for a run started by hand (admins and the provider's data
+	// admins); a run of the job left unfinished and resumed keeps it.
+	AllowMassDelete bool
 }
 
 // Drift is how the source's fields differ from the job's mapping.
@@ -84,6 +96,11 @@ func jobLockKey(id string) int64 {
 // is failed and nothing of it is applied. Errors: ErrJobBusy when the job
 // runs elsewhere; errs.NotFound for an unknown job.
 func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func(Progress)) (Run, error) {
+	return s.RunJobWith(ctx, jobID, cause, RunOptions{}, progress)
+}
+
+// RunJobWith is RunJob with options for this run.
+func (s *Service) RunJobWith(ctx context.Context, jobID, cause string, opt RunOptions, progress func(Progress)) (Run, error) {
 	j, err := s.Job(ctx, jobID)
 	if err != nil {
 		return Run{}, err
@@ -115,6 +132,12 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 	default:
 		return Run{}, err
 	}
+	if opt.AllowMassDelete && !run.AllowMassDelete {
+		if _, err := s.db.W.ExecContext(ctx, `UPDATE sync_runs SET allow_mass_delete = 1 WHERE id = $1`, run.ID); err != nil {
+			return run, db.Interpret(err, "sync run")
+		}
+		run.AllowMassDelete = true
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(j.Spec.Limits.Timeout))
 	defer cancel()
 	r := &runner{s: s, job: j, run: &run, fields: fields, progress: progress, total: -1}
@@ -135,21 +158,24 @@ func (s *Service) RunJob(ctx context.Context, jobID, cause string, progress func
 		if !errors.As(err, &se) {
 			break
 		}
-		s.log.Warn("sync run attempt failed; retrying", "job", j.ID, "run", run.ID, "attempt", run.Attempt, "error", logText(err))
+		s.log.Warn("sync run attempt failed; retrying", "job", j.ID, "run", run.ID, "attempt", run.Attempt, "error", j.Spec.Source.scrub(logText(err)))
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
 		}
 		backoff *= 2
 	}
+	// The job's credentials stay out of the run's error and the logs,
+	// whatever quoted them (a client error quotes the URL it asked for).
+	scrubbed := errors.New(j.Spec.Source.scrub(err.Error()))
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(err, errStop) {
 		// Shutdown or a cancelled CLI: leave the run to resume from its checkpoint.
-		return run, errs.Unavailable(err, "run %s interrupted; it resumes from its checkpoint next time", run.ID)
+		return run, errs.Unavailable(scrubbed, "run %s interrupted; it resumes from its checkpoint next time", run.ID)
 	}
 	if ctx.Err() != nil {
-		err = fmt.Errorf("timed out after %s: %w", time.Duration(j.Spec.Limits.Timeout), err)
+		scrubbed = fmt.Errorf("timed out after %s: %w", time.Duration(j.Spec.Limits.Timeout), scrubbed)
 	}
-	return run, s.failRun(context.WithoutCancel(ctx), &run, err)
+	return run, s.failRun(context.WithoutCancel(ctx), &run, scrubbed)
 }
 
 // checkStage makes sure an interrupted run's staged records are all there
@@ -555,15 +581,34 @@ func clip(s string, n int) string {
 }
 
 // finish applies the staged records and closes the run in one transaction.
+// The transaction is a registered writer of the item's records (see
+// beginWrite), so that no consumer resumes its incremental pulls past
+// them while they are not visible yet.
 func (r *runner) finish(ctx context.Context) error {
-	now := r.s.nowUTC()
+	// The lease: the run's deadline, which bounds the transaction.
+	lease := time.Hour
+	if dl, ok := ctx.Deadline(); ok {
+		lease = time.Until(dl) + time.Minute
+	}
+	w, err := r.s.beginWrite(ctx, r.job.ItemCode, lease)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			r.s.dropWrite(ctx, w)
+		}
+	}()
+	now := r.s.stampAfter(w)
 	full := r.job.Spec.Mode == ModeFull
 	status := StatusSucceeded
 	if r.run.Counts.Rejected > 0 {
 		status = StatusPartly
 	}
-	err := r.s.db.Tx(ctx, func(tx *sql.Tx) error {
-		c, err := r.s.apply(ctx, tx, r.job.ItemCode, r.run.ID, full, now)
+	guard := deleteGuard{percent: r.job.Spec.Limits.MaxDeletePercent, allowance: r.job.Spec.Limits.DeleteAllowance, lifted: r.run.AllowMassDelete}
+	err = r.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		c, err := r.s.apply(ctx, tx, r.job.ItemCode, r.run.ID, full, now, guard)
 		if err != nil {
 			return err
 		}
@@ -578,12 +623,19 @@ func (r *runner) finish(ctx context.Context) error {
 				return db.Interpret(err, "sync job")
 			}
 		}
+		if err := r.s.endWrite(ctx, tx, w); err != nil {
+			return err
+		}
+		if h := r.s.beforeApplyCommit; h != nil {
+			h(r.run.ID)
+		}
 		r.run.Counts = c
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	committed = true
 	r.run.Status, r.run.FinishedAt = status, &now
 	return nil
 }

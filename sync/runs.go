@@ -13,7 +13,7 @@ import (
 )
 
 const runCols = `id, job_id, cause, attempt, status, started_at, finished_at, rows_read, inserted, updated, unchanged, deleted, rejected,
-	errors_kept, cursor_from, cursor_to, checkpoint, source_count, drift, error`
+	errors_kept, cursor_from, cursor_to, checkpoint, source_count, drift, error, allow_mass_delete`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var (
@@ -21,14 +21,15 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 		started  int64
 		finished sql.NullInt64
 		drift    string
+		allow    int64
 	)
 	err := sc.Scan(&r.ID, &r.JobID, &r.Cause, &r.Attempt, &r.Status, &started, &finished, &r.Counts.Read, &r.Counts.Inserted,
 		&r.Counts.Updated, &r.Counts.Unchanged, &r.Counts.Deleted, &r.Counts.Rejected, &r.ErrorsKept, &r.CursorFrom, &r.CursorTo,
-		&r.Checkpoint, &r.SourceCount, &drift, &r.Error)
+		&r.Checkpoint, &r.SourceCount, &drift, &r.Error, &allow)
 	if err != nil {
 		return r, err
 	}
-	r.StartedAt = fromMicros(started)
+	r.StartedAt, r.AllowMassDelete = fromMicros(started), allow != 0
 	if finished.Valid {
 		t := fromMicros(finished.Int64)
 		r.FinishedAt = &t

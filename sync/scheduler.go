@@ -253,6 +253,11 @@ func (s *Service) claimTick(ctx context.Context, jobID string, tick int64) (clai
 // for it) and returns at once; follow it with Runs. Errors:
 // errs.Unavailable when the scheduler is not running.
 func (s *Service) RunInBackground(ctx context.Context, jobID string) error {
+	return s.RunInBackgroundWith(ctx, jobID, RunOptions{})
+}
+
+// RunInBackgroundWith is RunInBackground with options for the run.
+func (s *Service) RunInBackgroundWith(ctx context.Context, jobID string, opt RunOptions) error {
 	if _, err := s.Job(ctx, jobID); err != nil {
 		return err
 	}
@@ -262,16 +267,20 @@ func (s *Service) RunInBackground(ctx context.Context, jobID string) error {
 	if sc == nil {
 		return errs.Unavailable(nil, "the sync scheduler is not running here; run the job and wait instead")
 	}
-	s.spawn(sc, jobID, "manual")
+	s.spawnWith(sc, jobID, "manual", opt)
 	return nil
 }
 
 func (s *Service) spawn(sc *scheduler, jobID, cause string) {
+	s.spawnWith(sc, jobID, cause, RunOptions{})
+}
+
+func (s *Service) spawnWith(sc *scheduler, jobID, cause string, opt RunOptions) {
 	sc.wg.Add(1)
 	go func() {
 		defer sc.wg.Done()
 		start := time.Now()
-		run, err := s.RunJob(sc.ctx, jobID, cause, nil)
+		run, err := s.RunJobWith(sc.ctx, jobID, cause, opt, nil)
 		switch {
 		case errors.Is(err, ErrJobBusy):
 			s.log.Debug("sync: job already running elsewhere", "job", jobID)

@@ -21,6 +21,11 @@ type Service struct {
 	log        *slog.Logger
 	connectors map[string]Connector
 	secrets    Secrets
+	margin     time.Duration
+
+	// beforeApplyCommit, for tests, runs in a run's applying transaction
+	// after its records are written and before it commits.
+	beforeApplyCommit func(runID string)
 
 	items   itemCache
 	schedMu gosync.Mutex
@@ -41,6 +46,10 @@ type Config struct {
 	// Secrets seals upstream credentials at rest (the hub's master key).
 	// Without it they are stored as given.
 	Secrets Secrets
+	// ClockSkewMargin is how far resume points stay behind the clock and
+	// the oldest write in flight (see ResumePoint); default
+	// DefaultClockSkewMargin. At least the replicas' clocks' spread.
+	ClockSkewMargin time.Duration
 }
 
 // New returns a Service over d; catalog supplies the items jobs fill.
@@ -58,11 +67,14 @@ func New(d *db.DB, c *catalog.Service, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ClockSkewMargin <= 0 {
+		cfg.ClockSkewMargin = DefaultClockSkewMargin
+	}
 	hc := HTTPConnector{}
 	if cfg.HTTPConnector != nil {
 		hc = *cfg.HTTPConnector
 	}
-	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, secrets: cfg.Secrets,
+	s := &Service{db: d, catalog: c, now: cfg.Now, loc: cfg.Location, log: cfg.Logger, secrets: cfg.Secrets, margin: cfg.ClockSkewMargin,
 		connectors: map[string]Connector{
 			SourceHTTP:     hc,
 			SourcePostgres: PostgresConnector{},

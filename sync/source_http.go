@@ -34,7 +34,8 @@ type HTTPConnector struct {
 func (h HTTPConnector) Open(_ context.Context, spec SourceSpec, req Request) (Reader, error) {
 	u, err := url.Parse(spec.URL)
 	if err != nil {
-		return nil, fmt.Errorf("source url: %w", err)
+		// url.Error quotes the URL, secrets and all.
+		return nil, fmt.Errorf("source url %s: does not parse", redactURL(spec.URL))
 	}
 	c := h.Client
 	if c == nil {
@@ -194,6 +195,10 @@ func (r *httpReader) get(ctx context.Context, u *url.URL) ([]byte, int, error) {
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
+		}
 		return nil, 0, err
 	}
 	hr.Header.Set("Accept", "application/json")
@@ -210,6 +215,12 @@ func (r *httpReader) get(ctx context.Context, u *url.URL) ([]byte, int, error) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, 0, fmt.Errorf("timed out after %s", time.Duration(r.spec.RequestTimeout))
+		}
+		// The client's error quotes the URL it asked for: with a key in
+		// its query, into the run's error and the logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
 		}
 		return nil, 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/robfig/cron/v3"
 
@@ -73,7 +74,22 @@ type Limits struct {
 	Backoff       Duration `json:"backoff,omitempty"`         // first retry delay, doubled each time; default 1s
 	RowsPerSecond int      `json:"rows_per_second,omitempty"` // 0: unlimited
 	MaxErrors     int      `json:"max_errors,omitempty"`      // per-row errors kept; default 1000
+	// MaxDeletePercent and DeleteAllowance guard a full refresh against
+	// an upstream that suddenly answers nothing (or a broken export with
+	// a fraction of its rows): a run that would mark more than
+	// DeleteAllowance records deleted and more than MaxDeletePercent per
+	// cent of the live records fails, and deletes nothing. Defaults 50
+	// and 10; 100 per cent: no guard. A manual run started with
+	// allow_mass_delete passes it once.
+	MaxDeletePercent int `json:"max_delete_percent,omitempty"`
+	DeleteAllowance  int `json:"delete_allowance,omitempty"`
 }
+
+// Defaults of the full-refresh deletion guard (Limits).
+const (
+	DefaultMaxDeletePercent = 50
+	DefaultDeleteAllowance  = 10
+)
 
 // SourceSpec says where records come from. Only the fields of Kind apply.
 type SourceSpec struct {
@@ -118,7 +134,12 @@ func (s Spec) Redacted() Spec {
 // redactURL hides the password of an http source's URL, its way to basic
 // auth (https://user:***@host/…). A user name alone (https://***@host/…)
 // is often the secret itself: it is hidden too.
+//
+// Query parameters that carry secrets (access_token=, key=, sign=, …;
+// see secretParam) are shown as name=*** too: upstreams take their keys
+// there as often as in a header. The rest of the URL stays as written.
 func redactURL(raw string) string {
+	raw = redactQuery(raw)
 	if !strings.Contains(raw, "@") {
 		return raw
 	}
@@ -135,6 +156,170 @@ func redactURL(raw string) string {
 		u.User = url.User("***")
 	}
 	return strings.Replace(u.String(), "%2A%2A%2A@", "***@", 1)
+}
+
+// secretParam reports whether a URL query parameter named name carries a
+// secret, by its name: case, "-", "_" and "." aside, one of the names
+// upstreams use for keys and signatures (key, apikey, ak, sk, sign, sig,
+// pwd, …) or a name ending in token, secret, password, passwd, signature,
+// apikey or credential(s) (access_token, client_secret,
+// X-Amz-Signature, …).
+func secretParam(name string) bool {
+	n := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, name)
+	switch n {
+	case "key", "apikey", "appkey", "accesskey", "secretkey", "privatekey", "subscriptionkey", "ak", "sk",
+		"sign", "sig", "pwd", "pass", "auth", "authorization", "ticket", "sessionid":
+		return true
+	}
+	for _, suf := range []string{"token", "secret", "password", "passwd", "signature", "apikey", "credential", "credentials"} {
+		if strings.HasSuffix(n, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery shows the value of each secret query parameter of raw as
+// "***", leaving every other byte of raw as it was (so that a redacted
+// URL sent back unchanged is recognised as such).
+func redactQuery(raw string) string {
+	qs, ok := rawQuery(raw)
+	if !ok {
+		return raw
+	}
+	parts := strings.Split(raw[qs.lo:qs.hi], "&")
+	changed := false
+	for i, p := range parts {
+		name, val, eq := strings.Cut(p, "=")
+		if eq && val != "" && val != "***" && secretParam(unescapeName(name)) {
+			parts[i] = name + "=***"
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return raw[:qs.lo] + strings.Join(parts, "&") + raw[qs.hi:]
+}
+
+type span struct{ lo, hi int }
+
+// rawQuery is where raw's query string is, if it has one.
+func rawQuery(raw string) (span, bool) {
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return span{}, false
+	}
+	hi := len(raw)
+	if h := strings.IndexByte(raw[q:], '#'); h >= 0 {
+		hi = q + h
+	}
+	return span{q + 1, hi}, true
+}
+
+func unescapeName(name string) string {
+	if n, err := url.QueryUnescape(name); err == nil {
+		return n
+	}
+	return name
+}
+
+// keepQuerySecrets puts the stored values back into the secret query
+// parameters an edited query carries as Redacted shows them ("***"): the
+// n-th such parameter of a name gets the stored n-th value of that name.
+// missing names a parameter the stored query has no value for.
+func keepQuerySecrets(stored, edited string) (query string, kept bool, missing string) {
+	storedVals := map[string][]string{}
+	for _, p := range strings.Split(stored, "&") {
+		if name, val, ok := strings.Cut(p, "="); ok {
+			n := unescapeName(name)
+			storedVals[n] = append(storedVals[n], val)
+		}
+	}
+	seen := map[string]int{}
+	parts := strings.Split(edited, "&")
+	for i, p := range parts {
+		name, val, ok := strings.Cut(p, "=")
+		n := unescapeName(name)
+		if !ok || !secretParam(n) {
+			continue
+		}
+		k := seen[n]
+		seen[n]++
+		if val != "***" && val != "%2A%2A%2A" {
+			continue
+		}
+		if k >= len(storedVals[n]) || storedVals[n][k] == "***" {
+			return "", false, n
+		}
+		parts[i] = name + "=" + storedVals[n][k]
+		kept = true
+	}
+	return strings.Join(parts, "&"), kept, ""
+}
+
+// redactedQuery reports whether a URL carries a secret query parameter as
+// Redacted shows it.
+func redactedQuery(raw string) bool {
+	qs, ok := rawQuery(raw)
+	if !ok {
+		return false
+	}
+	for _, p := range strings.Split(raw[qs.lo:qs.hi], "&") {
+		if name, val, ok := strings.Cut(p, "="); ok && (val == "***" || val == "%2A%2A%2A") && secretParam(unescapeName(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// secrets are the values of spec's credentials as they may appear in an
+// error's text (a client error quotes the URL it asked), for scrub.
+func (src SourceSpec) secrets() []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= 4 && v != "***" { // a short one would blank unrelated text
+			out = append(out, v)
+			if e := url.QueryEscape(v); e != v {
+				out = append(out, e)
+			}
+		}
+	}
+	add(src.Token)
+	if u, err := url.Parse(src.URL); err == nil {
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			add(pw)
+		}
+		for name, vals := range u.Query() {
+			if secretParam(name) {
+				for _, v := range vals {
+					add(v)
+				}
+			}
+		}
+	}
+	if qs, ok := rawQuery(src.URL); ok {
+		for _, p := range strings.Split(src.URL[qs.lo:qs.hi], "&") {
+			if name, val, ok := strings.Cut(p, "="); ok && secretParam(unescapeName(name)) {
+				add(val) // as written, escaped or not
+			}
+		}
+	}
+	return out
+}
+
+// scrub replaces every secret of src in an error's text with "***".
+func (src SourceSpec) scrub(text string) string {
+	for _, v := range src.secrets() {
+		text = strings.ReplaceAll(text, v, "***")
+	}
+	return text
 }
 
 // redactedUser reports whether u is user information as redactURL shows it.
@@ -211,6 +396,12 @@ func (s *Spec) fill() {
 	}
 	if s.Limits.MaxErrors == 0 {
 		s.Limits.MaxErrors = 1000
+	}
+	if s.Limits.MaxDeletePercent == 0 {
+		s.Limits.MaxDeletePercent = DefaultMaxDeletePercent
+	}
+	if s.Limits.DeleteAllowance == 0 {
+		s.Limits.DeleteAllowance = DefaultDeleteAllowance
 	}
 	src := &s.Source
 	def := func(p *string, v string) {
@@ -300,6 +491,12 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 	}
 	if l.RowsPerSecond < 0 {
 		add("/spec/limits/rows_per_second", "0 (unlimited) or positive", strconv.Itoa(l.RowsPerSecond))
+	}
+	if l.MaxDeletePercent < 1 || l.MaxDeletePercent > 100 {
+		add("/spec/limits/max_delete_percent", "1–100 (per cent of the live records a full refresh may mark deleted; 100: no limit)", strconv.Itoa(l.MaxDeletePercent))
+	}
+	if l.DeleteAllowance < 0 || l.DeleteAllowance > 1_000_000_000 {
+		add("/spec/limits/delete_allowance", "0–1000000000 (deletions a full refresh may always make)", strconv.Itoa(l.DeleteAllowance))
 	}
 	if l.Timeout < 0 || l.Backoff < 0 || l.MaxErrors < 0 {
 		add("/spec/limits", "durations and counts must not be negative", "")

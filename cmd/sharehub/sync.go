@@ -22,6 +22,7 @@ const syncUsage = `usage: sharehub sync COMMAND [flags]
   sync edit JOB --spec SPEC.json         replace a job's name and spec ({"name", "spec"})
   sync pause JOB | sync resume JOB       stop or restart a job's schedule
   sync run JOB [--quiet]                 run a job now with a progress bar (resumes an interrupted run)
+       [--allow-mass-delete]             let this full refresh mark deleted more records than the job's limits allow
   sync runs JOB                          list a job's recent runs
   sync errors RUN                        print the rejected rows a run kept
 `
@@ -43,6 +44,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	asJSON := fs.Bool("json", false, "print JSON")
 	specFile := fs.String("spec", "", "edit: the JSON file with the job's new name and spec")
+	massDelete := fs.Bool("allow-mass-delete", false, "run: let this full refresh mark deleted more records than limits.max_delete_percent and limits.delete_allowance allow (an upstream that really dropped them)")
 	var arg string
 	var err error
 	switch sub {
@@ -178,7 +180,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "\rreading: %d rows, %d rejected", p.Run.Counts.Read, p.Run.Counts.Rejected)
 		}
 	}
-	run, err := svc.RunJob(ctx, arg, "manual", progress)
+	run, err := svc.RunJobWith(ctx, arg, "manual", datasync.RunOptions{AllowMassDelete: *massDelete}, progress)
 	if !*quiet {
 		fmt.Fprintln(stderr)
 	}

@@ -88,6 +88,18 @@ func TestSyncRunCLI(t *testing.T) {
 			if code != 0 || !strings.Contains(out, j.ID) || !strings.Contains(out, "100.0%") {
 				t.Fatalf("jobs: exit %d\n%s", code, out)
 			}
+			// The upstream drops 2,000 of its 2,500 people: the full refresh
+			// stops at the deletion guard, and --allow-mass-delete lets it by.
+			up.Set(func(u *synctest.Upstream) { u.BadJSON = 0 })
+			up.Delete(2000, 0)
+			code, out, _ = cli(t, ctx, "sync", "run", j.ID, "--database", dsn, "--quiet")
+			if code != 1 || !strings.Contains(out, "would mark 2000 of the 2500 live records deleted") || !strings.Contains(out, "deleted 0") {
+				t.Fatalf("mass deletion: exit %d\n%s", code, out)
+			}
+			code, out, _ = cli(t, ctx, "sync", "run", j.ID, "--database", dsn, "--quiet", "--allow-mass-delete")
+			if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "deleted 2000") {
+				t.Fatalf("--allow-mass-delete: exit %d\n%s", code, out)
+			}
 		})
 	}
 }
