@@ -52,8 +52,8 @@ func (s *Server) registerSharing() {
 			ok(c, http.StatusCreated, a)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/applications", Tag: "sharing",
-		Summary: "List applications: the caller's department's, as consumer or (data admins) as provider; admins and auditors see all.",
-		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status", Description: "pending, approved, refused"},
+		Summary: "List applications: the caller's department's, as consumer or (data admins) as provider, the item's provider now; admins and auditors see all.",
+		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider: the applications for the items the department provides now, whoever provided them when the consumer applied"}, {Name: "status", Description: "pending, approved, refused"},
 			{Name: "overdue", Description: "true: pending past their deadline"}, {Name: "item_code"},
 			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Application]{}, Handler: func(c *gin.Context) {
@@ -80,14 +80,16 @@ func (s *Server) registerSharing() {
 			noteRows(c, len(as))
 			ok(c, http.StatusOK, list[exchange.Application]{Items: as, NextCursor: next})
 		}})
-	s.handle(route{Method: "GET", Path: "/v1/applications/:id", Tag: "sharing", Summary: "One application (its consumer, its provider, admins and auditors).",
+	s.handle(route{Method: "GET", Path: "/v1/applications/:id", Tag: "sharing", Summary: "One application (its consumer, the item's provider now, admins and auditors).",
 		Response: exchange.Application{}, Handler: func(c *gin.Context) {
 			a, err := s.sharing.Application(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) && p.DepartmentID != a.ConsumerDepartmentID && p.DepartmentID != a.ProviderDepartmentID {
+			// The item's provider now decides the application, so it sees
+			// it; a department that provided the item before does not.
+			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) && p.DepartmentID != a.ConsumerDepartmentID && p.DepartmentID != a.CurrentProviderDepartmentID {
 				fail(c, errs.NotFound("application %s not found", a.ID))
 				return
 			}
@@ -170,8 +172,8 @@ func (s *Server) registerSharing() {
 			noteResource(c, "dispute", d.ID)
 			s.okDispute(c, http.StatusCreated, d)
 		}})
-	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle; admins and auditors see all.",
-		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"},
+	s.handle(route{Method: "GET", Path: "/v1/disputes", Tag: "sharing", Summary: "List disputes the caller's department raised or (as=provider) must settle as the item's provider now; admins and auditors see all.",
+		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider: the disputes on the items the department provides now, whoever provided them when the dispute was raised"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"},
 			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Dispute]{}, Handler: func(c *gin.Context) {
 			p := principal(c)
@@ -326,8 +328,9 @@ func (s *Server) okDispute(c *gin.Context, status int, d exchange.Dispute) {
 // they show, personal fields they show masked masked, and the record's key
 // as its reference (keyRef) when they hide a key field. Without a grant in
 // force, or when the item is no longer shared, the correction is left out
-// and the key is a reference. The providing department, admins and
-// auditors see disputes as written.
+// and the key is a reference. The item's providing department now (not
+// one that provided it when the dispute was raised), admins and auditors
+// see disputes as written.
 func (s *Server) disputeViews(ctx context.Context, p *exchange.Principal, ds []exchange.Dispute) []exchange.Dispute {
 	if p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
 		return ds
@@ -335,7 +338,7 @@ func (s *Server) disputeViews(ctx context.Context, p *exchange.Principal, ds []e
 	views := map[string]projection{}
 	for i := range ds {
 		d := &ds[i]
-		if d.ProviderDepartmentID == p.DepartmentID {
+		if d.CurrentProviderDepartmentID == p.DepartmentID {
 			continue
 		}
 		v, seen := views[d.ItemCode]

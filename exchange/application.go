@@ -123,28 +123,32 @@ const (
 	AppRefused  = "refused"
 )
 
-// Application is a department's request to use an item's data.
+// Application is a department's request to use an item's data. The
+// item's provider now (CurrentProviderDepartmentID: the catalogue's, or the
+// stored one for an item gone from it) decides it and lists it as
+// provider, whoever provided the item when the consumer applied.
 type Application struct {
-	ID                   string     `json:"id"`
-	Kind                 string     `json:"kind"`
-	ItemCode             string     `json:"item_code"`
-	ProviderDepartmentID string     `json:"provider_department_id"`
-	ConsumerDepartmentID string     `json:"consumer_department_id"`
-	ApplicantID          string     `json:"applicant_id"`
-	Purpose              string     `json:"purpose"`
-	Scenario             string     `json:"scenario"`
-	Fields               []string   `json:"fields"`
-	ValidUntil           time.Time  `json:"valid_until"`
-	Status               string     `json:"status"`
-	Deadline             time.Time  `json:"deadline"`
-	Overdue              bool       `json:"overdue"`
-	DecidedBy            string     `json:"decided_by,omitempty"`
-	DecidedAt            *time.Time `json:"decided_at,omitempty"`
-	Reason               string     `json:"reason,omitempty"`
-	GrantedFields        []string   `json:"granted_fields,omitempty"`
-	GrantedUntil         *time.Time `json:"granted_until,omitempty"`
-	GrantID              string     `json:"grant_id,omitempty"`
-	CreatedAt            time.Time  `json:"created_at"`
+	ID                          string     `json:"id"`
+	Kind                        string     `json:"kind"`
+	ItemCode                    string     `json:"item_code"`
+	ProviderDepartmentID        string     `json:"provider_department_id"`         // the item's provider when the consumer applied
+	CurrentProviderDepartmentID string     `json:"current_provider_department_id"` // its provider now, who decides
+	ConsumerDepartmentID        string     `json:"consumer_department_id"`
+	ApplicantID                 string     `json:"applicant_id"`
+	Purpose                     string     `json:"purpose"`
+	Scenario                    string     `json:"scenario"`
+	Fields                      []string   `json:"fields"`
+	ValidUntil                  time.Time  `json:"valid_until"`
+	Status                      string     `json:"status"`
+	Deadline                    time.Time  `json:"deadline"`
+	Overdue                     bool       `json:"overdue"`
+	DecidedBy                   string     `json:"decided_by,omitempty"`
+	DecidedAt                   *time.Time `json:"decided_at,omitempty"`
+	Reason                      string     `json:"reason,omitempty"`
+	GrantedFields               []string   `json:"granted_fields,omitempty"`
+	GrantedUntil                *time.Time `json:"granted_until,omitempty"`
+	GrantID                     string     `json:"grant_id,omitempty"`
+	CreatedAt                   time.Time  `json:"created_at"`
 }
 
 // NewApplication is what a consumer department submits.
@@ -211,7 +215,7 @@ func (sh *Sharing) Apply(ctx context.Context, p *Principal, na NewApplication) (
 	if len(fe) > 0 {
 		return Application{}, errs.InvalidFields("application is not valid", fe...)
 	}
-	a := Application{ID: newID("app"), Kind: kind, ItemCode: it.Code, ProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
+	a := Application{ID: newID("app"), Kind: kind, ItemCode: it.Code, ProviderDepartmentID: it.ProviderID, CurrentProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
 		ApplicantID: p.ID, Purpose: na.Purpose, Scenario: na.Scenario, Fields: na.Fields, ValidUntil: na.ValidUntil.UTC().Truncate(time.Microsecond),
 		Status: AppPending, Deadline: sh.AddWorkingDays(now, sh.cfg.AnswerDays), CreatedAt: now}
 	if kind == KindApplication {
@@ -415,8 +419,31 @@ func (sh *Sharing) approveTx(ctx context.Context, tx *sql.Tx, p *Principal, id s
 	return nil
 }
 
-const appCols = `id, kind, item_code, provider_department_id, consumer_department_id, applicant_id, purpose, scenario, fields, valid_until,
-	status, deadline, decided_by, decided_at, reason, granted_fields, granted_until, grant_id, created_at`
+var appCols = `id, kind, item_code, provider_department_id, ` + currentProviderOf("share_applications") + `, consumer_department_id, applicant_id,
+	purpose, scenario, fields, valid_until, status, deadline, decided_by, decided_at, reason, granted_fields, granted_until, grant_id, created_at`
+
+// The provider lists and the current provider of an application or a
+// dispute go by the catalogue's provider of the item, read from
+// catalog_items in the same query: a list filtered after the query, item
+// by item through the ItemDirectory, could not page. Items are never
+// deleted from the catalogue (they are withdrawn); a row whose item is not
+// there at all keeps its stored provider, as decide and settle do.
+
+// currentProviderOf is the SQL of the current provider of a row of table
+// (share_applications or disputes).
+func currentProviderOf(table string) string {
+	return `COALESCE((SELECT ci.provider_id FROM catalog_items ci WHERE ci.code = ` + table + `.item_code), ` + table + `.provider_department_id)`
+}
+
+// whereCurrentProvider narrows w to the rows of table whose item department
+// provides now. Written as two index-friendly halves rather than as
+// currentProviderOf(table) = department, which would read every row.
+func whereCurrentProvider(w *db.Where, table, department string) {
+	n := "$" + strconv.Itoa(w.Next())
+	w.Args = append(w.Args, department)
+	w.Raw(`(` + table + `.item_code IN (SELECT code FROM catalog_items WHERE provider_id = ` + n + `) OR (` + table + `.provider_department_id = ` + n +
+		` AND NOT EXISTS (SELECT 1 FROM catalog_items ci WHERE ci.code = ` + table + `.item_code)))`)
+}
 
 func (sh *Sharing) scanApp(sc interface{ Scan(...any) error }) (Application, error) {
 	var (
@@ -425,7 +452,7 @@ func (sh *Sharing) scanApp(sc interface{ Scan(...any) error }) (Application, err
 		until, deadline, created int64
 		decidedAt, grantedUntil  sql.NullInt64
 	)
-	err := sc.Scan(&a.ID, &a.Kind, &a.ItemCode, &a.ProviderDepartmentID, &a.ConsumerDepartmentID, &a.ApplicantID, &a.Purpose, &a.Scenario,
+	err := sc.Scan(&a.ID, &a.Kind, &a.ItemCode, &a.ProviderDepartmentID, &a.CurrentProviderDepartmentID, &a.ConsumerDepartmentID, &a.ApplicantID, &a.Purpose, &a.Scenario,
 		&fields, &until, &a.Status, &deadline, &a.DecidedBy, &decidedAt, &a.Reason, &granted, &grantedUntil, &a.GrantID, &created)
 	if err != nil {
 		return a, err
@@ -453,6 +480,8 @@ func (sh *Sharing) Application(ctx context.Context, id string) (Application, err
 
 // ApplicationFilter narrows Applications.
 type ApplicationFilter struct {
+	// ProviderDepartmentID keeps the applications for items the department
+	// provides now, whoever provided them when the consumer applied.
 	ProviderDepartmentID string
 	ConsumerDepartmentID string
 	ItemCode             string
@@ -468,7 +497,7 @@ func (sh *Sharing) Applications(ctx context.Context, f ApplicationFilter) (_ []A
 	var w db.Where
 	add := w.Add
 	if f.ProviderDepartmentID != "" {
-		add("provider_department_id = ?", f.ProviderDepartmentID)
+		whereCurrentProvider(&w, "share_applications", f.ProviderDepartmentID)
 	}
 	if f.ConsumerDepartmentID != "" {
 		add("consumer_department_id = ?", f.ConsumerDepartmentID)
@@ -528,8 +557,10 @@ type GrantMisfit struct {
 	Gone   []string `json:"gone_fields,omitempty"`
 }
 
-// ReviewGrants checks the active grants on an item after its share type or
-// fields changed: grants on a withdrawn or 不予共享 item are revoked; on a
+// ReviewGrants checks the grants on an item after its share type or
+// fields changed, every one not revoked and not expired, those dated to
+// start later too (they would otherwise come into force on an item that
+// no longer allows them): grants on a withdrawn or 不予共享 item are revoked; on a
 // 有条件共享 item, grants made by registering the use (the 无条件共享
 // path, with no provider's approval) are revoked, the consumer has to
 // apply, while grants from approved applications and those an admin made
@@ -541,7 +572,7 @@ func (sh *Sharing) ReviewGrants(ctx context.Context, by *Principal, itemCode str
 	if err != nil {
 		return nil, err
 	}
-	gs, err := sh.ex.Grants(ctx, GrantFilter{ResourceKind: ResourceCatalogItem, ResourceID: itemCode, ActiveOnly: true})
+	gs, err := sh.ex.Grants(ctx, GrantFilter{ResourceKind: ResourceCatalogItem, ResourceID: itemCode, Unexpired: true})
 	if err != nil {
 		return nil, err
 	}
@@ -624,14 +655,20 @@ func goneReason(gone []string, code string) string {
 
 // narrow revokes grant g for reason and makes a grant of the fields keep
 // in its place, in one transaction: a failure leaves g in force (a later
-// review narrows it) rather than the consumer without any grant.
+// review narrows it) rather than the consumer without any grant. The new
+// grant starts now, or when g would have started if that is later: a
+// narrowing never brings a grant forward.
 func (sh *Sharing) narrow(ctx context.Context, by *Principal, g Grant, keep []string, reason string) (Grant, error) {
 	reason, err := revokeReason(reason)
 	if err != nil {
 		return Grant{}, err
 	}
+	var from time.Time
+	if g.ValidFrom.After(sh.ex.now()) {
+		from = g.ValidFrom
+	}
 	ng, err := sh.ex.newGrant(ctx, by, NewGrant{ConsumerDepartmentID: g.ConsumerDepartmentID, ResourceKind: g.ResourceKind, ResourceID: g.ResourceID,
-		Fields: keep, Purpose: g.Purpose, ValidUntil: g.ValidUntil, DailyQuota: g.DailyQuota, Source: g.Source})
+		Fields: keep, Purpose: g.Purpose, ValidFrom: from, ValidUntil: g.ValidUntil, DailyQuota: g.DailyQuota, Source: g.Source})
 	if err != nil {
 		return Grant{}, err
 	}

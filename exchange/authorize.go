@@ -142,7 +142,9 @@ func noGrant(p *Principal, res Resource, grants []Grant, now time.Time) error {
 }
 
 // QuotaUsedToday returns how many calls a grant has used today in the hub's
-// time zone, including calls not yet written to the database.
+// time zone: those written to the database by every replica and those
+// served here and not yet written (not the quota other replicas hold
+// reserved, nor the calls they have not yet written).
 func (s *Service) QuotaUsedToday(ctx context.Context, grantID string) (int64, error) {
 	return s.quota.used(ctx, grantID, s.now().In(s.loc).Format(time.DateOnly))
 }

@@ -23,25 +23,29 @@ const (
 )
 
 // Dispute is a consumer's objection to one record of an item's dataset.
-// While Flagged, every consumer reading the record sees the flag.
+// While Flagged, every consumer reading the record sees the flag. The
+// item's provider now (CurrentProviderDepartmentID: the catalogue's, or
+// the stored one for an item gone from it) settles it and lists it as
+// provider, whoever provided the item when it was raised.
 type Dispute struct {
-	ID                   string     `json:"id"`
-	ItemCode             string     `json:"item_code"`
-	RecordKey            string     `json:"record_key"`
-	ProviderDepartmentID string     `json:"provider_department_id"`
-	ConsumerDepartmentID string     `json:"consumer_department_id"`
-	RaisedBy             string     `json:"raised_by"`
-	Reason               string     `json:"reason"`
-	Status               string     `json:"status"`
-	Flagged              bool       `json:"flagged"`
-	Deadline             time.Time  `json:"deadline"`
-	Overdue              bool       `json:"overdue"`
-	Resolution           string     `json:"resolution,omitempty"`
-	Correction           string     `json:"correction,omitempty"`
-	ResolvedBy           string     `json:"resolved_by,omitempty"`
-	ResolvedAt           *time.Time `json:"resolved_at,omitempty"`
-	ArchivedAt           *time.Time `json:"archived_at,omitempty"`
-	CreatedAt            time.Time  `json:"created_at"`
+	ID                          string     `json:"id"`
+	ItemCode                    string     `json:"item_code"`
+	RecordKey                   string     `json:"record_key"`
+	ProviderDepartmentID        string     `json:"provider_department_id"`         // the item's provider when the dispute was raised
+	CurrentProviderDepartmentID string     `json:"current_provider_department_id"` // its provider now, who settles it
+	ConsumerDepartmentID        string     `json:"consumer_department_id"`
+	RaisedBy                    string     `json:"raised_by"`
+	Reason                      string     `json:"reason"`
+	Status                      string     `json:"status"`
+	Flagged                     bool       `json:"flagged"`
+	Deadline                    time.Time  `json:"deadline"`
+	Overdue                     bool       `json:"overdue"`
+	Resolution                  string     `json:"resolution,omitempty"`
+	Correction                  string     `json:"correction,omitempty"`
+	ResolvedBy                  string     `json:"resolved_by,omitempty"`
+	ResolvedAt                  *time.Time `json:"resolved_at,omitempty"`
+	ArchivedAt                  *time.Time `json:"archived_at,omitempty"`
+	CreatedAt                   time.Time  `json:"created_at"`
 }
 
 // NewDispute is what a consumer submits.
@@ -81,8 +85,8 @@ func (sh *Sharing) RaiseDispute(ctx context.Context, p *Principal, nd NewDispute
 	}
 	now := sh.ex.now().UTC().Truncate(time.Microsecond)
 	defer sh.flags.forget(nd.ItemCode)
-	d := Dispute{ID: newID("dsp"), ItemCode: it.Code, RecordKey: nd.RecordKey, ProviderDepartmentID: it.ProviderID, ConsumerDepartmentID: p.DepartmentID,
-		RaisedBy: p.ID, Reason: nd.Reason, Status: DisputeOpen, Flagged: true, Deadline: sh.AddWorkingDays(now, sh.cfg.DisputeDays), CreatedAt: now}
+	d := Dispute{ID: newID("dsp"), ItemCode: it.Code, RecordKey: nd.RecordKey, ProviderDepartmentID: it.ProviderID, CurrentProviderDepartmentID: it.ProviderID,
+		ConsumerDepartmentID: p.DepartmentID, RaisedBy: p.ID, Reason: nd.Reason, Status: DisputeOpen, Flagged: true, Deadline: sh.AddWorkingDays(now, sh.cfg.DisputeDays), CreatedAt: now}
 	_, err = sh.ex.db.W.ExecContext(ctx, `INSERT INTO disputes (id, item_code, record_key, provider_department_id, consumer_department_id, raised_by,
 		reason, status, flagged, deadline, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)`,
 		d.ID, d.ItemCode, d.RecordKey, d.ProviderDepartmentID, d.ConsumerDepartmentID, d.RaisedBy, d.Reason, d.Status, d.Deadline.UnixMicro(), now.UnixMicro())
@@ -239,8 +243,8 @@ func (sh *Sharing) provider(ctx context.Context, p *Principal, d Dispute) error 
 	return nil
 }
 
-const disputeCols = `id, item_code, record_key, provider_department_id, consumer_department_id, raised_by, reason, status, flagged, deadline,
-	resolution, correction, resolved_by, resolved_at, archived_at, created_at`
+var disputeCols = `id, item_code, record_key, provider_department_id, ` + currentProviderOf("disputes") + `, consumer_department_id, raised_by,
+	reason, status, flagged, deadline, resolution, correction, resolved_by, resolved_at, archived_at, created_at`
 
 func (sh *Sharing) scanDispute(sc interface{ Scan(...any) error }) (Dispute, error) {
 	var (
@@ -249,7 +253,7 @@ func (sh *Sharing) scanDispute(sc interface{ Scan(...any) error }) (Dispute, err
 		deadline, created  int64
 		resolved, archived sql.NullInt64
 	)
-	err := sc.Scan(&d.ID, &d.ItemCode, &d.RecordKey, &d.ProviderDepartmentID, &d.ConsumerDepartmentID, &d.RaisedBy, &d.Reason, &d.Status,
+	err := sc.Scan(&d.ID, &d.ItemCode, &d.RecordKey, &d.ProviderDepartmentID, &d.CurrentProviderDepartmentID, &d.ConsumerDepartmentID, &d.RaisedBy, &d.Reason, &d.Status,
 		&flagged, &deadline, &d.Resolution, &d.Correction, &d.ResolvedBy, &resolved, &archived, &created)
 	if err != nil {
 		return d, err
@@ -275,7 +279,9 @@ func (sh *Sharing) Dispute(ctx context.Context, id string) (Dispute, error) {
 
 // DisputeFilter narrows Disputes.
 type DisputeFilter struct {
-	ItemCode             string
+	ItemCode string
+	// ProviderDepartmentID keeps the disputes on items the department
+	// provides now, whoever provided them when the dispute was raised.
 	ProviderDepartmentID string
 	ConsumerDepartmentID string
 	Status               string
@@ -293,7 +299,7 @@ func (sh *Sharing) Disputes(ctx context.Context, f DisputeFilter) (_ []Dispute, 
 		add("item_code = ?", f.ItemCode)
 	}
 	if f.ProviderDepartmentID != "" {
-		add("provider_department_id = ?", f.ProviderDepartmentID)
+		whereCurrentProvider(&w, "disputes", f.ProviderDepartmentID)
 	}
 	if f.ConsumerDepartmentID != "" {
 		add("consumer_department_id = ?", f.ConsumerDepartmentID)

@@ -241,7 +241,13 @@ type GrantFilter struct {
 	ConsumerDepartmentID string
 	ResourceKind         string
 	ResourceID           string
-	ActiveOnly           bool
+	// ActiveOnly keeps the grants in force now (Grant.Active): not
+	// revoked, started and not expired.
+	ActiveOnly bool
+	// Unexpired keeps the grants not revoked and not expired, including
+	// those dated to start later: every grant that is or will be usable,
+	// which is what a review of grants that no longer fit must cover.
+	Unexpired bool
 }
 
 // Grants lists grants, newest first.
@@ -257,10 +263,12 @@ func (s *Service) Grants(ctx context.Context, f GrantFilter) ([]Grant, error) {
 	if f.ResourceID != "" {
 		add("resource_id = ?", f.ResourceID)
 	}
-	if f.ActiveOnly {
+	if f.ActiveOnly || f.Unexpired {
 		now := micros(s.now())
 		w.Raw("revoked_at IS NULL")
-		add("valid_from <= ?", now)
+		if f.ActiveOnly {
+			add("valid_from <= ?", now)
+		}
 		add("valid_until > ?", now)
 	}
 	rows, err := s.db.Query(ctx, `SELECT `+grantCols+` FROM grants`+w.SQL()+" ORDER BY created_at DESC, id", w.Args...)

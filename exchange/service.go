@@ -32,12 +32,15 @@ type Config struct {
 	// GrantCacheTTL bounds how long Authorize trusts the grants it read
 	// (other replicas' grant changes take at most this long). Default 1s.
 	GrantCacheTTL time.Duration
-	// QuotaFlush is how often quota usage is written to the database. Default 200ms.
+	// QuotaFlush is how often quota usage (the calls served from each
+	// replica's reservations) is written to the database, and how soon
+	// reservations of a day gone by are handed back. Default 200ms.
 	QuotaFlush time.Duration
 	Now        func() time.Time
 }
 
-// New returns a Service over d. Call Close to flush quota usage.
+// New returns a Service over d. Call Close to flush quota usage and hand
+// back the quota this replica reserved and did not use.
 func New(d *db.DB, cfg Config) *Service {
 	if cfg.Location == nil {
 		loc, err := time.LoadLocation("Asia/Shanghai")
@@ -61,11 +64,12 @@ func New(d *db.DB, cfg Config) *Service {
 	s := &Service{db: d, now: cfg.Now, loc: cfg.Location}
 	s.keyCache = keyCache{ttl: cfg.KeyCacheTTL, m: map[[32]byte]cachedKey{}}
 	s.grantCache = grantCache{ttl: cfg.GrantCacheTTL}
-	s.quota = newQuotaLedger(d, cfg.QuotaFlush)
+	s.quota = newQuotaLedger(d, cfg.QuotaFlush, func() string { return s.now().In(s.loc).Format(time.DateOnly) })
 	return s
 }
 
-// Close writes pending quota usage and stops background work.
+// Close writes pending quota usage, hands back unused quota reservations
+// and stops background work.
 func (s *Service) Close() error { return s.quota.close() }
 
 var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
