@@ -41,7 +41,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{name: "malformed master key file", args: []string{"--master-key-file", badKeyFile},
 			exact: "--master-key-file: " + badKeyFile + " does not hold a master key: want 32 bytes written as 64 hex digits or base64"},
 		{name: "audit origin with a tab", args: []string{"--audit-origin", "sharehub\taudit"},
-			exact: "--audit-origin: a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"},
+			exact: "--audit-origin: a name without spaces, control characters or '+', e.g. sharehub.example.gov.cn/audit"},
 		{name: "expired certificate", args: []string{"--tls-cert", expiredCert, "--tls-key", expiredKey},
 			exact: "--tls-cert: the certificate in " + expiredCert + " expired on 2024-03-01 12:00 UTC"},
 	} {

@@ -164,8 +164,8 @@ func (c *Config) Validate() error {
 	}
 	// It names the checkpoint signer's key: a signed-note name, which has
 	// no white space of any kind (tabs, no-break spaces) and no '+'.
-	if c.AuditOrigin == "" || !utf8.ValidString(c.AuditOrigin) || strings.IndexFunc(c.AuditOrigin, unicode.IsSpace) >= 0 || strings.Contains(c.AuditOrigin, "+") {
-		add("audit-origin", fmt.Errorf("a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"))
+	if c.AuditOrigin == "" || !utf8.ValidString(c.AuditOrigin) || strings.IndexFunc(c.AuditOrigin, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 || strings.Contains(c.AuditOrigin, "+") {
+		add("audit-origin", fmt.Errorf("a name without spaces, control characters or '+', e.g. sharehub.example.gov.cn/audit"))
 	}
 	// A shared master key is needed with PostgreSQL or S3. Whether either
 	// is in use is known only from a valid --database or --blobs: a bad one

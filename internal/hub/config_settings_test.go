@@ -144,7 +144,7 @@ func writeCert(t *testing.T, dir, name string, notBefore, notAfter time.Time) (c
 // return, no-break space or invalid UTF-8 was accepted here and the hub,
 // having created its database, then stopped with "malformed verifier id".
 func TestValidateAuditOrigin(t *testing.T) {
-	const want = "--audit-origin: a name without spaces or '+', e.g. sharehub.example.gov.cn/audit"
+	const want = "--audit-origin: a name without spaces, control characters or '+', e.g. sharehub.example.gov.cn/audit"
 	for i, tc := range []struct {
 		origin, want string
 	}{
@@ -158,6 +158,10 @@ func TestValidateAuditOrigin(t *testing.T) {
 		{"a\u00a0b", want},
 		{"a\u3000b", want},
 		{"a\xffb", want},
+		{"a\x00b", want}, // NUL and other control characters: audit.Open refuses
+		{"a\u200bb", ""}, // a zero-width space is neither white space nor control to the note format
+		{"a\x7fb", want},
+		{"a\u0085b", want},
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			c := validConfig(t)
