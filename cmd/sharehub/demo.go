@@ -53,7 +53,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // hubFiles are the names the hub puts in a data directory.
 var hubFiles = map[string]bool{
 	"sharehub.db": true, "sharehub.db-wal": true, "sharehub.db-shm": true, "sharehub.db-journal": true,
-	"blobs": true, "master.key": true, "demo-keys.json": true,
+	"blobs": true, "master.key": true, "demo-keys.json": true, "spool": true, // spool: S3 uploads in flight (--spool-dir)
 }
 
 // onlyHubFiles refuses a data directory that holds anything the hub did not

@@ -63,6 +63,7 @@ func configFlags(fs *flag.FlagSet, c *hub.Config) func() error {
 	str(&c.DataDir, "data-dir", "directory for the embedded database, blobs and master key")
 	secret(&c.Database, "database", "sqlite:PATH or postgres://user@host:port/db (default sqlite:DATA-DIR/sharehub.db)", db.Redact)
 	secret(&c.Blobs, "blobs", "file:DIR or s3://bucket?endpoint=host:port (default file:DATA-DIR/blobs)", blob.RedactSpec)
+	str(&c.SpoolDir, "spool-dir", "directory where uploads to S3 are spooled while hashed (default DATA-DIR/spool)")
 	str(&c.MasterKeyFile, "master-key-file", "file holding the 32-byte master key as hex (default DATA-DIR/master.key)")
 	str(&c.Listen, "listen", "address to serve on")
 	str(&c.PublicURL, "public-url", "URL clients use to reach the hub (default http://LISTEN)")

@@ -7,7 +7,8 @@
 // never name anything outside the store.
 //
 // Open takes the --blobs value: "file:DIR" or
-// "s3://bucket?endpoint=host:port&access_key=..&secret_key=..&secure=false&region=..&prefix=..".
+// "s3://bucket?endpoint=host:port&access_key=..&secret_key=..&secure=false&region=..&prefix=..
+// &public_endpoint=host:port&public_secure=true".
 //
 // Errors use the hub's vocabulary (internal/errs): NotFound for a missing
 // object, Invalid for a bad key, media type, file name or spec, TooLarge for
@@ -139,6 +140,14 @@ func Open(ctx context.Context, spec string, opts Options) (Store, error) {
 //
 //	file:DIR                   a local directory (file:///abs/dir also works)
 //	s3://bucket?endpoint=host:port[&access_key=..&secret_key=..][&secure=false][&region=..][&prefix=..]
+//	           [&public_endpoint=host:port[&public_secure=true]]
+//
+// endpoint is where the hub reaches S3 (often an internal address);
+// public_endpoint, when given, is where the people who download reach it:
+// download links are presigned for that host, and its scheme is https
+// unless public_secure=false (default: what secure says). A proxy in front
+// of S3 at the public address must pass the Host header through unchanged:
+// SigV4 signs it.
 //
 // Query values are percent-decoded without turning '+' into a space, so
 // secret keys containing '+' or '/' may be written as they are ('&', '%'
@@ -178,9 +187,13 @@ type spec struct {
 	secure   bool
 	region   string
 	prefix   string // "" or ends in "/"
+	// publicEndpoint ("" for endpoint) and publicSecure: the S3 address
+	// download links name, as those who follow them reach it.
+	publicEndpoint string
+	publicSecure   bool
 }
 
-var s3Params = []string{"endpoint", "access_key", "secret_key", "secure", "region", "prefix"}
+var s3Params = []string{"endpoint", "access_key", "secret_key", "secure", "region", "prefix", "public_endpoint", "public_secure"}
 
 var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+-]*$`)
 
@@ -290,6 +303,8 @@ func parseS3(rest string) (spec, error) {
 			sp.secret = dv
 		case "region":
 			sp.region = dv
+		case "public_endpoint":
+			sp.publicEndpoint = dv
 		case "prefix":
 			sp.prefix = dv
 		case "secure":
@@ -298,21 +313,33 @@ func parseS3(rest string) (spec, error) {
 				return spec{}, errs.Invalid("secure=%q: use secure=true (https) or secure=false (http)", dv)
 			}
 			sp.secure = b
+		case "public_secure":
+			b, err := strconv.ParseBool(dv)
+			if err != nil {
+				return spec{}, errs.Invalid("public_secure=%q: use public_secure=true (https) or public_secure=false (http)", dv)
+			}
+			sp.publicSecure = b
 		}
 	}
 	if sp.endpoint == "" {
 		return spec{}, errs.Invalid("s3 needs an endpoint: s3://%s?endpoint=host:port", bucket)
 	}
-	if i := strings.Index(sp.endpoint, "://"); i >= 0 {
-		return spec{}, errs.Invalid("endpoint %q must be host:port without %q; use secure=false for plain http", sp.endpoint, sp.endpoint[:i+3])
+	if err := checkEndpoint("endpoint", "secure", sp.endpoint); err != nil {
+		return spec{}, err
 	}
-	if strings.ContainsAny(sp.endpoint, "/?# ") {
-		return spec{}, errs.Invalid("endpoint %q must be host or host:port", sp.endpoint)
-	}
-	if h, p, err := net.SplitHostPort(sp.endpoint); err == nil {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || h == "" {
-			return spec{}, errs.Invalid("endpoint %q: bad host:port", sp.endpoint)
+	switch {
+	case seen["public_endpoint"]:
+		if sp.publicEndpoint == "" {
+			return spec{}, errs.Invalid("public_endpoint is empty: give the host:port that those who download reach S3 at, or leave it out to use endpoint")
 		}
+		if err := checkEndpoint("public_endpoint", "public_secure", sp.publicEndpoint); err != nil {
+			return spec{}, err
+		}
+		if !seen["public_secure"] {
+			sp.publicSecure = sp.secure
+		}
+	case seen["public_secure"]:
+		return spec{}, errs.Invalid("public_secure needs public_endpoint (the address download links name)")
 	}
 	if (sp.access == "") != (sp.secret == "") && seen["access_key"] && seen["secret_key"] {
 		return spec{}, errs.Invalid("s3 access_key and secret_key must both be non-empty")
@@ -331,6 +358,23 @@ func parseS3(rest string) (spec, error) {
 		}
 	}
 	return sp, nil
+}
+
+// checkEndpoint checks the value of the s3 parameter name, a host or
+// host:port; secureParam is the parameter that picks its scheme.
+func checkEndpoint(name, secureParam, v string) error {
+	if i := strings.Index(v, "://"); i >= 0 {
+		return errs.Invalid("%s %q must be host:port without %q; use %s=false for plain http", name, v, v[:i+3], secureParam)
+	}
+	if strings.ContainsAny(v, "/?# @") {
+		return errs.Invalid("%s %q must be host or host:port", name, v)
+	}
+	if h, p, err := net.SplitHostPort(v); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || h == "" {
+			return errs.Invalid("%s %q: bad host:port", name, v)
+		}
+	}
+	return nil
 }
 
 // credentials resolves the S3 key pair: spec, then SHAREHUB_S3_*, then AWS_*.

@@ -41,8 +41,13 @@ const (
 )
 
 type s3Store struct {
-	c        *minio.Client // data calls, a few retries
-	pingC    *minio.Client // no retries: readiness must answer fast
+	c     *minio.Client // data calls, a few retries
+	pingC *minio.Client // no retries: readiness must answer fast
+	// presignC signs download links for the address their users reach S3
+	// at: the spec's public_endpoint, or c's endpoint when there is none.
+	// SigV4 signs the Host header, so a link signed for the hub's internal
+	// address and rewritten afterwards would not verify.
+	presignC *minio.Client
 	bucket   string
 	prefix   string
 	endpoint string
@@ -81,14 +86,58 @@ func openS3(ctx context.Context, sp spec, opts Options) (*s3Store, error) {
 	if tmp == "" {
 		tmp = os.TempDir()
 	}
-	s := &s3Store{c: c, pingC: pc, bucket: sp.bucket, prefix: sp.prefix, endpoint: sp.endpoint, max: opts.maxSize(), tmpDir: tmp}
+	s := &s3Store{c: c, pingC: pc, presignC: c, bucket: sp.bucket, prefix: sp.prefix, endpoint: sp.endpoint, max: opts.maxSize(), tmpDir: tmp}
 	// A process killed during a Put leaves its spool file (up to MaxSize
 	// bytes) behind; the deferred remove never ran.
 	removeStaleTemps(tmp, spoolPrefix)
 	if err := s.ensureBucket(ctx, sp.region); err != nil {
 		return nil, err
 	}
+	if sp.publicEndpoint != "" {
+		if s.presignC, err = s.publicClient(ctx, sp, credentials.NewStaticV4(access, secret, token)); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// publicClient makes the client that presigns links for the public
+// endpoint. Presigning is offline only when the client knows the bucket's
+// region: without one, minio-go asks the endpoint for the bucket location
+// first (getBucketLocation), and the public address is often one the hub
+// itself cannot reach. So the region is the spec's, or else the bucket's
+// as the hub's own endpoint reports it, and the client is given a
+// transport that refuses every request, so that a presign that would
+// still go to the network fails instead of hanging.
+func (s *s3Store) publicClient(ctx context.Context, sp spec, creds *credentials.Credentials) (*minio.Client, error) {
+	region := sp.region
+	if region == "" {
+		r, err := s.c.GetBucketLocation(ctx, s.bucket)
+		if err != nil {
+			return nil, s.unavailable(err)
+		}
+		region = r
+	}
+	if region == "" {
+		region = "us-east-1" // what S3 and minio-go take an empty location to mean
+	}
+	pc, err := minio.New(sp.publicEndpoint, &minio.Options{
+		Creds:     creds,
+		Secure:    sp.publicSecure,
+		Region:    region,
+		Transport: offline{},
+	})
+	if err != nil {
+		return nil, errs.Invalid("S3 public_endpoint %q: %v", sp.publicEndpoint, err)
+	}
+	return pc, nil
+}
+
+// offline is the presigning client's transport: presigning sends nothing.
+type offline struct{}
+
+func (offline) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("S3 presigning client sends no requests (asked for %s %s)", r.Method, r.URL.Redacted())
 }
 
 func (s *s3Store) ensureBucket(ctx context.Context, region string) error {
@@ -266,7 +315,7 @@ func (s *s3Store) Link(ctx context.Context, key string, ttl time.Duration, filen
 	if filename != "" {
 		params.Set("response-content-disposition", ContentDisposition(filename))
 	}
-	u, err := s.c.PresignedGetObject(ctx, s.bucket, s.name(key), ttl, params)
+	u, err := s.presignC.PresignedGetObject(ctx, s.bucket, s.name(key), ttl, params)
 	if err != nil {
 		return "", s.unavailable(err)
 	}

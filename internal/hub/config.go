@@ -29,6 +29,7 @@ type Config struct {
 	DataDir           string // --data-dir: master key and defaults live here
 	Database          string // --database: sqlite:PATH or postgres://...
 	Blobs             string // --blobs: file:DIR or s3://bucket?endpoint=host:port
+	SpoolDir          string // --spool-dir: where S3 uploads are spooled while hashed (default DATA-DIR/spool)
 	MasterKeyFile     string // --master-key-file; SHAREHUB_MASTER_KEY overrides with the key itself
 	MasterKey         string // the key text (64 hex digits or base64), from SHAREHUB_MASTER_KEY
 	Listen            string // --listen host:port
@@ -90,6 +91,19 @@ func (c *Config) Fill() {
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
+	if c.SpoolDir == "" {
+		// Under the data dir, not the system temp directory: an upload
+		// spools up to --max-upload bytes there, which belongs on the
+		// hub's own disk, and the leftovers of a killed process are
+		// removed from here at the next start.
+		c.SpoolDir = filepath.Join(c.DataDir, "spool")
+	}
+}
+
+// spooled reports whether the blob store spools uploads in SpoolDir: S3
+// does; a local directory spools in its own DIR/.tmp.
+func (c *Config) spooled() bool {
+	return !strings.HasPrefix(c.Blobs, "file:")
 }
 
 // Embedded reports whether the hub runs on its embedded defaults (SQLite and
@@ -112,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	add("database", dbErr)
 	add("blobs", blobErr)
+	if blobErr == nil && c.spooled() {
+		add("spool-dir", checkSpoolDir(c.SpoolDir))
+	}
 	if c.Listen == "" {
 		add("listen", errors.New("want host:port, e.g. 127.0.0.1:8080"))
 	} else if err := checkAddr(c.Listen, "127.0.0.1:8080"); err != nil {
@@ -195,6 +212,19 @@ func (c *Config) Validate() error {
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+// checkSpoolDir checks --spool-dir as far as can be told before start: it
+// is made at start when missing, so only something that is there and is
+// no directory is wrong now.
+func checkSpoolDir(dir string) error {
+	if dir == "" {
+		return errors.New("want a directory for S3 upload spool files, e.g. ./data/spool")
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("%s is a file, not a directory", dir)
 	}
 	return nil
 }

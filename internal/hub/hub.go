@@ -116,7 +116,16 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		a.Config.PublicURL = scheme + "://" + a.ln.Addr().String()
 	}
 	linkSecret := a.Master.Derive("blob-links")
-	if a.Blobs, err = blob.Open(ctx, cfg.Blobs, blob.Options{MaxSize: cfg.MaxUpload, LinkSecret: linkSecret, LinkBaseURL: strings.TrimSuffix(a.Config.PublicURL, "/")}); err != nil {
+	blobOpts := blob.Options{MaxSize: cfg.MaxUpload, LinkSecret: linkSecret, LinkBaseURL: strings.TrimSuffix(a.Config.PublicURL, "/")}
+	if cfg.spooled() {
+		// Made here, not in Validate: validating changes nothing on disk.
+		// Private: a spool file is an upload's content in the clear.
+		if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--spool-dir: %s cannot be made: %w", cfg.SpoolDir, plainPathError(err))
+		}
+		blobOpts.TempDir = cfg.SpoolDir
+	}
+	if a.Blobs, err = blob.Open(ctx, cfg.Blobs, blobOpts); err != nil {
 		return nil, fmt.Errorf("--blobs: %w", err)
 	}
 	a.Keys = &keys.Ring{DB: a.DB, Master: a.Master}
