@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/db"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
@@ -160,6 +161,25 @@ func newKey(t *testing.T, h *hubtest.Hub, name, role string) (secret, keyID stri
 	return k["secret"].(string), k["key"].(map[string]any)["id"].(string)
 }
 
+// newAuditorKey makes an auditor in the data bureau's department and returns
+// its key and the key's id. It goes through the service, as the `sharehub
+// auditor` command does: under 三员分立 the API refuses an admin making
+// auditors (TestAuditorSeparation).
+func newAuditorKey(t *testing.T, h *hubtest.Hub, name string) (secret, keyID, principalID string) {
+	t.Helper()
+	ctx := context.Background()
+	me := h.Do(t, "GET", "/v1/me", h.Admin, nil).Want(t, 200).Map(t)
+	p, err := h.Exchange.CreatePrincipal(ctx, exchange.NewPrincipal{DepartmentID: me["department_id"].(string), Name: name, Roles: []exchange.Role{exchange.RoleAuditor}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := h.Exchange.CreateKey(ctx, p.ID, "console", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret, k.ID, p.ID
+}
+
 func consoleEntries(t *testing.T, h *hubtest.Hub, route string) []audit.Entry {
 	t.Helper()
 	es, _, err := h.Audit.Search(context.Background(), audit.Filter{Route: route, Limit: 100})
@@ -206,7 +226,7 @@ func TestConsoleLogin(t *testing.T) {
 		if _, err := h.DB.W.ExecContext(ctx, "UPDATE api_keys SET expires_at = $1 WHERE id = $2", time.Now().Add(-time.Minute).UnixMicro(), expKey.ID); err != nil {
 			t.Fatal(err)
 		}
-		revSecret, revID := newKey(t, h, "console-revoked", "auditor")
+		revSecret, revID := newKey(t, h, "console-revoked", "app")
 		h.Do(t, "POST", "/v1/keys/"+revID+"/revoke", h.Admin, nil).Want(t, 200)
 
 		t.Run("good key", func(t *testing.T) {
@@ -371,22 +391,25 @@ func TestConsoleSessionExpiry(t *testing.T) {
 
 func TestConsoleRevokedKeyEndsSession(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *hubtest.Hub) {
-		secret, keyID := newKey(t, h, "console-auditor", "auditor")
+		secret, keyID, _ := newAuditorKey(t, h, "console-auditor")
 		b := newBrowser(t, h)
 		id := b.mustLogin(secret)
 		b.get("/console/audit").want(t, 200)
-		h.Do(t, "POST", "/v1/keys/"+keyID+"/revoke", h.Admin, nil).Want(t, 200)
+		// An auditor revokes its own key (an admin may not touch an auditor's).
+		h.Do(t, "POST", "/v1/keys/"+keyID+"/revoke", secret, nil).Want(t, 200)
 		b.get("/console/audit").redirectsTo(t, "/console/login?ended=key")
 		if sessionRows(t, h, id) != 0 {
 			t.Error("the revoked key's session was not deleted")
 		}
 		b.get("/console/login?ended=key").want(t, 200).has(t, "密钥已失效")
-		// A disabled principal ends its sessions too.
-		secret2, _ := newKey(t, h, "console-auditor-2", "auditor")
+		// A disabled principal ends its sessions too (auditors are disabled
+		// with `sharehub auditor disable`, which calls DisablePrincipal).
+		secret2, _, prn2 := newAuditorKey(t, h, "console-auditor-2")
 		b2 := newBrowser(t, h)
 		b2.mustLogin(secret2)
-		me := h.Do(t, "GET", "/v1/me", secret2, nil).Want(t, 200).Map(t)
-		h.Do(t, "POST", "/v1/principals/"+me["id"].(string)+"/disable", h.Admin, nil).Want(t, 200)
+		if _, err := h.Exchange.DisablePrincipal(context.Background(), prn2); err != nil {
+			t.Fatal(err)
+		}
 		b2.get("/console/").redirectsTo(t, "/console/login?ended=key")
 	})
 }

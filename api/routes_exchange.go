@@ -43,6 +43,9 @@ type list[T any] struct {
 
 func (s *Server) registerExchange() {
 	admin := []exchange.Role{exchange.RoleAdmin}
+	// Auditors keep their own keys; admins everyone else's (see
+	// exchange.AuditorRule, 三员分立).
+	keyKeepers := []exchange.Role{exchange.RoleAdmin, exchange.RoleAuditor}
 	s.handle(route{Method: "GET", Path: "/v1/me", Tag: "access", Summary: "The calling principal.",
 		Response: exchange.Principal{}, Handler: func(c *gin.Context) { ok(c, http.StatusOK, principal(c)) }})
 
@@ -83,10 +86,15 @@ func (s *Server) registerExchange() {
 			ok(c, http.StatusOK, d)
 		}})
 
-	s.handle(route{Method: "POST", Path: "/v1/principals", Tag: "access", Summary: "Create a principal with roles.", Roles: admin,
+	s.handle(route{Method: "POST", Path: "/v1/principals", Tag: "access",
+		Summary: "Create a principal with roles. Not an auditor (三员分立): the operator makes auditors with `sharehub auditor`.", Roles: admin,
 		Request: exchange.NewPrincipal{}, Response: exchange.Principal{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
 			var np exchange.NewPrincipal
 			if err := bindJSON(c, &np); err != nil {
+				fail(c, err)
+				return
+			}
+			if err := exchange.CheckNewPrincipalRoles(np.Roles); err != nil {
 				fail(c, err)
 				return
 			}
@@ -119,9 +127,19 @@ func (s *Server) registerExchange() {
 			noteResource(c, "principal", p.ID)
 			ok(c, http.StatusOK, p)
 		}})
-	s.handle(route{Method: "POST", Path: "/v1/principals/:id/disable", Tag: "access", Summary: "Disable a principal and all its keys.", Roles: admin,
+	s.handle(route{Method: "POST", Path: "/v1/principals/:id/disable", Tag: "access", Summary: "Disable a principal and all its keys (not an auditor: the operator does that).", Roles: admin,
 		Response: exchange.Principal{}, Handler: func(c *gin.Context) {
-			p, err := s.ex.DisablePrincipal(c.Request.Context(), c.Param("id"))
+			target, err := s.ex.Principal(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "principal", target.ID)
+			if err := exchange.CheckDisablePrincipal(principal(c), target); err != nil {
+				fail(c, err)
+				return
+			}
+			p, err := s.ex.DisablePrincipal(c.Request.Context(), target.ID)
 			if err != nil {
 				fail(c, err)
 				return
@@ -129,14 +147,25 @@ func (s *Server) registerExchange() {
 			noteResource(c, "principal", p.ID)
 			ok(c, http.StatusOK, p)
 		}})
-	s.handle(route{Method: "POST", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "Make an API key; its secret is shown only in this response.", Roles: admin,
+	s.handle(route{Method: "POST", Path: "/v1/principals/:id/keys", Tag: "access",
+		Summary: "Make an API key; its secret is shown only in this response. Admins key every principal but auditors; an auditor keys only itself.", Roles: keyKeepers,
 		Request: newKeyRequest{}, Response: newKeyResponse{}, Status: http.StatusCreated, Handler: func(c *gin.Context) {
 			var r newKeyRequest
 			if err := bindJSON(c, &r); err != nil {
 				fail(c, err)
 				return
 			}
-			k, secret, err := s.ex.CreateKey(c.Request.Context(), c.Param("id"), r.Name, r.ExpiresAt)
+			owner, err := s.ex.Principal(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			noteResource(c, "principal", owner.ID)
+			if err := exchange.CheckKeyAccess(principal(c), owner, true); err != nil {
+				fail(c, err)
+				return
+			}
+			k, secret, err := s.ex.CreateKey(c.Request.Context(), owner.ID, r.Name, r.ExpiresAt)
 			if err != nil {
 				fail(c, err)
 				return
@@ -146,7 +175,7 @@ func (s *Server) registerExchange() {
 			c.Header("Cache-Control", "no-store")
 			ok(c, http.StatusCreated, newKeyResponse{Key: k, Secret: secret, Note: "store the secret now: the hub keeps only its hash and cannot show it again"})
 		}})
-	s.handle(route{Method: "GET", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "List a principal's keys (never their secrets).", Roles: admin,
+	s.handle(route{Method: "GET", Path: "/v1/principals/:id/keys", Tag: "access", Summary: "List a principal's keys (never their secrets); an auditor lists only its own.", Roles: keyKeepers,
 		Response: list[exchange.APIKey]{}, Handler: func(c *gin.Context) {
 			p, err := s.ex.Principal(c.Request.Context(), c.Param("id"))
 			if err != nil {
@@ -154,6 +183,10 @@ func (s *Server) registerExchange() {
 				return
 			}
 			noteResource(c, "principal", p.ID)
+			if err := exchange.CheckKeyAccess(principal(c), p, false); err != nil {
+				fail(c, err)
+				return
+			}
 			ks, err := s.ex.Keys(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				fail(c, err)
@@ -162,15 +195,30 @@ func (s *Server) registerExchange() {
 			noteRows(c, len(ks))
 			ok(c, http.StatusOK, list[exchange.APIKey]{Items: ks})
 		}})
-	s.handle(route{Method: "POST", Path: "/v1/keys/:id/revoke", Tag: "access", Summary: "Revoke an API key.", Roles: admin,
+	s.handle(route{Method: "POST", Path: "/v1/keys/:id/revoke", Tag: "access", Summary: "Revoke an API key. Admins revoke every key but auditors'; an auditor only its own.", Roles: keyKeepers,
 		Response: exchange.APIKey{}, Handler: func(c *gin.Context) {
-			k, err := s.ex.RevokeKey(c.Request.Context(), c.Param("id"))
+			ctx := c.Request.Context()
+			k, err := s.ex.Key(ctx, c.Param("id"))
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			noteResource(c, "principal", k.PrincipalID)
 			noteResource(c, "api_key", k.ID)
+			owner, err := s.ex.Principal(ctx, k.PrincipalID)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if err := exchange.CheckKeyAccess(principal(c), owner, true); err != nil {
+				fail(c, err)
+				return
+			}
+			k, err = s.ex.RevokeKey(ctx, k.ID)
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			ok(c, http.StatusOK, k)
 		}})
 

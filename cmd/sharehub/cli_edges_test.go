@@ -25,7 +25,7 @@ import (
 func TestCLIGroupHelp(t *testing.T) {
 	clearEnv(t)
 	ctx := context.Background()
-	for _, cmd := range []string{"audit", "import", "seal", "export", "generate", "licence", "sync"} {
+	for _, cmd := range []string{"audit", "auditor", "import", "seal", "export", "generate", "licence", "sync"} {
 		for _, h := range []string{"-h", "--help"} {
 			code, out, errOut := cli(t, ctx, cmd, h)
 			if code != 0 || !strings.Contains(out, "usage") || strings.Contains(errOut, "sharehub:") {

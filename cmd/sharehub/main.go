@@ -4,6 +4,7 @@
 //	sharehub serve [flags]           the hub (SQLite or PostgreSQL, local or S3 blobs)
 //	sharehub migrate [flags]         apply database migrations
 //	sharehub bootstrap [flags]       create the first admin and print its key
+//	sharehub auditor key|list|revoke|disable   auditors, which admins cannot make (三员分立)
 //	sharehub audit verify [flags]    recompute and check the whole audit log
 //	sharehub import catalog FILE     check (and with --commit write) a catalogue spreadsheet
 //	sharehub import seals FILE       check (and with --commit create) seals from a spreadsheet
@@ -92,6 +93,8 @@ Commands:
   serve      run the hub
   migrate    apply database migrations and exit
   bootstrap  create the first department and admin, and print an admin key
+  auditor    auditor key [--name NAME] | list | revoke KEY | disable PRINCIPAL: auditors, whom admins
+             cannot make or key over the API (separation of duties, 三员分立)
   audit      audit log tools: audit verify
   import     import catalog|seals|licences FILE [--commit]: check and load a catalogue, seal or licence
              spreadsheet; import licences FILE --report PROBLEMS.csv lists every error in a CSV
@@ -124,6 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "bootstrap":
 		return cmdBootstrap(ctx, rest, stdout, stderr)
+	case "auditor", "auditors":
+		return cmdAuditor(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
 	case "import":
