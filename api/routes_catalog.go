@@ -46,7 +46,11 @@ func (s *Server) registerCatalog() {
 	s.handle(route{Method: "GET", Path: "/v1/catalog/libraries", Tag: "catalog", Summary: "The base (基础库) and theme (主题库) libraries with their published items' counts.",
 		Query:    []queryParam{{Name: "all", Description: "true: count every status (data admins, admins, auditors)"}},
 		Response: list[catalog.Library]{}, Handler: func(c *gin.Context) {
-			all := c.Query("all") == "true"
+			all, err := queryBool(c, "all")
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			if all && !catalog.CanSeeAll(principal(c)) {
 				fail(c, errs.Forbidden("only data admins, admins, auditors and importers may count unpublished items"))
 				return
@@ -62,7 +66,11 @@ func (s *Server) registerCatalog() {
 	s.handle(route{Method: "GET", Path: "/v1/catalog/tree", Tag: "catalog", Summary: "The directory as a tree (libraries and department catalogues) with item counts.",
 		Query:    []queryParam{{Name: "all", Description: "true: count every status (data admins, admins, auditors)"}},
 		Response: []catalog.TreeNode{}, Handler: func(c *gin.Context) {
-			all := c.Query("all") == "true"
+			all, err := queryBool(c, "all")
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			if all && !catalog.CanSeeAll(principal(c)) {
 				fail(c, errs.Forbidden("only data admins, admins, auditors and importers may count unpublished items"))
 				return
@@ -299,6 +307,11 @@ func (s *Server) registerCatalog() {
 }
 
 func (s *Server) importCatalog(c *gin.Context) {
+	var commit, publish bool
+	if err := queryBools(c, "commit", &commit, "publish", &publish); err != nil {
+		fail(c, err)
+		return
+	}
 	body := c.Request.Body
 	name := c.Query("filename")
 	if strings.HasPrefix(c.ContentType(), "multipart/form-data") {
@@ -325,9 +338,8 @@ func (s *Server) importCatalog(c *gin.Context) {
 		return
 	}
 	defer remove()
-	commit := c.Query("commit") == "true"
 	var updated []string
-	rep, err := s.catalog.Import(c.Request.Context(), path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: c.Query("publish") == "true",
+	rep, err := s.catalog.Import(c.Request.Context(), path, catalog.ImportOptions{By: principal(c), Commit: commit, Publish: publish,
 		Committed: func(codes []string) { updated = codes }})
 	if err != nil {
 		fail(c, err)

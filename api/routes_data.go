@@ -341,8 +341,12 @@ func (s *Server) registerData() {
 		Response: dataResponse{}, Handler: func(c *gin.Context) {
 			// What is wrong with the request itself is said before the
 			// grant is checked: a refused call does not use the quota.
-			q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor"), IncludeDeleted: c.Query("include_deleted") == "true"}
+			q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor")}
 			var err error
+			if q.IncludeDeleted, err = queryBool(c, "include_deleted"); err != nil {
+				fail(c, err)
+				return
+			}
 			if q.Limit, err = limitQuery(c); err != nil {
 				fail(c, err)
 				return

@@ -238,10 +238,15 @@ func (s *Server) registerExchange() {
 			ok(c, http.StatusCreated, g)
 		}})
 	s.handle(route{Method: "GET", Path: "/v1/grants", Tag: "access", Summary: "List grants; department apps see their own department's.",
-		Query:    []queryParam{{Name: "consumer_department_id"}, {Name: "resource_kind"}, {Name: "resource_id"}, {Name: "active", Description: "true: only grants in force now"}},
+		Query: []queryParam{{Name: "consumer_department_id"}, {Name: "resource_kind"}, {Name: "resource_id"}, {Name: "active", Description: "true: only grants in force now"},
+			{Name: "unexpired", Description: "true: only grants not revoked and not expired, those dated to start later too"}},
 		Response: list[exchange.Grant]{}, Handler: func(c *gin.Context) {
 			f := exchange.GrantFilter{ConsumerDepartmentID: c.Query("consumer_department_id"), ResourceKind: c.Query("resource_kind"),
-				ResourceID: c.Query("resource_id"), ActiveOnly: c.Query("active") == "true"}
+				ResourceID: c.Query("resource_id")}
+			if err := queryBools(c, "active", &f.ActiveOnly, "unexpired", &f.Unexpired); err != nil {
+				fail(c, err)
+				return
+			}
 			p := principal(c)
 			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
 				if f.ConsumerDepartmentID != "" && f.ConsumerDepartmentID != p.DepartmentID {

@@ -538,7 +538,11 @@ func (s *Server) importLicences(c *gin.Context) {
 	if ext != ".csv" && ext != ".xlsx" {
 		ext = ""
 	}
-	commit := c.Query("commit") == "true"
+	commit, err := queryBool(c, "commit")
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	asCSV := c.Query("problems") == "csv"
 	if asCSV && commit {
 		fail(c, errs.InvalidFields("problems=csv lists the errors of a dry run", errs.FieldError{Pointer: "?problems", Reason: "not with commit=true: run the dry run for the list, then commit", Value: "csv"}))

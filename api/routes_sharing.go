@@ -63,10 +63,19 @@ func (s *Server) registerSharing() {
 				fail(c, err)
 				return
 			}
-			f := exchange.ApplicationFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code"),
+			f := exchange.ApplicationFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"),
 				Limit: limit, Cursor: c.Query("cursor")}
+			if err := queryBools(c, "overdue", &f.OverdueOnly); err != nil {
+				fail(c, err)
+				return
+			}
+			asProvider, err := queryAs(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
-				if c.Query("as") == "provider" {
+				if asProvider {
 					f.ProviderDepartmentID = p.DepartmentID
 				} else {
 					f.ConsumerDepartmentID = p.DepartmentID
@@ -182,10 +191,19 @@ func (s *Server) registerSharing() {
 				fail(c, err)
 				return
 			}
-			f := exchange.DisputeFilter{Status: c.Query("status"), OverdueOnly: c.Query("overdue") == "true", ItemCode: c.Query("item_code"),
+			f := exchange.DisputeFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"),
 				Limit: limit, Cursor: c.Query("cursor")}
+			if err := queryBools(c, "overdue", &f.OverdueOnly); err != nil {
+				fail(c, err)
+				return
+			}
+			asProvider, err := queryAs(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
-				if c.Query("as") == "provider" {
+				if asProvider {
 					f.ProviderDepartmentID = p.DepartmentID
 				} else {
 					f.ConsumerDepartmentID = p.DepartmentID
@@ -299,10 +317,15 @@ func (s *Server) registerSharing() {
 				fail(c, errs.InvalidFields("bad period", fe...))
 				return
 			}
+			asProvider, err := queryAs(c)
+			if err != nil {
+				fail(c, err)
+				return
+			}
 			f := exchange.CallStatsFilter{From: from, To: to, ConsumerDepartmentID: c.Query("consumer_department_id"),
 				ProviderDepartmentID: c.Query("provider_department_id"), ItemCode: c.Query("item_code")}
 			if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) {
-				if c.Query("as") == "provider" {
+				if asProvider {
 					f.ProviderDepartmentID = p.DepartmentID
 				} else {
 					f.ConsumerDepartmentID = p.DepartmentID

@@ -98,12 +98,16 @@ func (s *Server) registerSync() {
 			noteResource(c, "sync_job", id)
 			ctx := c.Request.Context()
 			var opt datasync.RunOptions
-			switch v := c.Query("allow_mass_delete"); v {
-			case "", "false":
-			case "true":
-				opt.AllowMassDelete = true
-			default:
-				fail(c, errs.InvalidFields("bad allow_mass_delete", errs.FieldError{Pointer: "?allow_mass_delete", Reason: "true or false", Value: v}))
+			background := false // ?wait=false
+			if v := c.Query("wait"); v != "" && v != "true" {
+				if v != "false" {
+					fail(c, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?wait", Reason: "true or false", Value: v}))
+					return
+				}
+				background = true
+			}
+			if err := queryBools(c, "allow_mass_delete", &opt.AllowMassDelete); err != nil {
+				fail(c, err)
 				return
 			}
 			j, err := s.sync.Job(ctx, id)
@@ -118,7 +122,7 @@ func (s *Server) registerSync() {
 				fail(c, errs.Forbidden("only data admins of department %s run jobs of item %s", it.ProviderID, it.Code))
 				return
 			}
-			if c.Query("wait") == "false" {
+			if background {
 				if err := s.sync.RunInBackgroundWith(ctx, id, opt); err != nil {
 					fail(c, err)
 					return
@@ -174,7 +178,12 @@ func (s *Server) registerSync() {
 				fail(c, err)
 				return
 			}
-			if c.Query("overdue") == "true" {
+			overdue, err := queryBool(c, "overdue")
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if overdue {
 				out := hs[:0]
 				for _, h := range hs {
 					if h.Overdue {
