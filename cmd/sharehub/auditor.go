@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xiangyang-gov/sharehub/exchange"
+	"github.com/xiangyang-gov/sharehub/internal/audit"
 	"github.com/xiangyang-gov/sharehub/internal/errs"
 	"github.com/xiangyang-gov/sharehub/internal/hub"
 )
@@ -68,19 +69,31 @@ func cmdAuditor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprint(stderr, auditorUsage)
 		return err
 	}
-	d, err := hub.OpenDB(ctx, cfg)
+	if sub == "list" {
+		d, err := hub.OpenDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		ex := exchange.New(d, exchange.Config{})
+		defer ex.Close()
+		return auditorList(ctx, ex, stdout)
+	}
+	// The changes go into the audit log (operatorChange), so the hub is
+	// opened whole, as bootstrap does: it needs the checkpoint key.
+	start := time.Now()
+	cfg.Listen = "127.0.0.1:0"
+	app, err := hub.Open(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	ex := exchange.New(d, exchange.Config{})
-	defer ex.Close()
+	defer app.Close(context.Background())
+	ex := app.Exchange
+	change := operatorChange{Command: "auditor " + sub, Status: 200, Start: start}
 
 	switch sub {
 	case "key":
-		return auditorKey(ctx, ex, *deptID, *name, *keyName, *expires, stdout)
-	case "list":
-		return auditorList(ctx, ex, stdout)
+		return auditorKey(ctx, ex, app.Audit, change, *deptID, *name, *keyName, *expires, stdout)
 	case "revoke":
 		k, err := ex.Key(ctx, arg)
 		if err != nil {
@@ -90,6 +103,10 @@ func cmdAuditor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		if k, err = ex.RevokeKey(ctx, k.ID); err != nil {
+			return err
+		}
+		change.Resources = []string{"principal:" + k.PrincipalID, "api_key:" + k.ID}
+		if err := change.record(ctx, app.Audit); err != nil {
 			return err
 		}
 		// Other replicas cache keys: they refuse it within the key cache TTL.
@@ -104,6 +121,10 @@ func cmdAuditor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return errs.Conflict("auditor %s (%s) is already disabled", p.Name, p.ID)
 		}
 		if p, err = ex.DisablePrincipal(ctx, p.ID); err != nil {
+			return err
+		}
+		change.Resources = []string{"principal:" + p.ID}
+		if err := change.record(ctx, app.Audit); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "disabled auditor %s (%s) and all its keys\n", p.Name, p.ID)
@@ -126,7 +147,8 @@ func auditorByID(ctx context.Context, ex *exchange.Service, id, what string) (ex
 
 // auditorKey makes the auditor name of department deptID when missing and
 // prints a new key for it. Like bootstrap, run it again for another key.
-func auditorKey(ctx context.Context, ex *exchange.Service, deptID, name, keyName string, expires time.Duration, stdout io.Writer) error {
+// The key works, and is printed, only once the change is in the audit log.
+func auditorKey(ctx context.Context, ex *exchange.Service, log *audit.Log, change operatorChange, deptID, name, keyName string, expires time.Duration, stdout io.Writer) error {
 	if _, err := ex.Department(ctx, deptID); errs.Is(err, errs.KindNotFound) {
 		return &exitError{2, fmt.Errorf("--department-id: department %s does not exist (bootstrap makes the operator's department; admins make others)", deptID)}
 	} else if err != nil {
@@ -152,6 +174,14 @@ func auditorKey(ctx context.Context, ex *exchange.Service, deptID, name, keyName
 	k, secret, err := ex.CreateKey(ctx, p.ID, keyName, exp)
 	if err != nil {
 		return err
+	}
+	change.Status, change.Resources = 201, []string{"department:" + deptID, "principal:" + p.ID, "api_key:" + k.ID}
+	if err := change.record(ctx, log); err != nil {
+		// Fail closed: a key the log does not show is not handed out.
+		if _, rerr := ex.RevokeKey(context.WithoutCancel(ctx), k.ID); rerr != nil {
+			return fmt.Errorf("%w; revoking key %s failed too: %v", err, k.ID, rerr)
+		}
+		return fmt.Errorf("%w; key %s was revoked", err, k.ID)
 	}
 	fmt.Fprintf(stdout, "auditor %s (%s) key %s:\n%s\nStore it now; the hub keeps only its hash.\n", p.Name, p.ID, k.ID, secret)
 	return nil

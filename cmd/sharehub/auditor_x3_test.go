@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +132,42 @@ func TestAuditorCLI(t *testing.T) {
 	}
 	if c, _, errOut := cli(t, ctx, "auditor", "rotate"); c != 2 || !strings.Contains(errOut, `unknown command "rotate"`) {
 		t.Errorf("auditor rotate: exit %d %s", c, errOut)
+	}
+
+	// Every change made here is in the audit log, as an API call would be,
+	// and only the changes (not list, not the refusals); the log verifies.
+	rows, err := d.R.QueryContext(ctx, `SELECT principal_id, method, route, resources, status FROM audit_entries WHERE method = 'CLI' ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var prn, method, route, res string
+		var status int
+		if err := rows.Scan(&prn, &method, &route, &res, &status); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(prn, "cli:") || len(prn) == len("cli:") {
+			t.Errorf("entry for %s by %q, want cli:USER", route, prn)
+		}
+		got = append(got, fmt.Sprintf("%s %d %s", route, status, strings.ReplaceAll(res, "\n", " ")))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"sharehub bootstrap 201 department:xy-sjj principal:" + admin.ID + " api_key:" + adminKeys[0].ID,
+		"sharehub auditor key 201 department:xy-sjj principal:" + m1[2] + " api_key:" + m1[3],
+		"sharehub auditor key 201 department:xy-sjj principal:" + m1[2] + " api_key:" + m2[3],
+		"sharehub auditor revoke 200 principal:" + m1[2] + " api_key:" + m1[3],
+		"sharehub auditor disable 200 principal:" + m1[2],
+	}
+	if len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) || !strings.HasPrefix(got[len(want)], "sharehub auditor key 201 department:xy-sjj principal:") {
+		t.Errorf("CLI entries in the audit log:\n%s\nwant\n%s\nand the key of auditor-2", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if c, out, errOut := cli(t, ctx, append([]string{"audit", "verify", "--quiet"}, base...)...); c != 0 {
+		t.Errorf("audit verify after the CLI's changes: exit %d %s %s", c, out, errOut)
 	}
 }
 

@@ -30,6 +30,7 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *expires < 0 {
 		return &exitError{2, fmt.Errorf("--expires: want a positive duration, or 0 for a key that does not expire; got %s", *expires)}
 	}
+	start := time.Now()
 	cfg.Listen = "127.0.0.1:0"
 	app, err := hub.Open(ctx, cfg, nil)
 	if err != nil {
@@ -70,6 +71,15 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	k, secret, err := app.Exchange.CreateKey(ctx, p.ID, "bootstrap", exp)
 	if err != nil {
 		return err
+	}
+	// On the record (operatorChange): no admin made this admin.
+	change := operatorChange{Command: "bootstrap", Status: 201, Start: start,
+		Resources: []string{"department:" + dep.ID, "principal:" + p.ID, "api_key:" + k.ID}}
+	if err := change.record(ctx, app.Audit); err != nil {
+		if _, rerr := app.Exchange.RevokeKey(context.WithoutCancel(ctx), k.ID); rerr != nil {
+			return fmt.Errorf("%w; revoking key %s failed too: %v", err, k.ID, rerr)
+		}
+		return fmt.Errorf("%w; key %s was revoked", err, k.ID)
 	}
 	fmt.Fprintf(stdout, "admin %s (%s) key %s:\n%s\nStore it now; the hub keeps only its hash.\n", p.Name, p.ID, k.ID, secret)
 	return nil

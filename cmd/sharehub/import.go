@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -282,13 +281,6 @@ func quoted(v string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (value %q)", v)
-}
-
-func osUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return "unknown"
 }
 
 // parseWithInputFile is parseWithFile for a FILE that is read: one that
