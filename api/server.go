@@ -144,6 +144,12 @@ func New(d Deps, cfg Config) *Server {
 	// after the handler returns, and a driver may still watch the context.
 	e.ContextWithFallback = false
 	e.RemoveExtraSlash = true
+	// Routes match the escaped path and then unescape each parameter, so a
+	// record key (or any id) holding a '/' is one parameter when the caller
+	// escapes it (%2F): GET /v1/data/X/records/2024%2F001/versions is the
+	// history of record "2024/001", not an unknown path.
+	e.UseEscapedPath = true
+	e.UnescapePathValues = true
 	// A path with a slash too many or too few is a 404 like any unknown
 	// path: gin's redirect for it answered before the middleware ran, so
 	// the call had no request ID and no audit entry.
