@@ -85,7 +85,7 @@ type consoleLoginView struct{ CSRF string }
 // loginToken returns the sign-in form's CSRF token, reusing the browser's
 // cookie so that two open sign-in tabs both work.
 func (s *Server) loginToken(c *gin.Context) (string, error) {
-	if t, err := c.Cookie(consoleLoginCookie); err == nil && len(t) == 43 {
+	if t, err := s.consoleCookieValue(c, consoleLoginCookie); err == nil && len(t) == 43 {
 		return t, nil
 	}
 	t, err := randomToken()
@@ -123,7 +123,7 @@ func (s *Server) consoleLogin(c *gin.Context) {
 		s.consoleLoginForm(c, http.StatusForbidden, "请求来源校验失败：请从本平台的登录页面提交。", "bad")
 		return
 	}
-	want, _ := c.Cookie(consoleLoginCookie)
+	want, _ := s.consoleCookieValue(c, consoleLoginCookie)
 	if !sameToken(c.PostForm("csrf"), want) {
 		s.consoleLoginForm(c, http.StatusForbidden, "登录表单已失效，请重新输入密钥并提交。", "bad")
 		return
@@ -160,7 +160,7 @@ func (s *Server) consoleLogin(c *gin.Context) {
 		s.consoleFail(c, err)
 		return
 	}
-	if old, err := c.Cookie(consoleCookie); err == nil && old != "" && len(old) <= 100 {
+	if old, err := s.consoleCookieValue(c, consoleCookie); err == nil && old != "" && len(old) <= 100 {
 		if err := st.end(ctx, sessionHash(old)); err != nil {
 			s.consoleFail(c, err)
 			return

@@ -22,8 +22,8 @@ import (
 // The web console signs in with an API key and keeps a server-side session:
 // the cookie holds a random 32-byte id, the database only its SHA-256.
 const (
-	consoleCookie      = "sharehub_console"       // the session id; Path=/console
-	consoleLoginCookie = "sharehub_console_login" // the sign-in form's CSRF token; Path=/console/login
+	consoleCookie      = "sharehub_console"       // the session id; Path=/console (over TLS __Host-…, Path=/)
+	consoleLoginCookie = "sharehub_console_login" // the sign-in form's CSRF token; Path=/console/login (over TLS __Host-…)
 	consolePath        = "/console"
 
 	// consoleIdle ends a session unused this long; consoleAbsolute ends
@@ -146,7 +146,26 @@ func (s *Server) consoleSecure(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://")
 }
 
+// consoleCookieAt returns the name and path a console cookie has for r:
+// name and path over plain HTTP; over TLS "__Host-"+name with Path=/.
+// A browser takes a __Host- cookie only from this very host, Secure and
+// for the whole site, so a sibling host under the same domain (another
+// *.gov.cn service) cannot plant a session or a sign-in token in it.
+func (s *Server) consoleCookieAt(r *http.Request, name, path string) (string, string) {
+	if s.consoleSecure(r) {
+		return "__Host-" + name, "/"
+	}
+	return name, path
+}
+
+// consoleCookieValue reads the console cookie name (consoleCookieAt) of c's request.
+func (s *Server) consoleCookieValue(c *gin.Context, name string) (string, error) {
+	name, _ = s.consoleCookieAt(c.Request, name, "")
+	return c.Cookie(name)
+}
+
 func (s *Server) setConsoleCookie(c *gin.Context, name, value, path string, maxAge int) {
+	name, path = s.consoleCookieAt(c.Request, name, path)
 	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
 		HttpOnly: true, Secure: s.consoleSecure(c.Request), SameSite: http.SameSiteStrictMode})
 }
@@ -169,7 +188,7 @@ const (
 func (s *Server) consoleSignIn(c *gin.Context) *consoleSession {
 	ctx := c.Request.Context()
 	st := s.consoleSessions()
-	id, err := c.Cookie(consoleCookie)
+	id, err := s.consoleCookieValue(c, consoleCookie)
 	if err != nil || id == "" || len(id) > 100 {
 		s.consoleToLogin(c, endedNone)
 		return nil
@@ -219,7 +238,7 @@ func (s *Server) consoleSignIn(c *gin.Context) *consoleSession {
 // cookie that no longer works.
 func (s *Server) consoleToLogin(c *gin.Context, why consoleEnded) {
 	consoleHeaders(c)
-	if _, err := c.Cookie(consoleCookie); err == nil {
+	if _, err := s.consoleCookieValue(c, consoleCookie); err == nil {
 		s.setConsoleCookie(c, consoleCookie, "", consolePath, -1)
 	}
 	to := consolePath + "/login"

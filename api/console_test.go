@@ -560,25 +560,43 @@ func TestConsoleSecureCookie(t *testing.T) {
 	b := newBrowser(t, h)
 	b.base = "http://" + h.Addr()
 	b.c.Jar = nil // the jar would keep a Secure cookie from plain HTTP
+	// Over TLS (here a TLS-terminating proxy) the console's cookies are
+	// __Host- cookies: Secure, Path=/, no Domain, so a sibling host under
+	// the same domain cannot plant a session or a sign-in token.
+	hostOnly := func(c *http.Cookie) bool {
+		return c.Secure && c.HttpOnly && c.SameSite == http.SameSiteStrictMode && c.Path == "/" && c.Domain == ""
+	}
 	lp := b.get("/console/login").want(t, 200)
 	loginCookie := ""
 	for _, c := range (&http.Response{Header: lp.Header}).Cookies() {
-		if c.Name == "sharehub_console_login" {
+		switch c.Name {
+		case "__Host-sharehub_console_login":
 			loginCookie = c.Value
-			if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console/login" {
+			if !hostOnly(c) {
 				t.Errorf("sign-in form cookie %q", c.Raw)
 			}
+		default:
+			t.Errorf("cookie %q over TLS, want only __Host- cookies", c.Raw)
 		}
 	}
+	if loginCookie == "" {
+		t.Fatalf("no __Host-sharehub_console_login cookie: %v", lp.Header.Values("Set-Cookie"))
+	}
+	// The cookie without its prefix, as a sibling host could set it, is
+	// not the sign-in token.
+	b.do("POST", "/console/login", url.Values{"csrf": {lp.csrf(t)}, "key": {h.Auditor}},
+		"Origin: https://sharehub.xiangyang.example", "Cookie: sharehub_console_login="+loginCookie).want(t, http.StatusForbidden)
 	p := b.do("POST", "/console/login", url.Values{"csrf": {lp.csrf(t)}, "key": {h.Auditor}},
-		"Origin: https://sharehub.xiangyang.example", "Cookie: sharehub_console_login="+loginCookie).redirectsTo(t, "/console/")
-	var ok bool
+		"Origin: https://sharehub.xiangyang.example", "Cookie: __Host-sharehub_console_login="+loginCookie).redirectsTo(t, "/console/")
+	session := ""
 	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
-		if c.Name == "sharehub_console" {
-			ok = c.Secure && c.HttpOnly && c.SameSite == http.SameSiteStrictMode && c.Path == "/console"
+		if c.Name == "__Host-sharehub_console" && hostOnly(c) {
+			session = c.Value
 		}
 	}
-	if !ok {
-		t.Errorf("session cookie not Secure behind an https public URL: %v", p.Header.Values("Set-Cookie"))
+	if session == "" {
+		t.Fatalf("no __Host- session cookie behind an https public URL: %v", p.Header.Values("Set-Cookie"))
 	}
+	b.get("/console/", "Cookie: __Host-sharehub_console="+session).want(t, 200)
+	b.get("/console/", "Cookie: sharehub_console="+session).redirectsTo(t, "/console/login")
 }
