@@ -57,30 +57,13 @@ func (s *Server) registerSharing() {
 			{Name: "overdue", Description: "true: pending past their deadline"}, {Name: "item_code"},
 			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Application]{}, Handler: func(c *gin.Context) {
-			p := principal(c)
-			limit, err := limitQuery(c)
+			l, err := sharingListQuery(c)
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			f := exchange.ApplicationFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"),
-				Limit: limit, Cursor: c.Query("cursor")}
-			if err := queryBools(c, "overdue", &f.OverdueOnly); err != nil {
-				fail(c, err)
-				return
-			}
-			asProvider, err := queryAs(c)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
-				if asProvider {
-					f.ProviderDepartmentID = p.DepartmentID
-				} else {
-					f.ConsumerDepartmentID = p.DepartmentID
-				}
-			}
+			f := exchange.ApplicationFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"), Limit: l.limit, Cursor: c.Query("cursor"),
+				OverdueOnly: l.overdue, ConsumerDepartmentID: l.consumer, ProviderDepartmentID: l.provider}
 			as, next, err := s.sharing.Applications(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
@@ -185,37 +168,20 @@ func (s *Server) registerSharing() {
 		Query: []queryParam{{Name: "as", Description: "consumer (default) or provider: the disputes on the items the department provides now, whoever provided them when the dispute was raised"}, {Name: "status"}, {Name: "overdue"}, {Name: "item_code"},
 			{Name: "limit", Description: "1–1000, default 100"}, {Name: "cursor", Description: "next_cursor of the page before"}},
 		Response: list[exchange.Dispute]{}, Handler: func(c *gin.Context) {
-			p := principal(c)
-			limit, err := limitQuery(c)
+			l, err := sharingListQuery(c)
 			if err != nil {
 				fail(c, err)
 				return
 			}
-			f := exchange.DisputeFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"),
-				Limit: limit, Cursor: c.Query("cursor")}
-			if err := queryBools(c, "overdue", &f.OverdueOnly); err != nil {
-				fail(c, err)
-				return
-			}
-			asProvider, err := queryAs(c)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			if !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
-				if asProvider {
-					f.ProviderDepartmentID = p.DepartmentID
-				} else {
-					f.ConsumerDepartmentID = p.DepartmentID
-				}
-			}
+			f := exchange.DisputeFilter{Status: c.Query("status"), ItemCode: c.Query("item_code"), Limit: l.limit, Cursor: c.Query("cursor"),
+				OverdueOnly: l.overdue, ConsumerDepartmentID: l.consumer, ProviderDepartmentID: l.provider}
 			ds, next, err := s.sharing.Disputes(c.Request.Context(), f)
 			if err != nil {
 				fail(c, err)
 				return
 			}
 			noteRows(c, len(ds))
-			ok(c, http.StatusOK, list[exchange.Dispute]{Items: s.disputeViews(c.Request.Context(), p, ds), NextCursor: next})
+			ok(c, http.StatusOK, list[exchange.Dispute]{Items: s.disputeViews(c.Request.Context(), principal(c), ds), NextCursor: next})
 		}})
 	s.handle(route{Method: "POST", Path: "/v1/disputes/:id/accept", Tag: "sharing",
 		Summary: "Accept a dispute (provider data admins); an optional correction is applied to the record at once.",
@@ -422,4 +388,37 @@ func (s *Server) grantedView(ctx context.Context, department, item string) proje
 		}
 	}
 	return v
+}
+
+// sharingList is what GET /v1/applications and GET /v1/disputes read
+// alike: paging, ?overdue, and the side the caller lists (?as). Others
+// than admins and auditors list their department's side only; admins and
+// auditors list everything unless they say ?as.
+type sharingList struct {
+	limit              int
+	overdue            bool
+	consumer, provider string // the department listed as consumer or as provider; both empty: all
+}
+
+func sharingListQuery(c *gin.Context) (sharingList, error) {
+	var l sharingList
+	var err error
+	if l.limit, err = limitQuery(c); err != nil {
+		return l, err
+	}
+	if l.overdue, err = queryBool(c, "overdue"); err != nil {
+		return l, err
+	}
+	asProvider, err := queryAs(c)
+	if err != nil {
+		return l, err
+	}
+	if p := principal(c); !p.Has(exchange.RoleAdmin, exchange.RoleAuditor) || c.Query("as") != "" {
+		if asProvider {
+			l.provider = p.DepartmentID
+		} else {
+			l.consumer = p.DepartmentID
+		}
+	}
+	return l, nil
 }
