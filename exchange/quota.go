@@ -1,9 +1,12 @@
 package exchange
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,6 +201,16 @@ func (q *quotaLedger) take(ctx context.Context, grant, day string, limit int64) 
 		c.fullUntil = time.Now().Add(quotaFullFor)
 		return used()
 	}
+	if err := ctx.Err(); err != nil {
+		// The caller has gone: keep the whole chunk for the next calls
+		// (or hand it back at the flush), and serve nothing.
+		if day != q.today() {
+			c.release += got
+		} else {
+			c.avail += got
+		}
+		return errs.Unavailable(err, "request ended while its quota was reserved")
+	}
 	c.pending++
 	c.chunked++
 	if got--; day != q.today() {
@@ -221,6 +234,12 @@ func (q *quotaLedger) reserve(ctx context.Context, k quotaKey, limit int64, c *q
 	q.mu.Lock()
 	remaining := max(limit-c.used-c.seenRes, 1)
 	q.mu.Unlock()
+	// Not on the caller's context: a call that gives up while the
+	// statement runs must not leave a committed chunk nobody records
+	// (it would be held until the day ends, serving no one). The chunk
+	// this returns is kept (avail) whether or not the caller still waits.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	for remaining > 0 {
 		n := quotaChunk(remaining)
 		var used, reserved int64
@@ -292,6 +311,12 @@ func (q *quotaLedger) flush(ctx context.Context, closing bool) error {
 	if len(ds) == 0 {
 		return nil
 	}
+	// Rows in one order on every replica: two flushes of the same grants
+	// in map order deadlocked on PostgreSQL (one aborted after 1 s, and
+	// calls refilling their chunks waited behind it).
+	slices.SortFunc(ds, func(a, b delta) int {
+		return cmp.Or(strings.Compare(a.k.grant, b.k.grant), strings.Compare(a.k.day, b.k.day))
+	})
 	type row struct{ used, reserved int64 }
 	totals := make([]row, len(ds))
 	err := q.db.Tx(ctx, func(tx *sql.Tx) error {
