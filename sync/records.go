@@ -272,6 +272,16 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	if err != nil {
 		return c, db.Interpret(err, "dataset")
 	}
+	// The deletion guard judges a full refresh against the dataset as
+	// consumers knew it: the live records before this run, not counting
+	// those the run itself adds (a run that replaced every key, inserting
+	// 100 and deleting the old 100, passed as 100 of 200).
+	var liveBefore int64
+	if full {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1 AND deleted = 0`, item).Scan(&liveBefore); err != nil {
+			return c, db.Interpret(err, "dataset")
+		}
+	}
 	var staged, tombs int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tombstone), 0) FROM sync_stage WHERE run_id = $1`, runID).Scan(&staged, &tombs); err != nil {
 		return c, db.Interpret(err, "stage")
@@ -310,7 +320,9 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, item, runID string, ful
 	}
 	if full {
 		s.log.Debug("sync: before deletions", "run", runID, "took", time.Since(t0))
-		n, err := s.deleteUnstaged(ctx, tx, item, runID, staged-tombs, us, guard)
+		// Records the upstream flagged deleted count against the guard
+		// too: every record sent with its flag set is a wipe as well.
+		n, err := s.deleteUnstaged(ctx, tx, item, runID, staged-tombs, us, guard, liveBefore, c.Deleted)
 		if err != nil {
 			return c, err
 		}
@@ -368,25 +380,30 @@ func (g deleteGuard) refuses(n, have int64) bool {
 // When that number is past guard, nothing is marked and the run stops:
 // an upstream answering [] would otherwise wipe the dataset every
 // department reads.
-func (s *Service) deleteUnstaged(ctx context.Context, tx *sql.Tx, item, runID string, live, us int64, guard deleteGuard) (int64, error) {
+//
+// The guard counts flagged, the records this run already marked deleted
+// because the upstream flagged them, with the unstaged ones, against
+// liveBefore, the live records before the run.
+func (s *Service) deleteUnstaged(ctx context.Context, tx *sql.Tx, item, runID string, live, us int64, guard deleteGuard, liveBefore, flagged int64) (int64, error) {
 	var have int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM dataset_records WHERE item_code = $1 AND deleted = 0`, item).Scan(&have); err != nil {
 		return 0, db.Interpret(err, "dataset")
 	}
-	if have <= live {
-		return 0, nil
-	}
-	if n := have - live; guard.refuses(n, have) {
+	n := max(have-live, 0)
+	if all := n + flagged; all > 0 && guard.refuses(all, liveBefore) {
 		return 0, fmt.Errorf("%w: full refresh would mark %d of the %d live records deleted (%d%%): the job allows at most %d%% once past %d deletions "+
 			"(limits.max_delete_percent, limits.delete_allowance); nothing was applied. If the upstream really dropped them, "+
-			"run the job once with allow_mass_delete=true", errStop, n, have, n*100/have, guard.percent, guard.allowance)
+			"run the job once with allow_mass_delete=true", errStop, all, liveBefore, all*100/max(liveBefore, 1), guard.percent, guard.allowance)
+	}
+	if n == 0 {
+		return 0, nil
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE dataset_records SET deleted = 1, version = version + 1, run_id = $2, updated_at = $3
 		WHERE item_code = $1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM sync_stage s WHERE s.run_id = $2 AND s.record_key = dataset_records.record_key)`, item, runID, us)
 	if err != nil {
 		return 0, db.Interpret(err, "dataset")
 	}
-	n, _ := res.RowsAffected()
+	n, _ = res.RowsAffected()
 	return n, nil
 }
 

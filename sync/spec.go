@@ -79,7 +79,9 @@ type Limits struct {
 	// a fraction of its rows): a run that would mark more than
 	// DeleteAllowance records deleted and more than MaxDeletePercent per
 	// cent of the live records fails, and deletes nothing. Defaults 50
-	// and 10; 100 per cent: no guard. A manual run started with
+	// and 10 (0 or absent is the default); 100 per cent: no guard;
+	// DeleteAllowance -1: no deletions allowed regardless of the
+	// percentage (only the percentage counts). A manual run started with
 	// allow_mass_delete passes it once.
 	MaxDeletePercent int `json:"max_delete_percent,omitempty"`
 	DeleteAllowance  int `json:"delete_allowance,omitempty"`
@@ -495,8 +497,8 @@ func (s *Spec) check(itemFields []string) []errs.FieldError {
 	if l.MaxDeletePercent < 1 || l.MaxDeletePercent > 100 {
 		add("/spec/limits/max_delete_percent", "1–100 (per cent of the live records a full refresh may mark deleted; 100: no limit)", strconv.Itoa(l.MaxDeletePercent))
 	}
-	if l.DeleteAllowance < 0 || l.DeleteAllowance > 1_000_000_000 {
-		add("/spec/limits/delete_allowance", "0–1000000000 (deletions a full refresh may always make)", strconv.Itoa(l.DeleteAllowance))
+	if l.DeleteAllowance < -1 || l.DeleteAllowance > 1_000_000_000 {
+		add("/spec/limits/delete_allowance", "1–1000000000 deletions a full refresh may always make (0 or absent: 10; -1: none, only max_delete_percent counts)", strconv.Itoa(l.DeleteAllowance))
 	}
 	if l.Timeout < 0 || l.Backoff < 0 || l.MaxErrors < 0 {
 		add("/spec/limits", "durations and counts must not be negative", "")
