@@ -164,6 +164,30 @@ func (s *Server) keyRefNonce(item, key string, size int) []byte {
 // sealCursor and openCursor carry a page's last key, which such a caller
 // must not read (nor choose: a cursor of its own would probe the keys'
 // order), sealed with AES-GCM.
+// withResume appends a listing's resume point (next_changed_since) to its
+// next cursor, as "@" and base-36 unix microseconds: every page of one
+// listing then answers the first page's resume point. A later page's own
+// would be later than changes committed while the pages were read, and a
+// pull resuming from it would miss them.
+func withResume(resume time.Time, next string) string {
+	if next == "" {
+		return ""
+	}
+	return next + "@" + strconv.FormatInt(resume.UnixMicro(), 36)
+}
+
+// splitResume undoes withResume: the resume point (zero when the cursor
+// has none, as on a first page) and the cursor. The last "@" splits: a
+// record key in a cursor may hold one, base-36 digits never do.
+func splitResume(cur string) (time.Time, string) {
+	if i := strings.LastIndexByte(cur, '@'); i >= 0 {
+		if us, err := strconv.ParseInt(cur[i+1:], 36, 64); err == nil && us > 0 {
+			return time.UnixMicro(us).UTC(), cur[:i]
+		}
+	}
+	return time.Time{}, cur
+}
+
 func (s *Server) sealCursor(item, key string) string {
 	if key == "" {
 		return ""
@@ -335,13 +359,17 @@ func (s *Server) registerData() {
 		Query: []queryParam{{Name: "key", Description: "record key (key field values joined by |); repeatable, at most 100; the other conditions still apply"},
 			{Name: "fields", Description: "comma-separated field codes; default: every granted field"},
 			{Name: "f.FIELD", Description: "filter: records whose FIELD equals the value; one value, on a field granted in clear (not masked)"},
-			{Name: "changed_since", Description: "RFC 3339: records changed at or after the time; for incremental pulls pass the next_changed_since of the previous pull (its first page), not the time of the pull: a change committed after a pull may be stamped before it"},
+			{Name: "changed_since", Description: "RFC 3339: records changed at or after the time; for incremental pulls pass the next_changed_since of the previous pull (every page of a listing answers its first page's), not the time of the pull: a change committed after a pull may be stamped before it"},
 			{Name: "include_deleted", Description: "true: also records gone from the source"},
 			{Name: "cursor"}, {Name: "limit", Description: "1–1000, default 100"}},
 		Response: dataResponse{}, Handler: func(c *gin.Context) {
 			// What is wrong with the request itself is said before the
 			// grant is checked: a refused call does not use the quota.
-			q := datasync.RecordQuery{Filters: map[string]string{}, Cursor: c.Query("cursor")}
+			q := datasync.RecordQuery{Filters: map[string]string{}}
+			// A later page carries the first page's resume point in its
+			// cursor and answers it again (see withResume).
+			firstResume, cursor := splitResume(c.Query("cursor"))
+			q.Cursor = cursor
 			var err error
 			if q.IncludeDeleted, err = queryBool(c, "include_deleted"); err != nil {
 				fail(c, err)
@@ -443,6 +471,9 @@ func (s *Server) registerData() {
 				fail(c, err)
 				return
 			}
+			if !firstResume.IsZero() {
+				resume = firstResume
+			}
 			recs, next, err := s.sync.Records(ctx, it.Code, q)
 			if err != nil {
 				fail(c, err)
@@ -451,6 +482,7 @@ func (s *Server) registerData() {
 			if len(proj.hiddenKeys) > 0 {
 				next = s.sealCursor(it.Code, next)
 			}
+			next = withResume(resume, next)
 			found := make([]string, len(recs))
 			for i, r := range recs {
 				found[i] = r.Key
