@@ -83,7 +83,15 @@ func b64s(hs [][]byte) []string {
 // is false. Anything else is refused: commit=yes read as false would be a
 // dry run the caller took for an import.
 func queryBool(c *gin.Context, name string) (bool, error) {
-	switch v := c.Query(name); v {
+	if err := queryOnce(c, name); err != nil {
+		return false, err
+	}
+	v, given := c.GetQuery(name)
+	if given && v == "" {
+		// ?commit with no value: a dry run the caller took for a load.
+		return false, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?" + name, Reason: "true or false"})
+	}
+	switch v {
 	case "", "false":
 		return false, nil
 	case "true":
@@ -91,6 +99,15 @@ func queryBool(c *gin.Context, name string) (bool, error) {
 	default:
 		return false, errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?" + name, Reason: "true or false", Value: v})
 	}
+}
+
+// queryOnce refuses a parameter given more than once: which of
+// ?commit=true&commit=false holds would be a guess.
+func queryOnce(c *gin.Context, name string) error {
+	if vs := c.QueryArray(name); len(vs) > 1 {
+		return errs.InvalidFields("bad query parameter", errs.FieldError{Pointer: "?" + name, Reason: "given more than once", Value: strings.Join(vs, ",")})
+	}
+	return nil
 }
 
 // queryBools reads the named true/false query parameters into the bools,
@@ -109,6 +126,9 @@ func queryBools(c *gin.Context, pairs ...any) error {
 // queryAs reads ?as=, the side of a sharing relation the caller lists:
 // consumer (the default) or provider.
 func queryAs(c *gin.Context) (provider bool, err error) {
+	if err := queryOnce(c, "as"); err != nil {
+		return false, err
+	}
 	switch v := c.Query("as"); v {
 	case "", "consumer":
 		return false, nil
