@@ -52,7 +52,7 @@ func TestFullRefreshDeleteGuardAPI(t *testing.T) {
 		}{
 			{map[string]any{"max_delete_percent": 101}, "/spec/limits/max_delete_percent"},
 			{map[string]any{"max_delete_percent": -3}, "/spec/limits/max_delete_percent"},
-			{map[string]any{"delete_allowance": -1}, "/spec/limits/delete_allowance"},
+			{map[string]any{"delete_allowance": -2}, "/spec/limits/delete_allowance"},
 			{map[string]any{"max_delete_percent": "half"}, "/spec/limits/max_delete_percent"},
 		} {
 			body := map[string]any{"item_code": it.Code, "name": "全量", "spec": map[string]any{"mode": "full", "key_fields": []string{"id"},
