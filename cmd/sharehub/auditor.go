@@ -176,12 +176,8 @@ func auditorKey(ctx context.Context, ex *exchange.Service, log *audit.Log, chang
 		return err
 	}
 	change.Status, change.Resources = 201, []string{"department:" + deptID, "principal:" + p.ID, "api_key:" + k.ID}
-	if err := change.record(ctx, log); err != nil {
-		// Fail closed: a key the log does not show is not handed out.
-		if _, rerr := ex.RevokeKey(context.WithoutCancel(ctx), k.ID); rerr != nil {
-			return fmt.Errorf("%w; revoking key %s failed too: %v", err, k.ID, rerr)
-		}
-		return fmt.Errorf("%w; key %s was revoked", err, k.ID)
+	if err := change.recordNewKey(ctx, log, ex, k.ID); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "auditor %s (%s) key %s:\n%s\nStore it now; the hub keeps only its hash.\n", p.Name, p.ID, k.ID, secret)
 	return nil

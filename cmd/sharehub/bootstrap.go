@@ -75,11 +75,8 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	// On the record (operatorChange): no admin made this admin.
 	change := operatorChange{Command: "bootstrap", Status: 201, Start: start,
 		Resources: []string{"department:" + dep.ID, "principal:" + p.ID, "api_key:" + k.ID}}
-	if err := change.record(ctx, app.Audit); err != nil {
-		if _, rerr := app.Exchange.RevokeKey(context.WithoutCancel(ctx), k.ID); rerr != nil {
-			return fmt.Errorf("%w; revoking key %s failed too: %v", err, k.ID, rerr)
-		}
-		return fmt.Errorf("%w; key %s was revoked", err, k.ID)
+	if err := change.recordNewKey(ctx, app.Audit, app.Exchange, k.ID); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "admin %s (%s) key %s:\n%s\nStore it now; the hub keeps only its hash.\n", p.Name, p.ID, k.ID, secret)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiangyang-gov/sharehub/exchange"
 	"github.com/xiangyang-gov/sharehub/internal/audit"
 )
 
@@ -55,6 +56,20 @@ func (c operatorChange) record(ctx context.Context, log *audit.Log) error {
 		return fmt.Errorf("the change was made but its audit log entry was not written: %w", err)
 	}
 	return nil
+}
+
+// recordNewKey records c, the making of key keyID, and fails closed: when
+// the entry cannot be written the key is revoked, so that no key the log
+// does not show is handed out.
+func (c operatorChange) recordNewKey(ctx context.Context, log *audit.Log, ex *exchange.Service, keyID string) error {
+	err := c.record(ctx, log)
+	if err == nil {
+		return nil
+	}
+	if _, rerr := ex.RevokeKey(context.WithoutCancel(ctx), keyID); rerr != nil {
+		return fmt.Errorf("%w; revoking key %s failed too: %v", err, keyID, rerr)
+	}
+	return fmt.Errorf("%w; key %s was revoked", err, keyID)
 }
 
 // osUser names who ran a command, as the system knows them (principal
